@@ -1,0 +1,189 @@
+"""Options, built once at the edge (CLI, config file, Python API) and passed down frozen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
+DEFAULT_TRANSLATION_MODEL = "facebook/m2m100_418M"
+FIELDS = ("summary", "title", "text")
+_LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz-_")
+
+
+def _check_lang(code: str, what: str) -> None:
+    if not code or not set(code.lower()) <= _LANG_CHARS or len(code) > 12:
+        raise UsageError(f"{what}: {code!r} is not a language code (use ISO 639-1, e.g. en, de, zh)")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How input records become articles.
+
+    Attributes:
+        id_col: Column holding the article id; articles without one get a content-derived id.
+        text_col: Column holding the article body.
+        title_col: Column holding the title (optional in the input).
+        lang_col: Column holding a known language; None means detect every article.
+        keep_cols: Extra input columns carried through to `articles`.
+        strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
+        on_duplicate_id: `all` keeps every record, `first` rejects later duplicates, `error`
+            rejects them and makes the run fail.
+    """
+
+    id_col: str = "id"
+    text_col: str = "text"
+    title_col: str = "title"
+    lang_col: str | None = None
+    keep_cols: tuple[str, ...] = ()
+    strip_html: bool = False
+    on_duplicate_id: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.on_duplicate_id not in ("all", "first", "error"):
+            raise UsageError(f"--on-duplicate-id must be all, first or error, not {self.on_duplicate_id!r}")
+        if not self.text_col:
+            raise UsageError("--text-col must name a column")
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Language detection settings.
+
+    Attributes:
+        engine: `langdetect` (default) or `lingua` (optional extra).
+        seed: Seed that makes langdetect deterministic.
+        min_chars: Fewer letters than this and the answer is `und` (`too_short`).
+        min_score: A detector probability below this gives `und` (`ambiguous`).
+        verify_lang: Check languages given by `--lang-col` and flag confident disagreement.
+    """
+
+    engine: str = "langdetect"
+    seed: int = 0
+    min_chars: int = 12
+    min_score: float = 0.5
+    verify_lang: bool = False
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("langdetect", "lingua"):
+            raise UsageError(f"--detector must be langdetect or lingua, not {self.engine!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise UsageError("--min-lang-score must be between 0 and 1")
+        if self.min_chars < 0:
+            raise UsageError("--min-lang-chars must be >= 0")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Decoding settings for one task (summarization or translation).
+
+    Attributes:
+        max_new_tokens: Most tokens generated per input (for translation: the cap on the
+            length-proportional limit).
+        num_beams: Beam width; 1 is greedy decoding.
+        no_repeat_ngram_size: Forbid repeating n-grams of this size (0 disables).
+        repetition_penalty: >1 discourages repeated tokens.
+        length_penalty: Beam-search length penalty.
+        batch_size: Most inputs per `generate` call.
+        max_batch_tokens: Most padded input tokens per `generate` call.
+    """
+
+    max_new_tokens: int = 84
+    num_beams: int = 4
+    no_repeat_ngram_size: int = 2
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    batch_size: int = 16
+    max_batch_tokens: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise UsageError("max new tokens must be >= 1")
+        if self.num_beams < 1:
+            raise UsageError("beams must be >= 1")
+        if self.no_repeat_ngram_size < 0:
+            raise UsageError("no-repeat n-gram size must be >= 0")
+        if self.batch_size < 1 or self.max_batch_tokens < 1:
+            raise UsageError("batch size and max batch tokens must be >= 1")
+
+
+def default_translation_generation() -> GenerationOptions:
+    return GenerationOptions(max_new_tokens=512, num_beams=4, no_repeat_ngram_size=0, repetition_penalty=1.0)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs besides its inputs and output folder.
+
+    Attributes:
+        to: Target languages (ISO 639-1).
+        translate: Fields to translate: any of summary, title, text.
+        summary_model: Hub id or local folder of the summarization model; None routes per language.
+        translation_model: Hub id or local folder of the translation model; None routes per pair.
+        summary: Decoding settings for summaries.
+        translation: Decoding settings for translations.
+        long_input: `chunk` (map-reduce over sentence-bounded chunks) or `truncate`.
+        device: `auto`, `cpu` or `cuda`.
+        backend: `torch` or `ct2`.
+        compute_type: CTranslate2 compute type (default int8 on CPU).
+        max_errors: Stop early after this many failed articles (None: never).
+        shard_size: Articles processed and written together (bounds memory).
+        max_loaded_models: Models kept loaded at once (LRU).
+        prompt: Prompt template name or file (None: chosen by model family).
+        registry: A user registry file overriding the shipped one.
+        allow_noncommercial: Let routing use non-commercial models (NLLB, XL-Sum is always allowed as the default).
+        detect: Language detection settings.
+    """
+
+    to: tuple[str, ...] = ("en",)
+    translate: tuple[str, ...] = ("summary",)
+    summary_model: str | None = DEFAULT_SUMMARY_MODEL
+    translation_model: str | None = DEFAULT_TRANSLATION_MODEL
+    summary: GenerationOptions = field(default_factory=GenerationOptions)
+    translation: GenerationOptions = field(default_factory=default_translation_generation)
+    long_input: str = "chunk"
+    device: str = "auto"
+    backend: str = "torch"
+    compute_type: str | None = None
+    max_errors: int | None = None
+    shard_size: int = 256
+    max_loaded_models: int = 2
+    prompt: str | None = None
+    registry: str | None = None
+    allow_noncommercial: bool = False
+    detect: DetectOptions = field(default_factory=DetectOptions)
+
+    def __post_init__(self) -> None:
+        for code in self.to:
+            _check_lang(code, "--to")
+        bad = [f for f in self.translate if f not in FIELDS]
+        if bad:
+            raise UsageError(f"--translate takes summary, title, text; not {', '.join(bad)}")
+        if self.long_input not in ("chunk", "truncate"):
+            raise UsageError(f"--long-input must be chunk or truncate, not {self.long_input!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
+        if self.backend not in ("torch", "ct2"):
+            raise UsageError(f"--backend must be torch or ct2, not {self.backend!r}")
+        if self.max_errors is not None and self.max_errors < 1:
+            raise UsageError("--max-errors must be >= 1")
+        if self.shard_size < 1 or self.max_loaded_models < 1:
+            raise UsageError("--shard-size and --max-loaded-models must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def output_hash(self) -> str:
+        """Hash of the options that change what is written (not speed or device settings)."""
+        d = self.to_dict()
+        for key in ("device", "max_errors", "shard_size", "max_loaded_models", "backend", "compute_type"):
+            d.pop(key, None)
+        for task in ("summary", "translation"):
+            d[task].pop("batch_size", None)
+            d[task].pop("max_batch_tokens", None)
+        blob = json.dumps(d, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

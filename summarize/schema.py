@@ -1,0 +1,225 @@
+"""Typed records that flow through the pipeline, and the one definition of the output tables.
+
+Everything downstream (the Parquet writer, `summarize schema`, the README's schema section)
+derives from `TABLES`, so the files and their documentation cannot drift apart.
+No I/O and no models here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+# Article status values.
+OK = "ok"
+ERROR = "error"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One input record, as read.
+
+    Attributes:
+        id: The article's id (from the id column, the file path, or derived from its content).
+        row_index: 0-based position of the article in the whole run's input order.
+        source: The input it came from (a path, or `-` for stdin).
+        line: 1-based line (JSONL, text) or row (CSV, Parquet) number in `source`.
+        text: The article's body.
+        title: Its title, if any.
+        lang: A language given by the input (`--lang-col`), trusted unless verified.
+        extra: Columns kept with `--keep-col`, by name.
+        flags: Problems noticed while reading (e.g. `invalid_utf8`), carried to the output.
+        published: The `published` value, if the input has one (used for partitioning).
+    """
+
+    id: str
+    row_index: int
+    source: str
+    line: int
+    text: str
+    title: str | None = None
+    lang: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    published: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input record that could not be read into an `Article`."""
+
+    source: str
+    line: int
+    error: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The language of a text as the detector sees it.
+
+    Attributes:
+        lang: ISO 639-1 code, or `und` when the detector cannot tell.
+        score: Calibrated confidence in `lang`, 0..1 (0 for `und`).
+        mix: Languages found per paragraph with their share of the text, dominant first.
+        detector: Name of the engine (`langdetect`, `lingua`, `given`).
+        reason: Why the answer is `und` or low (e.g. `too_short`, `no_letters`), else None.
+    """
+
+    lang: str
+    score: float
+    mix: tuple[tuple[str, float], ...] = ()
+    detector: str = "langdetect"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """One source sentence and its translation."""
+
+    field: str
+    target_lang: str
+    para_index: int
+    seg_index: int
+    source_text: str
+    target_text: str
+    source_tokens: int
+    target_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationResult:
+    """One field of one article translated into one language."""
+
+    field: str
+    source_lang: str
+    target_lang: str
+    text: str | None
+    model: str | None
+    status: str = OK
+    error: str | None = None
+    flags: tuple[str, ...] = ()
+    segments: tuple[SegmentResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleResult:
+    """Everything the run produced for one article."""
+
+    article: Article
+    detection: Detection
+    summary: str | None
+    summary_model: str | None
+    input_tokens: int
+    summary_tokens: int
+    n_chunks: int
+    truncated: bool
+    status: str
+    error: str | None
+    duration_ms: float
+    flags: tuple[str, ...] = ()
+    translations: tuple[TranslationResult, ...] = ()
+    lang_source: str = "detected"
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One output column: its name, its logical type and what it means."""
+
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+# Logical types: str, i64, f64, bool, list[str], list[lang_share] (a list of {lang: str, share: f64}).
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "articles",
+            "One row per input article, in input order.",
+            (
+                Column("id", "str", "Article id: the input's id column, the file path in a folder input, or `sha1:` + a hash of the content."),
+                Column("row_index", "i64", "0-based position of the article in the run's input order."),
+                Column("source", "str", "The input file it came from (`-` for stdin)."),
+                Column("line", "i64", "1-based line (JSONL, text) or row (CSV, Parquet) in `source`."),
+                Column("title", "str", "The article's title, if the input had one."),
+                Column("lang", "str", "ISO 639-1 language of the article, or `und` when it cannot be told."),
+                Column("lang_score", "f64", "Confidence in `lang`, 0..1 (1.0 for a given language)."),
+                Column("lang_mix", "list[lang_share]", "Languages found per paragraph and their share of the text, dominant first."),
+                Column("lang_source", "str", "`detected`, or `given` when `--lang-col` supplied it."),
+                Column("summary", "str", "The abstractive summary, in the article's language."),
+                Column("summary_model", "str", "Model that wrote the summary (Hub id or local path)."),
+                Column("input_tokens", "i64", "Tokens of the article's input to the summary model."),
+                Column("summary_tokens", "i64", "Tokens of the summary."),
+                Column("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
+                Column("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
+                Column("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`)."),
+                Column("status", "str", "`ok`, `error` or `skipped`."),
+                Column("error", "str", "What went wrong when `status` is `error` (or why it was skipped)."),
+                Column("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
+                Column("content_hash", "str", "Hash of the article's title and text, used to resume runs."),
+                Column("options_hash", "str", "Hash of the options that affect output, used to resume runs."),
+                Column("run_id", "str", "Id of the run that wrote the row."),
+            ),
+        ),
+        Table(
+            "translations",
+            "One row per article x target language x translated field.",
+            (
+                Column("id", "str", "Article id."),
+                Column("field", "str", "`summary`, `title` or `text`."),
+                Column("source_lang", "str", "Language of the source text."),
+                Column("target_lang", "str", "Language translated into."),
+                Column("text", "str", "The translation."),
+                Column("model", "str", "Model that translated it, `identity` when source and target languages are equal."),
+                Column("flags", "list[str]", "Quality warnings on the translation."),
+                Column("status", "str", "`ok`, `error` or `skipped`."),
+                Column("error", "str", "What went wrong, when `status` is not `ok`."),
+                Column("run_id", "str", "Id of the run that wrote the row."),
+            ),
+        ),
+        Table(
+            "segments",
+            "One row per article x target language x field x source sentence: the sentence alignment.",
+            (
+                Column("id", "str", "Article id."),
+                Column("field", "str", "`summary`, `title` or `text`."),
+                Column("target_lang", "str", "Language translated into."),
+                Column("para_index", "i64", "0-based paragraph of the sentence in the field."),
+                Column("seg_index", "i64", "0-based sentence position within the field."),
+                Column("source_text", "str", "The source sentence, as segmented (joining them in order gives back the field)."),
+                Column("target_text", "str", "Its translation."),
+                Column("source_tokens", "i64", "Tokens of the source sentence for the translation model."),
+                Column("target_tokens", "i64", "Tokens of the translation."),
+                Column("run_id", "str", "Id of the run that wrote the row."),
+            ),
+        ),
+        Table(
+            "rejects",
+            "One row per input record that could not be read.",
+            (
+                Column("source", "str", "The input file."),
+                Column("line", "i64", "1-based line or row number in `source`."),
+                Column("error", "str", "Why the record could not be read."),
+                Column("raw", "str", "The record as read, truncated to 1,000 characters."),
+                Column("run_id", "str", "Id of the run that wrote the row."),
+            ),
+        ),
+    )
+}
