@@ -141,8 +141,8 @@ class RunOptions:
 
     to: tuple[str, ...] = ("en",)
     translate: tuple[str, ...] = ("summary",)
-    summary_model: str | None = DEFAULT_SUMMARY_MODEL
-    translation_model: str | None = DEFAULT_TRANSLATION_MODEL
+    summary_model: str | None = None
+    translation_model: str | None = None
     summary: GenerationOptions = field(default_factory=GenerationOptions)
     translation: GenerationOptions = field(default_factory=default_translation_generation)
     long_input: str = "chunk"

@@ -223,3 +223,37 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+
+
+TYPE_NAMES = {
+    "str": "string",
+    "i64": "int64",
+    "f64": "float64",
+    "bool": "boolean",
+    "list[str]": "list<string>",
+    "list[lang_share]": "list<struct<lang: string, share: float64>>",
+}
+
+
+def schema_markdown() -> str:
+    """The README's schema section: every table's columns, Parquet types and meanings."""
+    lines = [f"Schema version {SCHEMA_VERSION}. Columns kept with `--keep-col` follow the `articles` columns.", ""]
+    for table in TABLES.values():
+        lines += [f"#### `{table.name}/`", "", table.description, "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {c.description} |" for c in table.columns]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def schema_dict() -> dict[str, Any]:
+    """Every table's columns as plain data (for `summarize schema --json`)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tables": {
+            t.name: {
+                "description": t.description,
+                "columns": [{"name": c.name, "type": TYPE_NAMES[c.type], "description": c.description} for c in t.columns],
+            }
+            for t in TABLES.values()
+        },
+    }

@@ -1,0 +1,55 @@
+# Set-up, demo and checks. Every target makes its own virtual environment first.
+# torch is installed before the project so that the project's own torch range is already
+# satisfied and pip does not pull a multi-GB CUDA build on CPU machines.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev,lingua,ct2,ray
+TINY ?= .tiny
+OUT ?= out
+
+.PHONY: setup demo demo-offline tiny test lint typecheck unit bench soak clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+## The main job on samples/ with the default (Hub) models, downloaded on first use.
+demo: setup
+	$(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo --to en --overwrite
+
+## The same job with tiny random-weight local models: works with no network.
+$(TINY)/.built: $(VENV)/.installed summarize/testing/tiny.py
+	HF_HUB_OFFLINE=1 $(PY) -m summarize.testing.tiny $(TINY)
+	touch $@
+
+tiny: $(TINY)/.built
+
+demo-offline: setup tiny
+	HF_HUB_OFFLINE=1 $(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo-offline \
+		--summary-model $(TINY)/mt5 --translation-model $(TINY)/m2m100 --to en,fr --translate summary,title \
+		--max-new-tokens 32 --beams 2 --overwrite
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(PY) benchmarks/langid.py
+	$(PY) benchmarks/segment_speed.py
+
+clean:
+	rm -rf $(OUT) $(TINY) .pytest_cache .mypy_cache .ruff_cache

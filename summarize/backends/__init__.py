@@ -1,0 +1,104 @@
+"""Model backends: one `Generator` interface, implemented with transformers (and CTranslate2).
+
+The caller (the pipeline) plans and batches the work; a backend only turns a batch of texts
+into a batch of outputs. Models are resolved from a Hub id or a local folder and kept in a
+small LRU pool so each model is loaded once per run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..options import GenerationOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One generated text and its length in tokens."""
+
+    text: str
+    tokens: int
+
+
+class Generator(Protocol):
+    """What the pipeline needs from a loaded seq2seq model."""
+
+    name: str
+    family: str
+    revision: str | None
+    max_input_tokens: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Input tokens of each text as the model's tokenizer sees it (special tokens included)."""
+        ...
+
+    def generate_batch(
+        self,
+        texts: Sequence[str],
+        options: GenerationOptions,
+        *,
+        max_new_tokens: int | None = None,
+        source_lang: str | None = None,
+        target_lang: str | None = None,
+    ) -> list[Output]:
+        """Generate one output per text, in order; languages are ISO 639-1 codes."""
+        ...
+
+
+def is_local(model: str) -> bool:
+    """A model given as an existing folder (rather than a Hub id)."""
+    return Path(model).expanduser().is_dir()
+
+
+Loader = Callable[[str, str], Generator]
+
+
+class ModelPool:
+    """Loaded models by (backend, model), least recently used dropped past `max_loaded`.
+
+    Loading is the slow part of a run; the pipeline groups work by model so each one is
+    loaded once, and the pool keeps it for later shards.
+    """
+
+    def __init__(self, *, device: str = "auto", backend: str = "torch", compute_type: str | None = None,
+                 max_loaded: int = 2) -> None:
+        self.device = device
+        self.backend = backend
+        self.compute_type = compute_type
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict[str, Generator] = OrderedDict()
+        self.loads: list[str] = []
+
+    def get(self, model: str, task: str) -> Generator:
+        """The loaded model, loading it (and dropping the least recently used) if needed."""
+        if model in self._loaded:
+            self._loaded.move_to_end(model)
+            return self._loaded[model]
+        gen = self._load(model, task)
+        self._loaded[model] = gen
+        self.loads.append(model)
+        while len(self._loaded) > self.max_loaded:
+            old, _ = self._loaded.popitem(last=False)
+            log.info("unloading model %s", old)
+        return gen
+
+    def _load(self, model: str, task: str) -> Generator:
+        if self.backend == "ct2":
+            from .ct2 import load_ct2
+
+            gen = load_ct2(model, device=self.device, compute_type=self.compute_type)
+            if gen is not None:
+                return gen
+        from .hf import TransformersGenerator
+
+        return TransformersGenerator.load(model, device=self.device)
+
+    def loaded(self) -> list[str]:
+        return list(self._loaded)

@@ -1,0 +1,251 @@
+"""The `summarize` command line: parse, build options, call the library, map errors to exit codes.
+
+Heavy libraries (torch, transformers, Polars) are imported inside the commands so that
+`summarize --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .errors import SummarizeError, UsageError
+
+app = typer.Typer(
+    name="summarize",
+    help="Summarize and translate batches of news articles in any language into Parquet tables with full metadata.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+log = logging.getLogger("summarize")
+
+
+class LongInput(str, Enum):
+    chunk = "chunk"
+    truncate = "truncate"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Backend(str, Enum):
+    torch = "torch"
+    ct2 = "ct2"
+
+
+class DetectorName(str, Enum):
+    langdetect = "langdetect"
+    lingua = "lingua"
+
+
+class OnDuplicate(str, Enum):
+    all = "all"
+    first = "first"
+    error = "error"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"summarize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Summarize and translate batches of news articles into Parquet.
+
+    Start with `summarize run INPUT... --out DIR`; `summarize detect` only detects languages.
+    """
+
+
+def setup_logging(verbose: bool, quiet: bool) -> None:
+    """Log to stderr only (stdout may carry data); the library itself adds no handlers."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("transformers", "huggingface_hub", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    """`en, fr` -> ("en", "fr")."""
+    if not value:
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def fail(exc: SummarizeError) -> typer.Exit:
+    typer.echo(f"summarize: error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+# ---- shared option declarations (Annotated aliases keep the commands readable) ----
+Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md files, or - for JSONL on stdin.", show_default=False)]
+IdCol = Annotated[str, typer.Option("--id-col", help="Column with the article id (missing ids are derived from the content).")]
+TextCol = Annotated[str, typer.Option("--text-col", help="Column with the article text.")]
+TitleCol = Annotated[str, typer.Option("--title-col", help="Column with the title (optional in the input).")]
+LangCol = Annotated[str | None, typer.Option("--lang-col", help="Column with a known language (ISO 639-1); trusted unless --verify-lang.")]
+KeepCol = Annotated[list[str] | None, typer.Option("--keep-col", help="Input column to carry through to the articles table (repeatable).")]
+StripHtml = Annotated[bool, typer.Option("--strip-html", help="Strip HTML markup from texts (otherwise it is only flagged).")]
+OnDup = Annotated[OnDuplicate, typer.Option("--on-duplicate-id", help="Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors.")]
+DetectorOpt = Annotated[DetectorName, typer.Option("--detector", help="Language detection engine (lingua needs the `lingua` extra).")]
+MinScore = Annotated[float, typer.Option("--min-lang-score", help="Below this detector confidence the language is `und`.")]
+MinChars = Annotated[int, typer.Option("--min-lang-chars", help="Texts with fewer letters than this are `und` (too short to tell).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")]
+
+
+def read_options(id_col: str, text_col: str, title_col: str, lang_col: str | None, keep_col: list[str] | None,
+                 strip_html: bool, on_duplicate_id: OnDuplicate) -> Any:
+    from .options import ReadOptions
+
+    return ReadOptions(id_col=id_col, text_col=text_col, title_col=title_col, lang_col=lang_col,
+                       keep_cols=tuple(keep_col or ()), strip_html=strip_html, on_duplicate_id=on_duplicate_id.value)
+
+
+@app.command()
+def run(
+    inputs: Inputs,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: articles/, translations/, segments/, rejects/ and run.json.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated ISO 639-1 codes.")] = "en",
+    translate: Annotated[str, typer.Option("--translate", help="Fields to translate, comma-separated: summary, title, text.")] = "summary",
+    summary_model: Annotated[str | None, typer.Option("--summary-model", help="Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English).")] = None,
+    translation_model: Annotated[str | None, typer.Option("--translation-model", help="Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100).")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Most tokens in a summary.")] = 84,
+    beams: Annotated[int, typer.Option("--beams", help="Beam width for summaries (1 = greedy).")] = 4,
+    no_repeat_ngram_size: Annotated[int, typer.Option("--no-repeat-ngram-size", help="Forbid repeated n-grams of this size in summaries (0 = off).")] = 2,
+    repetition_penalty: Annotated[float, typer.Option("--repetition-penalty", help="Penalty (>1) on repeated tokens in summaries.")] = 1.0,
+    translation_beams: Annotated[int, typer.Option("--translation-beams", help="Beam width for translations.")] = 4,
+    translation_max_new_tokens: Annotated[int, typer.Option("--translation-max-new-tokens", help="Cap on tokens per translated sentence (the limit is proportional to the sentence).")] = 512,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Most inputs per model call.")] = 16,
+    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help="Most padded input tokens per model call.")] = 8192,
+    long_input: Annotated[LongInput, typer.Option("--long-input", help="Articles over the model's input limit: chunk (map-reduce) or truncate.")] = LongInput.chunk,
+    device: Annotated[Device, typer.Option("--device", help="Where models run.")] = Device.auto,
+    max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = 256,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tables of an existing output folder.")] = False,
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
+    title_col: TitleCol = "title",
+    lang_col: LangCol = None,
+    keep_col: KeepCol = None,
+    strip_html: StripHtml = False,
+    on_duplicate_id: OnDup = OnDuplicate.all,
+    detector: DetectorOpt = DetectorName.langdetect,
+    min_lang_score: MinScore = 0.5,
+    min_lang_chars: MinChars = 12,
+    verify_lang: Annotated[bool, typer.Option("--verify-lang", help="Check languages given by --lang-col and flag confident disagreement.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Summarize every article and translate the summary (and on request title and text) into each --to language.
+
+    Writes Parquet tables to --out. Exit status: 0 when every article is ok or skipped, 1 when an
+    article failed or a record was rejected, 2 for usage errors.
+    """
+    setup_logging(verbose, quiet)
+    try:
+        from .options import DetectOptions, GenerationOptions, RunOptions
+
+        options = RunOptions(
+            to=split_list(to), translate=split_list(translate),
+            summary_model=summary_model, translation_model=translation_model,
+            summary=GenerationOptions(max_new_tokens=max_new_tokens, num_beams=beams, no_repeat_ngram_size=no_repeat_ngram_size,
+                                      repetition_penalty=repetition_penalty, batch_size=batch_size, max_batch_tokens=max_batch_tokens),
+            translation=GenerationOptions(max_new_tokens=translation_max_new_tokens, num_beams=translation_beams, no_repeat_ngram_size=0,
+                                          batch_size=batch_size, max_batch_tokens=max_batch_tokens),
+            long_input=long_input.value, device=device.value, max_errors=max_errors, shard_size=shard_size,
+            detect=DetectOptions(engine=detector.value, min_score=min_lang_score, min_chars=min_lang_chars, verify_lang=verify_lang),
+        )
+        ropts = read_options(id_col, text_col, title_col, lang_col, keep_col, strip_html, on_duplicate_id)
+        info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, quiet=quiet)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
+    typer.echo(f"summarize: {counts}, {info.rejected} rejected; output in {out}", err=True)
+    raise typer.Exit(info.exit_code)
+
+
+def _run_with_progress(inputs: list[str], out: Path, options: Any, ropts: Any, *, overwrite: bool, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    from .api import count_records, run
+
+    total = count_records(inputs)
+    with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:
+        return run(inputs, out, options, ropts, overwrite=overwrite, progress=bar.update)
+
+
+@app.command()
+def detect(
+    inputs: Inputs,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
+    title_col: TitleCol = "title",
+    lang_col: LangCol = None,
+    strip_html: StripHtml = False,
+    detector: DetectorOpt = DetectorName.langdetect,
+    min_lang_score: MinScore = 0.5,
+    min_lang_chars: MinChars = 12,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Detect the language of every record (no model is loaded).
+
+    Writes id, lang, lang_score, lang_mix, detector, status and error per record, in input order.
+    """
+    setup_logging(verbose, quiet)
+    try:
+        from . import io
+        from .detect import make_detector
+        from .options import DetectOptions
+
+        det = make_detector(DetectOptions(engine=detector.value, min_score=min_lang_score, min_chars=min_lang_chars))
+        ropts = read_options(id_col, text_col, title_col, lang_col, None, strip_html, OnDuplicate.all)
+        rows = io.detection_rows(io.read_records(inputs, ropts), det)
+        n = io.write_detections(rows, out)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    if not quiet:
+        typer.echo(f"summarize: detected {n} records; output in {out}", err=True)
+
+
+@app.command()
+def schema(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False,
+) -> None:
+    """Print every output table's columns, types and meanings."""
+    import json
+
+    from .schema import schema_dict, schema_markdown
+
+    typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except UsageError as exc:  # pragma: no cover - commands map their own errors
+        typer.echo(f"summarize: error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,529 @@
+"""Reading articles from JSONL, CSV, Parquet, text folders and stdin; writing the Parquet tables.
+
+The only module that touches files of articles, Polars and pyarrow. Readers stream: they yield
+`Article`s and `Reject`s one record at a time, so a large input never sits in memory whole.
+Writers put each shard's rows into part files written under a temporary name and renamed into
+place, so a reader (or a resumed run) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import UsageError
+from .options import ReadOptions
+from .schema import TABLES, Article, ArticleResult, Reject
+
+log = logging.getLogger(__name__)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TEXT_SUFFIXES = (".txt", ".md")
+RAW_LIMIT = 1000
+STDIN = "-"
+
+_HTML = re.compile(r"<(?:p|div|br|a|span|img|script|style|html|body|b|i|em|strong|h[1-6]|li|ul|ol|table)\b[^>]*>|&(?:amp|lt|gt|quot|nbsp|#\d+);", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def stable_id(title: str | None, text: str) -> str:
+    """An id derived from an article's content, the same in every run."""
+    digest = hashlib.sha1(f"{title or ''}\x00{text}".encode()).hexdigest()[:16]
+    return f"sha1:{digest}"
+
+
+def clean_text(text: str) -> tuple[str, list[str]]:
+    """Text without control and zero-width characters (newlines and tabs kept), and the flags raised."""
+    flags: list[str] = []
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+        flags.append("control_chars")
+    return text, flags
+
+
+def strip_html(text: str) -> str:
+    """Visible text of an HTML fragment, paragraphs kept as blank-line breaks."""
+    from selectolax.parser import HTMLParser  # type: ignore[attr-defined]
+
+    tree = HTMLParser(f"<body>{text}</body>")
+    for node in tree.css("script, style"):
+        node.decompose()
+    for node in tree.css("p, div, br, li, h1, h2, h3, h4, h5, h6, tr"):
+        node.insert_after("\n\n")
+    body = tree.body
+    out = body.text(separator="") if body is not None else text
+    return re.sub(r"\n\s*\n+", "\n\n", out).strip()
+
+
+@dataclass
+class _Builder:
+    """Turns raw records (dicts) of one input into Articles or Rejects, checking columns once."""
+
+    source: str
+    options: ReadOptions
+    counter: list[int]
+    seen_ids: dict[str, tuple[str, int]]
+    checked: bool = False
+
+    def check_columns(self, columns: Iterable[str]) -> None:
+        cols = list(columns)
+        wanted = [("--text-col", self.options.text_col)]
+        if self.options.lang_col:
+            wanted.append(("--lang-col", self.options.lang_col))
+        wanted += [("--keep-col", c) for c in self.options.keep_cols]
+        for flag, col in wanted:
+            if col not in cols:
+                raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
+        self.checked = True
+
+    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = ()) -> Article | Reject:
+        o = self.options
+        text = rec.get(o.text_col)
+        if text is None or (isinstance(text, float) and text != text):
+            return Reject(self.source, line, f"missing text (column {o.text_col!r})", raw[:RAW_LIMIT])
+        if not isinstance(text, str):
+            return Reject(self.source, line, f"text must be a string, got {type(text).__name__}", raw[:RAW_LIMIT])
+        title = rec.get(o.title_col)
+        if title is not None and not isinstance(title, str):
+            if isinstance(title, int | float) and title == title:
+                title = str(title)
+            else:
+                return Reject(self.source, line, f"title must be a string, got {type(title).__name__}", raw[:RAW_LIMIT])
+        all_flags = list(flags)
+        if o.strip_html and _HTML.search(text):
+            text = strip_html(text)
+            all_flags.append("html_stripped")
+        elif _HTML.search(text):
+            all_flags.append("html")
+        text, more = clean_text(text)
+        all_flags += more
+        if title:
+            title, more = clean_text(title)
+            if o.strip_html and _HTML.search(title):
+                title = strip_html(title)
+        rid = rec.get(o.id_col)
+        if rid is None or rid == "" or (isinstance(rid, float) and rid != rid):
+            rid = stable_id(title, text)
+        elif isinstance(rid, bool) or not isinstance(rid, str | int | float):
+            return Reject(self.source, line, f"id must be a string or a number, got {type(rid).__name__}", raw[:RAW_LIMIT])
+        else:
+            rid = str(int(rid)) if isinstance(rid, float) and rid.is_integer() else str(rid)
+        if rid in self.seen_ids and o.on_duplicate_id != "all":
+            where = self.seen_ids[rid]
+            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]})", raw[:RAW_LIMIT])
+        self.seen_ids.setdefault(rid, (self.source, line))
+        lang = rec.get(o.lang_col) if o.lang_col else None
+        lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
+        extra = {c: rec.get(c) for c in o.keep_cols}
+        published = rec.get("published")
+        idx = self.counter[0]
+        self.counter[0] += 1
+        return Article(
+            id=rid, row_index=idx, source=self.source, line=line, text=text,
+            title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
+            published=str(published) if published not in (None, "") else None,
+        )
+
+
+def _decode(data: bytes, where: str) -> tuple[str, list[str]]:
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        log.warning("%s: invalid UTF-8, decoded with replacement characters", where)
+        return data.decode("utf-8", errors="replace"), ["invalid_utf8"]
+
+
+def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
+    for n, data in enumerate(stream, start=1):
+        if not data.strip():
+            continue
+        line, flags = _decode(data.rstrip(b"\r\n"), f"{b.source}:{n}")
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Reject(b.source, n, f"invalid JSON: {exc.msg} at column {exc.colno}", line[:RAW_LIMIT])
+            continue
+        if not isinstance(rec, dict):
+            yield Reject(b.source, n, f"a JSON object was expected, got {type(rec).__name__}", line[:RAW_LIMIT])
+            continue
+        if not b.checked:
+            if b.options.text_col not in rec:
+                # One record without the column may be a bad record; the column missing in the
+                # first record of a file is almost always a wrong --text-col.
+                b.check_columns(rec.keys())
+            b.checked = True
+        yield b.build(rec, n, line, flags)
+
+
+def _sniff_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with path.open("rb") as fh:
+        raw_bytes = fh.read()
+    text, flags = _decode(raw_bytes, str(path))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    dialect = _sniff_dialect(text[:65536])
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    b.check_columns(header)
+    start = reader.line_num + 1
+    for row in reader:
+        raw = dialect.delimiter.join(row) if hasattr(dialect, "delimiter") else ",".join(row)  # type: ignore[union-attr]
+        if len(row) != len(header):
+            yield Reject(b.source, start, f"expected {len(header)} fields, found {len(row)}", raw[:RAW_LIMIT])
+        else:
+            rec: dict[str, Any] = dict(zip(header, row, strict=True))
+            if rec.get(b.options.text_col) == "":
+                rec[b.options.text_col] = ""
+            yield b.build(rec, start, raw, flags)
+        start = reader.line_num + 1
+
+
+def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    b.check_columns(pf.schema_arrow.names)
+    n = 0
+    for batch in pf.iter_batches(batch_size=1024):
+        for rec in batch.to_pylist():
+            n += 1
+            yield b.build(rec, n, json.dumps(rec, ensure_ascii=False, default=str))
+
+
+def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    for p in files:
+        rel = p.relative_to(folder).as_posix()
+        src = f"{b.source.rstrip('/')}/{rel}"
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            yield Reject(src, 1, f"cannot read file: {exc.strerror or exc}", "")
+            continue
+        if b"\x00" in data[:8192]:
+            yield Reject(src, 1, "binary file (NUL bytes), not text", repr(data[:200]))
+            continue
+        text, flags = _decode(data, src)
+        title = None
+        if p.suffix.lower() == ".md":
+            first, _, rest = text.lstrip().partition("\n")
+            if first.startswith("# "):
+                title, text = first[2:].strip(), rest.lstrip("\n")
+        rec = {b.options.id_col: rel, b.options.text_col: text, b.options.title_col: title}
+        art = b.build(rec, 1, text[:RAW_LIMIT], flags)
+        if isinstance(art, Article):
+            art = Article(art.id, art.row_index, src, 1, art.text, art.title, art.lang, art.extra, art.flags, art.published)
+        yield art
+
+
+def check_inputs(inputs: Sequence[str]) -> None:
+    """Fail early (exit 2) on inputs that do not exist or are of an unknown kind."""
+    if not inputs:
+        raise UsageError("no input given")
+    for inp in inputs:
+        if inp == STDIN:
+            continue
+        p = Path(inp)
+        if not p.exists():
+            raise UsageError(f"input not found: {inp}")
+        if p.is_dir():
+            continue
+        if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
+            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md, or -)")
+        if not os.access(p, os.R_OK):
+            raise UsageError(f"input not readable: {inp}")
+
+
+def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
+    """Fail early (exit 2) when an input lacks a column the options name.
+
+    Reads only a CSV header, a Parquet schema or the first JSONL record, so a wrong
+    `--text-col` is reported before any model is loaded or any output written.
+    """
+    for inp in inputs:
+        p = Path(inp)
+        if inp == STDIN or p.is_dir():
+            continue
+        b = _Builder(inp, options, [0], {})
+        suffix = p.suffix.lower()
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                try:
+                    names = pq.ParquetFile(p).schema_arrow.names
+                except Exception as exc:
+                    raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
+                b.check_columns(names)
+            elif suffix in (".csv", ".tsv"):
+                with p.open("rb") as fh:
+                    head, _ = _decode(fh.read(65536), inp)
+                head = head.lstrip("\ufeff")
+                first = next(csv.reader(io.StringIO(head, newline=""), _sniff_dialect(head)), None)
+                if first is not None:
+                    b.check_columns(first)
+            elif suffix in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    for data in fh:
+                        if not data.strip():
+                            continue
+                        try:
+                            rec = json.loads(_decode(data, inp)[0])
+                        except json.JSONDecodeError:
+                            break
+                        if isinstance(rec, dict) and options.text_col not in rec:
+                            b.check_columns(rec.keys())
+                        break
+        except OSError as exc:
+            raise UsageError(f"input not readable: {inp} ({exc.strerror or exc})") from exc
+
+
+def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes] | None = None) -> Iterator[Article | Reject]:
+    """Every record of every input, in order, as an `Article` or a `Reject`."""
+    check_inputs(inputs)
+    counter = [0]
+    seen: dict[str, tuple[str, int]] = {}
+    for inp in inputs:
+        b = _Builder(inp, options, counter, seen)
+        if inp == STDIN:
+            yield from _read_jsonl(stdin or sys.stdin.buffer, b)
+            continue
+        p = Path(inp)
+        try:
+            if p.is_dir():
+                yield from _read_folder(p, b)
+            elif p.suffix.lower() in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    yield from _read_jsonl(fh, b)
+            elif p.suffix.lower() in (".csv", ".tsv"):
+                yield from _read_csv(p, b)
+            else:
+                yield from _read_parquet(p, b)
+        except UsageError:
+            raise
+        except OSError as exc:
+            # An input that vanishes or becomes unreadable mid-run loses only its own records.
+            log.error("%s: cannot read: %s", inp, exc)
+            yield Reject(inp, 0, f"input could not be read: {exc}", "")
+        except Exception as exc:  # a corrupt Parquet file, say
+            if p.suffix.lower() == ".parquet":
+                raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
+            raise
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _pl_type(t: str) -> Any:
+    import polars as pl
+
+    return {
+        "str": pl.String, "i64": pl.Int64, "f64": pl.Float64, "bool": pl.Boolean,
+        "list[str]": pl.List(pl.String),
+        "list[lang_share]": pl.List(pl.Struct({"lang": pl.String, "share": pl.Float64})),
+    }[t]
+
+
+def table_schema(name: str) -> dict[str, Any]:
+    """The Polars schema of an output table."""
+    return {c.name: _pl_type(c.type) for c in TABLES[name].columns}
+
+
+def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: str, keep: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of every table for a shard of results."""
+    rows: dict[str, list[dict[str, Any]]] = {"articles": [], "translations": [], "segments": []}
+    for r in results:
+        a = r.article
+        row = {
+            "id": a.id, "row_index": a.row_index, "source": a.source, "line": a.line, "title": a.title,
+            "lang": r.detection.lang, "lang_score": r.detection.score,
+            "lang_mix": [{"lang": lang, "share": share} for lang, share in r.detection.mix],
+            "lang_source": r.lang_source, "summary": r.summary, "summary_model": r.summary_model,
+            "input_tokens": r.input_tokens, "summary_tokens": r.summary_tokens, "n_chunks": r.n_chunks,
+            "truncated": r.truncated, "flags": list(r.flags), "status": r.status, "error": r.error,
+            "duration_ms": r.duration_ms, "content_hash": r.content_hash, "options_hash": options_hash,
+            "run_id": run_id,
+        }
+        for c in keep:
+            row[c] = a.extra.get(c)
+        rows["articles"].append(row)
+        for t in r.translations:
+            rows["translations"].append({
+                "id": a.id, "field": t.field, "source_lang": t.source_lang, "target_lang": t.target_lang,
+                "text": t.text, "model": t.model, "flags": list(t.flags), "status": t.status, "error": t.error,
+                "run_id": run_id,
+            })
+            for s in t.segments:
+                rows["segments"].append({
+                    "id": a.id, "field": s.field, "target_lang": s.target_lang, "para_index": s.para_index,
+                    "seg_index": s.seg_index, "source_text": s.source_text, "target_text": s.target_text,
+                    "source_tokens": s.source_tokens, "target_tokens": s.target_tokens, "run_id": run_id,
+                })
+    return rows
+
+
+def reject_rows(rejects: Iterable[Reject], run_id: str) -> list[dict[str, Any]]:
+    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "run_id": run_id} for r in rejects]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file under a temporary name, flush it to disk, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def frame(name: str, rows: list[dict[str, Any]], keep: Sequence[str] = ()) -> Any:
+    """A Polars frame of `rows` with the table's schema (kept columns inferred)."""
+    import polars as pl
+
+    schema = table_schema(name)
+    if keep and name == "articles":
+        base = pl.DataFrame([{k: v for k, v in r.items() if k in schema} for r in rows], schema=schema, orient="row")
+        extra = pl.DataFrame([{k: r.get(k) for k in keep} for r in rows], strict=False) if rows else pl.DataFrame({k: [] for k in keep})
+        return pl.concat([base, extra], how="horizontal")
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def write_parquet(df: Any, path: Path, metadata: dict[str, str]) -> None:
+    """Write a frame as one Parquet file, atomically, with key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = df.to_arrow()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+@dataclass
+class RunWriter:
+    """Writes a run's tables as part files in `out_dir/<table>/`, one part per shard and table.
+
+    The articles part of a shard is written last: it is what marks the shard complete, so a
+    run killed between parts leaves translations/segments parts without articles, which a
+    resumed run removes (see `orphans`).
+    """
+
+    out_dir: Path
+    run_id: str
+    options_hash: str
+    keep: tuple[str, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+    shard: int = 0
+    written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})
+
+    def __post_init__(self) -> None:
+        for t in TABLES:
+            (self.out_dir / t).mkdir(parents=True, exist_ok=True)
+
+    def part_name(self) -> str:
+        return f"part-{self.run_id[-8:]}-{self.shard:05d}.parquet"
+
+    def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
+        """Write one shard of results and rejects (any table with rows gets a part)."""
+        rows = article_rows(results, self.run_id, self.options_hash, self.keep)
+        rows["rejects"] = reject_rows(rejects, self.run_id)
+        name = self.part_name()
+        for t in ("rejects", "translations", "segments", "articles"):
+            if rows[t]:
+                write_parquet(frame(t, rows[t], self.keep), self.out_dir / t / name, {**self.metadata, "table": t})
+                self.written[t] += len(rows[t])
+        self.shard += 1
+
+    def finish(self) -> None:
+        """Make sure every table folder holds at least one (possibly empty) part, so it reads."""
+        for t in TABLES:
+            folder = self.out_dir / t
+            if not any(folder.glob("*.parquet")):
+                write_parquet(frame(t, [], self.keep), folder / f"part-{self.run_id[-8:]}-empty.parquet", {**self.metadata, "table": t})
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON document atomically."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+
+
+def read_table(out_dir: Path, name: str) -> Any:
+    """A written table as a Polars frame (for tests, resume and the Python API)."""
+    import polars as pl
+
+    folder = out_dir / name
+    files = sorted(folder.rglob("*.parquet"))
+    if not files:
+        return pl.DataFrame(schema=table_schema(name))
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+
+
+def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterator[dict[str, Any]]:
+    """One row per record for `summarize detect`: the detection, or the reason it could not be read."""
+    for rec in records:
+        if isinstance(rec, Reject):
+            yield {"id": None, "lang": "und", "lang_score": 0.0, "lang_mix": [], "detector": detector.name,
+                   "status": "error", "error": f"{rec.source}:{rec.line}: {rec.error}"}
+            continue
+        if rec.lang:
+            from .detect import normalise_code
+
+            code = normalise_code(rec.lang)
+            yield {"id": rec.id, "lang": code, "lang_score": 1.0, "lang_mix": [{"lang": code, "share": 1.0}],
+                   "detector": "given", "status": "ok", "error": None}
+            continue
+        d = detector.detect(rec.text, rec.title)
+        yield {"id": rec.id, "lang": d.lang, "lang_score": d.score,
+               "lang_mix": [{"lang": lang, "share": share} for lang, share in d.mix], "detector": d.detector,
+               "status": "ok", "error": d.reason if d.lang == "und" else None}
+
+
+DETECT_SCHEMA = {"id": "str", "lang": "str", "lang_score": "f64", "lang_mix": "list[lang_share]", "detector": "str", "status": "str", "error": "str"}
+
+
+def write_detections(rows: Iterable[dict[str, Any]], out: str) -> int:
+    """Write detection rows to a Parquet file, or as JSONL to stdout when `out` is `-`."""
+    if out == STDIN:
+        n = 0
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+        sys.stdout.flush()
+        return n
+    import polars as pl
+
+    data = list(rows)
+    schema = {k: _pl_type(v) for k, v in DETECT_SCHEMA.items()}
+    df = pl.DataFrame(data, schema=schema, orient="row")
+    path = Path(out)
+    if path.suffix.lower() != ".parquet":
+        raise UsageError(f"--out {out}: give a .parquet file, or - for JSONL on stdout")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(df, path, {"table": "detections"})
+    return len(data)

@@ -1,0 +1,73 @@
+"""Planning the work: token-aware chunks on sentence boundaries, and length-sorted batches.
+
+Pure functions over texts and token counts; no model is loaded here. Every work item keeps
+its source index so results can be put back in order after the length sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def pack_chunks(counts: Sequence[int], limit: int, *, joiner_tokens: int = 0) -> list[list[int]]:
+    """Group consecutive units (sentences) into chunks of at most `limit` tokens.
+
+    Returns lists of unit indices. A unit larger than `limit` gets a chunk of its own; the
+    caller splits such units further before packing when it must not be truncated.
+    """
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for i, n in enumerate(counts):
+        cost = n if not current else n + joiner_tokens
+        if current and used + cost > limit:
+            chunks.append(current)
+            current, used, cost = [], 0, n
+        current.append(i)
+        used += cost
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def make_batches(counts: Sequence[int], *, batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Indices of work items sorted longest first and packed into batches.
+
+    A batch holds at most `batch_size` items and at most `max_batch_tokens` padded tokens
+    (its longest item times its size), so long inputs go in small batches and short ones in
+    large batches. Sorting by length keeps padding, and so wasted compute, low.
+    """
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        n = max(1, counts[i])
+        width = max(longest, n)
+        if current and (len(current) >= batch_size or width * (len(current) + 1) > max_batch_tokens):
+            batches.append(current)
+            current, width = [], n
+        current.append(i)
+        longest = width
+    if current:
+        batches.append(current)
+    return batches
+
+
+def unique(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Distinct texts and, for each input, the index of its distinct text (identical texts run once)."""
+    seen: dict[str, int] = {}
+    distinct: list[str] = []
+    where: list[int] = []
+    for t in texts:
+        j = seen.get(t)
+        if j is None:
+            j = seen[t] = len(distinct)
+            distinct.append(t)
+        where.append(j)
+    return distinct, where
+
+
+def translation_budget(source_tokens: int, cap: int, *, ratio: float = 2.0, slack: int = 10) -> int:
+    """New-token limit for translating a text of `source_tokens` tokens: proportional, capped."""
+    return max(1, min(cap, int(source_tokens * ratio) + slack))

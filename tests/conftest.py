@@ -1,0 +1,77 @@
+"""Shared fixtures: offline by default, tiny real models built once per session, CLI helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+# Offline before anything imports huggingface_hub: tests never reach a model host.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random-weight models of every family, with sentencepiece tokenizers trained on samples/."""
+    from summarize.testing.tiny import build_tiny_models
+
+    cache = os.environ.get("SUMMARIZE_TINY_DIR")
+    out = Path(cache) if cache else tmp_path_factory.mktemp("tiny")
+    return build_tiny_models(out)
+
+
+def write_jsonl(path: Path, records: Sequence[dict[str, Any] | str]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    return path
+
+
+def sample_articles(n: int | None = None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows[:n] if n else rows
+
+
+@pytest.fixture
+def fast_args(tiny: dict[str, Path]) -> list[str]:
+    """CLI options that make runs with tiny models quick."""
+    return [
+        "--summary-model", str(tiny["t5"]), "--translation-model", str(tiny["m2m100"]),
+        "--max-new-tokens", "12", "--beams", "1", "--translation-beams", "1",
+        "--translation-max-new-tokens", "24", "--quiet",
+    ]
+
+
+def invoke(args: Sequence[str], input: str | bytes | None = None) -> Any:
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+
+    runner = CliRunner()
+    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+def read(out: Path, table: str) -> Any:
+    import polars as pl
+
+    return pl.read_parquet(out / table)
+
+
+@pytest.fixture
+def articles_file(tmp_path: Path) -> Iterator[Path]:
+    yield write_jsonl(tmp_path / "in.jsonl", sample_articles(6))
