@@ -139,6 +139,12 @@ def run(
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = None,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = 256,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tables of an existing output folder.")] = False,
+    backend: Annotated[Backend, typer.Option("--backend", help="Inference engine: torch (transformers) or ct2 (CTranslate2, the `ct2` extra).")] = Backend.torch,
+    compute_type: Annotated[str | None, typer.Option("--compute-type", help="CTranslate2 compute type (default int8 on CPU, bfloat16/float16 on GPU).")] = None,
+    max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", help="Models kept in memory at once (least recently used dropped).")] = 2,
+    prompt: Annotated[str | None, typer.Option("--prompt", help="Summary prompt template: a name from prompts/ or a file (default: by model family).")] = None,
+    registry: Annotated[Path | None, typer.Option("--registry", help="Your own model registry TOML, merged over the shipped one.", exists=True, dir_okay=False)] = None,
+    allow_noncommercial: Annotated[bool, typer.Option("--allow-noncommercial", help="Let routing use non-commercial models such as NLLB.")] = False,
     id_col: IdCol = "id",
     text_col: TextCol = "text",
     title_col: TitleCol = "title",
@@ -170,6 +176,8 @@ def run(
             translation=GenerationOptions(max_new_tokens=translation_max_new_tokens, num_beams=translation_beams, no_repeat_ngram_size=0,
                                           batch_size=batch_size, max_batch_tokens=max_batch_tokens),
             long_input=long_input.value, device=device.value, max_errors=max_errors, shard_size=shard_size,
+            backend=backend.value, compute_type=compute_type, max_loaded_models=max_loaded_models, prompt=prompt,
+            registry=str(registry) if registry else None, allow_noncommercial=allow_noncommercial,
             detect=DetectOptions(engine=detector.value, min_score=min_lang_score, min_chars=min_lang_chars, verify_lang=verify_lang),
         )
         ropts = read_options(id_col, text_col, title_col, lang_col, keep_col, strip_html, on_duplicate_id)

@@ -163,7 +163,17 @@ class Pipeline:
 
     def _model(self, model: str, task: str) -> Generator:
         gen = self.pool.get(model, task)
-        self.models_used.setdefault(model, {"task": task, "family": gen.family, "revision": gen.revision})
+        if model not in self.models_used:
+            info = self.registry.get(model)
+            licence = info.licence if info else "unknown"
+            self.models_used[model] = {
+                "task": task, "family": gen.family, "revision": gen.revision, "licence": licence,
+                "noncommercial": bool(info and info.noncommercial),
+            }
+            if info is None:
+                log.warning("model %s is not in the registry: check its licence yourself", model)
+            elif info.noncommercial:
+                log.warning("model %s is licensed %s: non-commercial use only", model, licence)
         return gen
 
     def _generate(
