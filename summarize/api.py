@@ -13,6 +13,9 @@ import datetime as dt
 import json
 import logging
 import shutil
+import signal
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -24,7 +27,7 @@ from typing import IO, Any
 from . import __version__, io
 from .errors import OutputError
 from .options import ReadOptions, RunOptions
-from .pipeline import Pipeline
+from .pipeline import Pipeline, content_hash
 from .schema import ERROR, SCHEMA_VERSION, TABLES, Article, ArticleResult, Reject
 
 log = logging.getLogger(__name__)
@@ -44,10 +47,16 @@ class RunInfo:
     rejected: int = 0
     models: dict[str, Any] = field(default_factory=dict)
     stopped_early: str | None = None
+    interrupted: str | None = None
+    resumed: int = 0
+    duplicates: int = 0
 
     @property
     def exit_code(self) -> int:
-        """0 when every article is ok or skipped and nothing was rejected, else 1."""
+        """130/143 when interrupted by SIGINT/SIGTERM; else 0 when every article is ok or
+        skipped and nothing was rejected; else 1."""
+        if self.interrupted:
+            return 143 if self.interrupted == "SIGTERM" else 130
         return 1 if self.counts.get(ERROR, 0) or self.rejected or self.stopped_early else 0
 
 
@@ -75,26 +84,57 @@ def count_records(inputs: Sequence[str]) -> int | None:
     return total
 
 
-def prepare_out(out: Path, *, overwrite: bool) -> None:
-    """Refuse to mix runs in one folder unless told to replace what is there."""
+def prepare_out(out: Path, *, overwrite: bool, resume: bool, options_hash: str) -> io.Existing | None:
+    """Check the output folder before any work: refuse to mix runs unless told how.
+
+    A non-empty folder needs `--resume` (same options: continue) or `--overwrite` (replace);
+    `--resume` against a run made with other options is refused. Returns what a resumed run
+    must skip.
+    """
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
+    existing: io.Existing | None = None
     if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputError(f"--out {out} is not empty; use --overwrite to replace it (or --resume to continue a run)")
-        for t in (*TABLES, "wide.parquet", "run.json"):
-            target = out / t
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    probe = out / f".write-test-{uuid.uuid4().hex[:8]}"
+        if overwrite:
+            for t in (*TABLES, io.COMMITS, "wide.parquet", "run.json"):
+                target = out / t
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        elif resume:
+            previous = _read_manifest(out)
+            existing = io.committed_state(out)
+            hashes = set(existing.options_hashes)
+            if previous.get("options_hash"):
+                hashes.add(previous["options_hash"])
+            if not hashes and not (out / "articles").is_dir():
+                raise OutputError(f"--out {out} holds no summarize run to resume; use another folder or --overwrite")
+            if hashes - {options_hash}:
+                raise OutputError(
+                    f"--out {out} holds a run made with different options (options hash {', '.join(sorted(hashes))}, "
+                    f"now {options_hash}); rerun with the same options, or use --overwrite to replace it"
+                )
+            if existing.removed:
+                log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
+        else:
+            raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, or --overwrite to replace it")
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{uuid.uuid4().hex[:8]}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
         raise OutputError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+    return existing
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def shards(records: Iterable[Article | Reject], size: int) -> Iterator[tuple[list[Article], list[Reject]]]:
@@ -114,6 +154,49 @@ def shards(records: Iterable[Article | Reject], size: int) -> Iterator[tuple[lis
         yield arts, rejects
 
 
+def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None) -> Iterator[Article | Reject]:
+    """Drop records a previous run of the same job already wrote (resume)."""
+    if existing is None:
+        yield from records
+        return
+    left = dict(existing.articles)
+    for rec in records:
+        if isinstance(rec, Reject):
+            if (rec.source, rec.line) in existing.rejects:
+                continue
+        else:
+            key = (rec.id, content_hash(rec))
+            if left.get(key, 0) > 0:
+                left[key] -= 1
+                continue
+        yield rec
+
+
+class _Signals:
+    """SIGINT/SIGTERM: the first finishes the shard in flight and stops; a second drops it."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        log.warning("%s received: finishing the shard in flight, then stopping (again to stop now)",
+                    signal.Signals(signum).name)
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def run(
     inputs: Sequence[str | Path],
     out: str | Path,
@@ -121,6 +204,9 @@ def run(
     read_options: ReadOptions | None = None,
     *,
     overwrite: bool = False,
+    resume: bool = False,
+    partition_by: Sequence[str] = (),
+    wide: bool = False,
     pipeline: Pipeline | None = None,
     progress: Callable[[int], None] | None = None,
     stdin: IO[bytes] | None = None,
@@ -129,57 +215,102 @@ def run(
     """Run a whole job: read `inputs`, summarize and translate, write the tables to `out`.
 
     Options come as a `RunOptions` or as its field names (`to=["en"]`, `summary_model=...`).
-    Returns the `RunInfo` also written to `out/run.json`.
+    `out` is a folder, or `-` to stream article rows as JSONL on stdout. Returns the `RunInfo`
+    also written to `out/run.json`. SIGINT/SIGTERM stop after the shard in flight; the
+    interruption is recorded and `RunInfo.exit_code` is 130/143.
     """
     if options is None:
-        if "to" in option_fields:
-            option_fields["to"] = tuple(option_fields["to"])
+        for key in ("to", "translate"):
+            if key in option_fields and not isinstance(option_fields[key], str):
+                option_fields[key] = tuple(option_fields[key])
+            elif key in option_fields:
+                option_fields[key] = tuple(v.strip() for v in option_fields[key].split(","))
         options = RunOptions(**option_fields)
     read_options = read_options or ReadOptions()
     names = [str(i) for i in inputs]
     io.check_inputs(names)
     io.check_columns(names, read_options)
-    out_dir = Path(out)
-    prepare_out(out_dir, overwrite=overwrite)
+    to_stdout = str(out) == io.STDIN
+    out_dir = Path(str(out))
+    ohash = options.output_hash()
+    existing = None if to_stdout else prepare_out(out_dir, overwrite=overwrite, resume=resume, options_hash=ohash)
     pipe = pipeline or Pipeline(options)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    info = RunInfo(run_id=run_id, out_dir=str(out_dir), started=_now(), inputs=names)
+    info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "tool": "summarize", "tool_version": __version__,
-        "options": json.dumps(options.to_dict(), default=str),
+        "options": json.dumps(options.to_dict(), default=str), "options_hash": ohash,
     }
-    writer = io.RunWriter(out_dir, run_id, options.output_hash(), read_options.keep_cols, meta)
+    writer: io.RunWriter | io.JsonlWriter
+    if to_stdout:
+        writer = io.JsonlWriter(run_id, ohash, read_options.keep_cols)
+    else:
+        writer = io.RunWriter(out_dir, run_id, ohash, read_options.keep_cols, meta, tuple(partition_by))
     status: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     t0 = time.perf_counter()
-    try:
-        for arts, rejects in shards(io.read_records(names, read_options, stdin=stdin), options.shard_size):
-            results: list[ArticleResult] = pipe.process(arts) if arts else []
-            writer.write(results, rejects)
-            info.rejected += len(rejects)
-            for r in results:
-                status[r.status] += 1
-                langs[r.detection.lang] += 1
-            if progress:
-                progress(len(results) + len(rejects))
-            if options.max_errors is not None and status[ERROR] + info.rejected >= options.max_errors:
-                info.stopped_early = f"stopped after {status[ERROR] + info.rejected} errors (--max-errors {options.max_errors})"
-                log.error(info.stopped_early)
-                break
-    finally:
-        writer.finish()
-        info.counts = dict(status)
-        info.languages = dict(langs)
-        info.models = pipe.models_used
-        info.finished = _now()
-        manifest = {
-            "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__,
+    info.resumed = sum(existing.articles.values()) if existing else 0
+
+    def manifest(state: str) -> None:
+        if to_stdout:
+            return
+        info.counts, info.languages = _totals(out_dir) if existing else (dict(status), dict(langs))
+        info.models = {**_read_manifest(out_dir).get("models", {}), **pipe.models_used} if existing else pipe.models_used
+        doc = {
+            "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
-            "options": options.to_dict(), "read_options": read_options.__dict__,
-            "options_hash": options.output_hash(), "rows": writer.written,
+            "options": options.to_dict(), "read_options": read_options.__dict__, "partition_by": list(partition_by),
+            "options_hash": ohash, "rows_written": writer.written,
         }
-        io.write_json(out_dir / "run.json", manifest)
+        try:
+            io.write_json(out_dir / "run.json", doc)
+        except OSError as exc:
+            log.error("cannot write %s: %s", out_dir / "run.json", exc)
+
+    manifest("running")
+    try:
+        with _Signals() as signals:
+            records = skip_done(io.read_records(names, read_options, stdin=stdin), existing)
+            for arts, rejects in shards(records, options.shard_size):
+                results: list[ArticleResult] = pipe.process(arts) if arts else []
+                writer.write(results, rejects)
+                info.rejected += sum(1 for r in rejects if r.fatal)
+                info.duplicates += sum(1 for r in rejects if not r.fatal)
+                for r in results:
+                    status[r.status] += 1
+                    langs[r.detection.lang] += 1
+                if progress:
+                    progress(len(results) + len(rejects))
+                if options.max_errors is not None and status[ERROR] + info.rejected >= options.max_errors:
+                    info.stopped_early = f"stopped after {status[ERROR] + info.rejected} errors (--max-errors {options.max_errors})"
+                    log.error(info.stopped_early)
+                    break
+                if signals.received is not None:
+                    info.interrupted = signal.Signals(signals.received).name
+                    break
+    except KeyboardInterrupt:
+        info.interrupted = info.interrupted or "SIGINT"
+    finally:
+        info.finished = _now()
+        if not to_stdout and info.interrupted is None and sys.exc_info()[0] is None:
+            writer.finish()
+        manifest("interrupted" if info.interrupted else "stopped" if info.stopped_early else "done")
+    if wide and not to_stdout and info.interrupted is None:
+        io.write_wide(out_dir)
     return info
+
+
+def _totals(out_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts by status and language over everything the folder holds (after a resume)."""
+    import polars as pl
+
+    files = list((out_dir / "articles").rglob("*.parquet"))
+    if not files:
+        return {}, {}
+    df = pl.scan_parquet(out_dir / "articles" / "**" / "*.parquet", hive_partitioning=True).select("status", "lang").collect()
+    status = dict(zip(*df["status"].value_counts().to_dict(as_series=False).values(), strict=True))
+    langs = dict(zip(*df["lang"].value_counts().to_dict(as_series=False).values(), strict=True))
+    return {str(k): int(v) for k, v in status.items()}, {str(k): int(v) for k, v in langs.items()}
 
 
 def summarize_articles(articles: Iterable[Article], options: RunOptions | None = None,

@@ -7,6 +7,7 @@ Heavy libraries (torch, transformers, Polars) are imported inside the commands s
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -43,6 +44,16 @@ class Backend(str, Enum):
     ct2 = "ct2"
 
 
+class OutFormat(str, Enum):
+    tables = "tables"
+    wide = "wide"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class DetectorName(str, Enum):
     langdetect = "langdetect"
     lingua = "lingua"
@@ -70,11 +81,34 @@ def main_callback(
     """
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        doc = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+            "logger": record.name, "message": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.text) -> None:
     """Log to stderr only (stdout may carry data); the library itself adds no handlers."""
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    if not verbose:
+        # Read when transformers / huggingface_hub are first imported (lazily, later): keep their
+        # own bars and advice off stderr so our progress bar and log lines stay readable.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if log_format == LogFormat.json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -106,22 +140,25 @@ OnDup = Annotated[OnDuplicate, typer.Option("--on-duplicate-id", help="Duplicate
 DetectorOpt = Annotated[DetectorName, typer.Option("--detector", help="Language detection engine (lingua needs the `lingua` extra).")]
 MinScore = Annotated[float, typer.Option("--min-lang-score", help="Below this detector confidence the language is `und`.")]
 MinChars = Annotated[int, typer.Option("--min-lang-chars", help="Texts with fewer letters than this are `und` (too short to tell).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
+LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")]
 
 
 def read_options(id_col: str, text_col: str, title_col: str, lang_col: str | None, keep_col: list[str] | None,
-                 strip_html: bool, on_duplicate_id: OnDuplicate) -> Any:
+                 strip_html: bool, on_duplicate_id: OnDuplicate, max_chars: int = 100_000) -> Any:
     from .options import ReadOptions
 
     return ReadOptions(id_col=id_col, text_col=text_col, title_col=title_col, lang_col=lang_col,
-                       keep_cols=tuple(keep_col or ()), strip_html=strip_html, on_duplicate_id=on_duplicate_id.value)
+                       keep_cols=tuple(keep_col or ()), strip_html=strip_html, on_duplicate_id=on_duplicate_id.value,
+                       max_chars=max_chars)
 
 
 @app.command()
 def run(
     inputs: Inputs,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: articles/, translations/, segments/, rejects/ and run.json.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json), or - to stream article rows as JSONL on stdout.", show_default=False)],
     to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated ISO 639-1 codes.")] = "en",
     translate: Annotated[str, typer.Option("--translate", help="Fields to translate, comma-separated: summary, title, text.")] = "summary",
     summary_model: Annotated[str | None, typer.Option("--summary-model", help="Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English).")] = None,
@@ -139,6 +176,12 @@ def run(
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = None,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = 256,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tables of an existing output folder.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
+    partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (from a `published` column), or lang,date.")] = None,
+    out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = LogFormat.text,
     backend: Annotated[Backend, typer.Option("--backend", help="Inference engine: torch (transformers) or ct2 (CTranslate2, the `ct2` extra).")] = Backend.torch,
     compute_type: Annotated[str | None, typer.Option("--compute-type", help="CTranslate2 compute type (default int8 on CPU, bfloat16/float16 on GPU).")] = None,
     max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", help="Models kept in memory at once (least recently used dropped).")] = 2,
@@ -152,6 +195,7 @@ def run(
     keep_col: KeepCol = None,
     strip_html: StripHtml = False,
     on_duplicate_id: OnDup = OnDuplicate.all,
+    max_chars: Annotated[int, typer.Option("--max-chars", help="Cut texts longer than this many characters (flagged input_truncated).")] = 100_000,
     detector: DetectorOpt = DetectorName.langdetect,
     min_lang_score: MinScore = 0.5,
     min_lang_chars: MinChars = 12,
@@ -164,7 +208,7 @@ def run(
     Writes Parquet tables to --out. Exit status: 0 when every article is ok or skipped, 1 when an
     article failed or a record was rejected, 2 for usage errors.
     """
-    setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet, log_format)
     try:
         from .options import DetectOptions, GenerationOptions, RunOptions
 
@@ -180,23 +224,53 @@ def run(
             registry=str(registry) if registry else None, allow_noncommercial=allow_noncommercial,
             detect=DetectOptions(engine=detector.value, min_score=min_lang_score, min_chars=min_lang_chars, verify_lang=verify_lang),
         )
-        ropts = read_options(id_col, text_col, title_col, lang_col, keep_col, strip_html, on_duplicate_id)
-        info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, quiet=quiet)
+        ropts = read_options(id_col, text_col, title_col, lang_col, keep_col, strip_html, on_duplicate_id, max_chars)
+        if overwrite and resume:
+            raise UsageError("--overwrite and --resume exclude each other")
+        if dry_run:
+            _dry_run(inputs, options, ropts)
+            return
+        info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
+                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
     except SummarizeError as exc:
         raise fail(exc) from None
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
-    typer.echo(f"summarize: {counts}, {info.rejected} rejected; output in {out}", err=True)
+    where = "stdout" if out == "-" else out
+    extra = f", {info.resumed} already done" if info.resumed else ""
+    stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
+    if not quiet or info.exit_code:
+        typer.echo(f"summarize: {counts}, {info.rejected} rejected{extra}; output in {where}{stopped}", err=True)
     raise typer.Exit(info.exit_code)
 
 
-def _run_with_progress(inputs: list[str], out: Path, options: Any, ropts: Any, *, overwrite: bool, quiet: bool) -> Any:
+def _run_with_progress(inputs: list[str], out: str, options: Any, ropts: Any, *, overwrite: bool, resume: bool,
+                       quiet: bool, partition_by: tuple[str, ...], wide: bool) -> Any:
     from tqdm import tqdm
 
     from .api import count_records, run
 
     total = count_records(inputs)
     with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:
-        return run(inputs, out, options, ropts, overwrite=overwrite, progress=bar.update)
+        return run(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
+                   partition_by=partition_by, wide=wide)
+
+
+def _dry_run(inputs: list[str], options: Any, ropts: Any) -> None:
+    """Print the resolved options and, per task, which model serves which languages."""
+    import json
+
+    from . import io
+
+    io.check_inputs(inputs)
+    io.check_columns(inputs, ropts)
+    doc: dict[str, Any] = {"options": options.to_dict(), "read_options": ropts.__dict__}
+    try:
+        from .routing import plan_inputs
+    except ImportError:  # pragma: no cover - routing lands with the models commands
+        plan_inputs = None
+    if plan_inputs is not None:
+        doc["plan"] = plan_inputs(inputs, options, ropts)
+    typer.echo(json.dumps(doc, indent=2, default=str))
 
 
 @app.command()
@@ -211,6 +285,8 @@ def detect(
     detector: DetectorOpt = DetectorName.langdetect,
     min_lang_score: MinScore = 0.5,
     min_lang_chars: MinChars = 12,
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -218,7 +294,7 @@ def detect(
 
     Writes id, lang, lang_score, lang_mix, detector, status and error per record, in input order.
     """
-    setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet, log_format)
     try:
         from . import io
         from .detect import make_detector
@@ -246,13 +322,50 @@ def schema(
     typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
 
 
+def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """Click's `default_map` from the config file and `SUMMARIZE_*` variables (flags still win)."""
+    from . import config as cfg
+
+    path = cfg.config_path(argv, cwd)
+    data = cfg.load_file(path) if path else {}
+    root = typer.main.get_command(app)
+    commands: dict[str, list[tuple[str, bool]]] = {}
+
+    # Typer vendors its own Click, so commands are told apart by shape, not by class.
+    def walk(cmd: Any, prefix: str) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, f"{prefix}.{name}" if prefix else name)
+        else:
+            commands[prefix] = [(p.name, bool(getattr(p, "multiple", False))) for p in cmd.params
+                                if getattr(p, "param_type_name", "") == "option" and p.name and p.name != "config"]
+
+    walk(root, "")
+    flat = cfg.default_map(commands, data, cfg.environment() if env is None else env, source=str(path or "environment"))
+    nested: dict[str, Any] = {}
+    for key, values in flat.items():
+        node = nested
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = values
+    return nested
+
+
+from .cli_models import models_app  # noqa: E402  (after the option types it shares; it imports nothing heavy)
+
+app.add_typer(models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
+
+
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: options from summarize.toml / --config and SUMMARIZE_* variables, then flags."""
     try:
-        app()
-    except UsageError as exc:  # pragma: no cover - commands map their own errors
+        default_map = build_default_map(sys.argv[1:])
+    except UsageError as exc:
         typer.echo(f"summarize: error: {exc}", err=True)
         sys.exit(2)
+    app(default_map=default_map)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
+from .errors import OutputError, UsageError
 from .options import ReadOptions
 from .schema import TABLES, Article, ArticleResult, Reject
 
@@ -107,6 +107,9 @@ class _Builder:
             all_flags.append("html")
         text, more = clean_text(text)
         all_flags += more
+        if len(text) > o.max_chars:
+            text = text[: o.max_chars]
+            all_flags.append("input_truncated")
         if title:
             title, more = clean_text(title)
             if o.strip_html and _HTML.search(title):
@@ -120,7 +123,8 @@ class _Builder:
             rid = str(int(rid)) if isinstance(rid, float) and rid.is_integer() else str(rid)
         if rid in self.seen_ids and o.on_duplicate_id != "all":
             where = self.seen_ids[rid]
-            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]})", raw[:RAW_LIMIT])
+            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; --on-duplicate-id {o.on_duplicate_id})",
+                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id == "error")
         self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
@@ -425,13 +429,41 @@ def write_parquet(df: Any, path: Path, metadata: dict[str, str]) -> None:
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
+COMMITS = "_commits"
+PARTITIONS = ("lang", "date")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is on disk.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def partition_date(published: str | None) -> str:
+    """`YYYY-MM-DD` from an ISO-like `published` value, else `unknown`."""
+    m = _DATE.match(published or "")
+    return "-".join(m.groups()) if m else "unknown"
+
+
 @dataclass
 class RunWriter:
     """Writes a run's tables as part files in `out_dir/<table>/`, one part per shard and table.
 
-    The articles part of a shard is written last: it is what marks the shard complete, so a
-    run killed between parts leaves translations/segments parts without articles, which a
-    resumed run removes (see `orphans`).
+    Every part file is written under a temporary name and renamed into place. When all parts of
+    a shard are in place, an empty marker `_commits/<part name>` records the shard as complete;
+    a resumed run deletes parts that have no marker (a run killed mid-shard), so a reader of a
+    finished or resumed folder sees every row exactly once. With `partition_by`, parts go into
+    Hive-style folders (`articles/lang=de/date=2026-10-14/part-...parquet`); the partition
+    columns then live in the path, as Hive readers expect.
     """
 
     out_dir: Path
@@ -439,33 +471,116 @@ class RunWriter:
     options_hash: str
     keep: tuple[str, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    partition_by: tuple[str, ...] = ()
     shard: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})
 
     def __post_init__(self) -> None:
-        for t in TABLES:
-            (self.out_dir / t).mkdir(parents=True, exist_ok=True)
+        bad = [p for p in self.partition_by if p not in PARTITIONS]
+        if bad:
+            raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+        try:
+            for t in (*TABLES, COMMITS):
+                (self.out_dir / t).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from exc
 
     def part_name(self) -> str:
         return f"part-{self.run_id[-8:]}-{self.shard:05d}.parquet"
 
+    def _partition_key(self, table: str, row: dict[str, Any], dates: dict[str, str]) -> tuple[str, ...]:
+        key: list[str] = []
+        for p in self.partition_by:
+            if p == "lang":
+                key.append(f"lang={row['lang']}" if table == "articles" else f"target_lang={row['target_lang']}")
+            else:
+                key.append(f"date={dates.get(row['id'], 'unknown')}")
+        return tuple(key)
+
     def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
-        """Write one shard of results and rejects (any table with rows gets a part)."""
+        """Write one shard of results and rejects, then mark the shard committed."""
         rows = article_rows(results, self.run_id, self.options_hash, self.keep)
         rows["rejects"] = reject_rows(rejects, self.run_id)
+        dates = {r.article.id: partition_date(r.article.published) for r in results}
         name = self.part_name()
-        for t in ("rejects", "translations", "segments", "articles"):
-            if rows[t]:
-                write_parquet(frame(t, rows[t], self.keep), self.out_dir / t / name, {**self.metadata, "table": t})
-                self.written[t] += len(rows[t])
+        try:
+            for t in ("rejects", "translations", "segments", "articles"):
+                if not rows[t]:
+                    continue
+                groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for row in rows[t]:
+                    key = self._partition_key(t, row, dates) if self.partition_by and t != "rejects" else ()
+                    groups.setdefault(key, []).append(row)
+                for key, part_rows in groups.items():
+                    folder = self.out_dir / t / Path(*key) if key else self.out_dir / t
+                    folder.mkdir(parents=True, exist_ok=True)
+                    df = frame(t, part_rows, self.keep)
+                    if key and "lang" in self.partition_by:
+                        df = df.drop("lang" if t == "articles" else "target_lang")
+                    write_parquet(df, folder / name, {**self.metadata, "table": t})
+                    self.written[t] += len(part_rows)
+            atomic_write_bytes(self.out_dir / COMMITS / name, b"")
+            _fsync_dir(self.out_dir / COMMITS)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already written are valid, "
+                "free space or fix permissions and rerun with --resume"
+            ) from exc
         self.shard += 1
 
     def finish(self) -> None:
         """Make sure every table folder holds at least one (possibly empty) part, so it reads."""
         for t in TABLES:
             folder = self.out_dir / t
-            if not any(folder.glob("*.parquet")):
-                write_parquet(frame(t, [], self.keep), folder / f"part-{self.run_id[-8:]}-empty.parquet", {**self.metadata, "table": t})
+            if not any(folder.rglob("*.parquet")):
+                df = frame(t, [], self.keep)
+                if self.partition_by and t != "rejects" and "lang" in self.partition_by:
+                    df = df.drop("lang" if t == "articles" else "target_lang")
+                write_parquet(df, folder / f"part-{self.run_id[-8:]}-empty.parquet", {**self.metadata, "table": t})
+
+
+@dataclass
+class Existing:
+    """What an output folder already holds, for `--resume`."""
+
+    articles: dict[tuple[str, str], int]
+    rejects: set[tuple[str, int]]
+    options_hashes: set[str]
+    removed: list[str]
+
+
+def committed_state(out_dir: Path) -> Existing:
+    """Remove uncommitted parts (a killed run's half shard) and read what the folder holds.
+
+    Articles are keyed by (id, content_hash) with a count, so identical duplicates in the
+    input are also resumed exactly once each.
+    """
+    import polars as pl
+
+    commits = {p.name for p in (out_dir / COMMITS).glob("*.parquet")} if (out_dir / COMMITS).is_dir() else set()
+    removed: list[str] = []
+    for t in TABLES:
+        folder = out_dir / t
+        if not folder.is_dir():
+            continue
+        for f in folder.rglob("*"):
+            if f.is_file() and ((f.name.startswith(".") and ".tmp-" in f.name) or
+                                (f.suffix == ".parquet" and f.name not in commits and not f.name.endswith("-empty.parquet"))):
+                f.unlink()
+                removed.append(str(f.relative_to(out_dir)))
+    articles: dict[tuple[str, str], int] = {}
+    hashes: set[str] = set()
+    files = sorted((out_dir / "articles").rglob("*.parquet")) if (out_dir / "articles").is_dir() else []
+    for f in files:
+        df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
+        hashes.update(h for h in df["options_hash"].unique().to_list() if h)
+        for rid, ch in zip(df["id"].to_list(), df["content_hash"].to_list(), strict=True):
+            articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
+    rejects: set[tuple[str, int]] = set()
+    for f in sorted((out_dir / "rejects").rglob("*.parquet")) if (out_dir / "rejects").is_dir() else []:
+        df = pl.read_parquet(f, columns=["source", "line"], hive_partitioning=False)
+        rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
+    return Existing(articles, rejects, hashes, removed)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -527,3 +642,50 @@ def write_detections(rows: Iterable[dict[str, Any]], out: str) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_parquet(df, path, {"table": "detections"})
     return len(data)
+
+
+@dataclass
+class JsonlWriter:
+    """`--out -`: article rows as JSONL on stdout (translations nested), nothing else on stdout."""
+
+    run_id: str
+    options_hash: str
+    keep: tuple[str, ...] = ()
+    stream: IO[str] = field(default_factory=lambda: sys.stdout)
+    written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})
+
+    def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
+        rows = article_rows(results, self.run_id, self.options_hash, self.keep)
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for t in rows["translations"]:
+            by_id.setdefault(t["id"], []).append({k: v for k, v in t.items() if k not in ("id", "run_id")})
+        for row in rows["articles"]:
+            row["translations"] = by_id.get(row["id"], [])
+            self.stream.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        self.stream.flush()
+        self.written["articles"] += len(rows["articles"])
+        self.written["translations"] += len(rows["translations"])
+        self.written["rejects"] += len(rejects)
+
+    def finish(self) -> None:
+        self.stream.flush()
+
+
+def write_wide(out_dir: Path) -> Path:
+    """`wide.parquet`: one row per article, a column per translated field and language (`summary_en`)."""
+    import polars as pl
+
+    arts = pl.scan_parquet(out_dir / "articles" / "**" / "*.parquet", hive_partitioning=True)
+    cols = ["id", "row_index", "source", "title", "lang", "lang_score", "summary", "summary_model", "status", "error", "run_id"]
+    base = arts.select([c for c in cols if c in arts.collect_schema().names()]).collect()
+    tr = pl.scan_parquet(out_dir / "translations" / "**" / "*.parquet", hive_partitioning=True).select(
+        "id", "field", "target_lang", "text").collect()
+    if tr.height:
+        tr = tr.with_columns((pl.col("field") + "_" + pl.col("target_lang")).alias("column"))
+        wide = tr.pivot(on="column", index="id", values="text", aggregate_function="first")
+        ordered = ["id", *sorted(c for c in wide.columns if c != "id")]
+        base = base.join(wide.select(ordered), on="id", how="left")
+    base = base.sort("row_index")
+    path = out_dir / "wide.parquet"
+    write_parquet(base, path, {"table": "wide"})
+    return path

@@ -31,8 +31,10 @@ class ReadOptions:
         lang_col: Column holding a known language; None means detect every article.
         keep_cols: Extra input columns carried through to `articles`.
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
-        on_duplicate_id: `all` keeps every record, `first` rejects later duplicates, `error`
-            rejects them and makes the run fail.
+        on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
+            rejects, not an error), `error` rejects them as errors.
+        max_chars: Longer texts are cut to this many characters (flag `input_truncated`), so
+            one runaway record cannot stall a batch.
     """
 
     id_col: str = "id"
@@ -42,8 +44,11 @@ class ReadOptions:
     keep_cols: tuple[str, ...] = ()
     strip_html: bool = False
     on_duplicate_id: str = "all"
+    max_chars: int = 100_000
 
     def __post_init__(self) -> None:
+        if self.max_chars < 1:
+            raise UsageError("--max-chars must be >= 1")
         if self.on_duplicate_id not in ("all", "first", "error"):
             raise UsageError(f"--on-duplicate-id must be all, first or error, not {self.on_duplicate_id!r}")
         if not self.text_col:

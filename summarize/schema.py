@@ -55,6 +55,7 @@ class Reject:
     line: int
     error: str
     raw: str
+    fatal: bool = True  # False for a record dropped on purpose (a duplicate id under `first`)
 
 
 @dataclass(frozen=True, slots=True)
