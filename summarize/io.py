@@ -53,9 +53,9 @@ def clean_text(text: str) -> tuple[str, list[str]]:
 
 def strip_html(text: str) -> str:
     """Visible text of an HTML fragment, paragraphs kept as blank-line breaks."""
-    from selectolax.parser import HTMLParser  # type: ignore[attr-defined]
+    from selectolax.lexbor import LexborHTMLParser
 
-    tree = HTMLParser(f"<body>{text}</body>")
+    tree = LexborHTMLParser(f"<body>{text}</body>")
     for node in tree.css("script, style"):
         node.decompose()
     for node in tree.css("p, div, br, li, h1, h2, h3, h4, h5, h6, tr"):
@@ -169,11 +169,22 @@ def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
         yield b.build(rec, n, line, flags)
 
 
-def _sniff_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
+class _Dialect(csv.excel):
+    """RFC 4180 quoting with a delimiter chosen per file."""
+
+
+def _sniff_dialect(sample: str) -> type[csv.Dialect]:
+    """The file's delimiter, read from its header line (headers are rarely quoted, bodies often are).
+
+    csv.Sniffer guesses from the whole sample and is easily misled by quoted multi-line
+    texts full of commas and semicolons; the header line is a much cleaner signal.
+    """
+    header = sample.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    delimiter = best if counts[best] else ","
+    quotechar = "'" if header.count("'") >= 2 and header.count('"') == 0 and header.startswith("'") else '"'
+    return type("SniffedDialect", (_Dialect,), {"delimiter": delimiter, "quotechar": quotechar})
 
 
 def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
@@ -192,7 +203,7 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     b.check_columns(header)
     start = reader.line_num + 1
     for row in reader:
-        raw = dialect.delimiter.join(row) if hasattr(dialect, "delimiter") else ",".join(row)  # type: ignore[union-attr]
+        raw = dialect.delimiter.join(row)
         if len(row) != len(header):
             yield Reject(b.source, start, f"expected {len(header)} fields, found {len(row)}", raw[:RAW_LIMIT])
         else:

@@ -1,0 +1,155 @@
+"""Hostile input: broken encodings, HTML, control characters, huge lines, binaries, duplicates, odd CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from summarize import api, io
+from summarize.options import GenerationOptions, ReadOptions, RunOptions
+from summarize.schema import Article, Reject
+
+from .conftest import invoke, read, sample_articles, write_jsonl
+
+TEXT = sample_articles(1)[0]["text"]
+
+
+def records(path: Path, **opts: object) -> list[Article | Reject]:
+    return list(io.read_records([str(path)], ReadOptions(**opts)))  # type: ignore[arg-type]
+
+
+def test_invalid_utf8_is_replaced_and_flagged(tmp_path: Path) -> None:
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b'{"id": "x", "text": "caf\xe9 au lait, un march\xe9 tr\xe8s anim\xe9 ce matin en ville"}\n')
+    (art,) = records(f)
+    assert isinstance(art, Article)
+    assert "\ufffd" in art.text and "invalid_utf8" in art.flags
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"Stra\xdfe gesperrt wegen Bauarbeiten in der Innenstadt.")
+    (art,) = records(folder)
+    assert isinstance(art, Article) and "invalid_utf8" in art.flags
+
+
+def test_html_is_flagged_or_stripped(tmp_path: Path) -> None:
+    html = '<p>The <a href="https://x.org">council</a> met &amp; voted.</p><p>Roads will close.</p><script>var x=1;</script>'
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "h", "text": html}])
+    (art,) = records(f)
+    assert isinstance(art, Article) and "html" in art.flags and art.text == html
+    (art,) = records(f, strip_html=True)
+    assert isinstance(art, Article)
+    assert art.text == "The council met & voted.\n\nRoads will close."
+    assert "html_stripped" in art.flags
+
+
+def test_control_and_zero_width_characters_are_removed(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "c", "title": "Ti\u200btle\x07", "text": "Line\x00 one\u200b.\u202e\nLine\ttwo\x1b."}])
+    (art,) = records(f)
+    assert isinstance(art, Article)
+    assert art.text == "Line one.\nLine\ttwo." and art.title == "Title"
+    assert "control_chars" in art.flags
+
+
+def test_extremely_long_line_is_cut_and_flagged(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "long", "text": (TEXT + "\n\n") * 400}])
+    assert f.stat().st_size > 300_000
+    (art,) = records(f, max_chars=50_000)
+    assert isinstance(art, Article) and len(art.text) == 50_000 and "input_truncated" in art.flags
+
+
+def test_binary_file_in_folder_is_rejected(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "ok.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    got = records(folder)
+    assert [type(r).__name__ for r in got] == ["Article", "Reject"]
+    assert isinstance(got[1], Reject) and "binary" in got[1].error and got[1].source.endswith("photo.txt")
+
+
+@pytest.mark.parametrize(("mode", "articles", "rejects", "fatal"), [("all", 3, 0, 0), ("first", 2, 1, 0), ("error", 2, 1, 1)])
+def test_duplicate_ids(tmp_path: Path, mode: str, articles: int, rejects: int, fatal: int) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": TEXT}, {"id": "2", "text": TEXT}, {"id": "1", "text": "other " + TEXT}])
+    got = records(f, on_duplicate_id=mode)
+    assert sum(isinstance(r, Article) for r in got) == articles
+    rej = [r for r in got if isinstance(r, Reject)]
+    assert len(rej) == rejects and sum(r.fatal for r in rej) == fatal
+    if rej:
+        assert rej[0].line == 3 and "duplicate id '1'" in rej[0].error
+
+
+def test_json_values_of_the_wrong_type(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [
+        {"id": 7, "text": TEXT},
+        {"id": 7.0, "text": TEXT},
+        {"id": {"a": 1}, "text": TEXT},
+        {"id": "t", "text": 12},
+        {"id": "n", "text": None},
+        {"id": "ti", "title": ["x"], "text": TEXT},
+        "3",
+        "null",
+    ])
+    got = records(f)
+    kinds = [(type(r).__name__, getattr(r, "id", None) or getattr(r, "error", "")) for r in got]
+    assert kinds[0] == ("Article", "7") and kinds[1] == ("Article", "7")
+    errors = [r.error for r in got if isinstance(r, Reject)]
+    assert len(errors) == 6
+    assert "id must be a string or a number" in errors[0]
+    assert "text must be a string, got int" in errors[1]
+    assert "missing text" in errors[2]
+    assert "title must be a string" in errors[3]
+    assert "JSON object" in errors[4] and "JSON object" in errors[5]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_csv_with_other_delimiters_and_quoting(tmp_path: Path, delimiter: str) -> None:
+    f = tmp_path / "in.csv"
+    text = 'He said "no, never"; then left.\nSecond line, here.'
+    quoted = '"' + text.replace('"', '""') + '"'
+    f.write_text(f"id{delimiter}text\n1{delimiter}{quoted}\n2{delimiter}plain text about the weather\n", encoding="utf-8")
+    got = records(f)
+    assert [r.text for r in got if isinstance(r, Article)] == [text, "plain text about the weather"]
+
+
+def test_input_file_that_disappears_mid_run(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [{"id": f"a{i}", "text": TEXT} for i in range(3)])
+    second = write_jsonl(tmp_path / "b.jsonl", [{"id": "b0", "text": TEXT}])
+
+    def vanish(_: int) -> None:
+        second.unlink(missing_ok=True)
+
+    fast = GenerationOptions(max_new_tokens=4, num_beams=1, no_repeat_ngram_size=0)
+    options = RunOptions(summary_model=str(tiny["t5"]), translation_model=str(tiny["m2m100"]), to=("en",),
+                         summary=fast, translation=fast, shard_size=1)
+    out = tmp_path / "out"
+    info = api.run([first, second], out, options, progress=vanish)
+    assert info.exit_code == 1 and info.counts == {"ok": 3}
+    rej = read(out, "rejects")
+    assert rej["source"].to_list() == [str(second)] and "could not be read" in rej["error"][0]
+
+
+def test_hostile_batch_end_to_end(tmp_path: Path, fast_args: list[str]) -> None:
+    f = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps({"id": "html", "text": "<p>" + TEXT + "</p>"}),
+        json.dumps({"id": "ctl", "text": TEXT.replace(" ", " \u200b", 5) + "\x07"}),
+        '{"id": "bad json"',
+        json.dumps({"id": "emoji", "text": "🎉🎉🎉 🎈"}),
+        json.dumps({"id": "digits", "text": "12 345 678, 90.1"}),
+    ]
+    f.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "latin", "text": "d\xe9j\xe0 vu en ville ce matin"}\n')
+    out = tmp_path / "out"
+    res = invoke(["run", str(f), "--out", str(out), "--strip-html", *fast_args])
+    assert res.exit_code == 1  # the malformed line is a reject
+    arts = read(out, "articles")
+    assert arts["id"].to_list() == ["html", "ctl", "emoji", "digits", "latin"]
+    status = dict(zip(arts["id"], arts["status"], strict=True))
+    assert status["html"] == "ok" and status["ctl"] == "ok"
+    assert status["emoji"] == "skipped" and status["digits"] == "skipped"
+    flags = dict(zip(arts["id"], arts["flags"].to_list(), strict=True))
+    assert "html_stripped" in flags["html"] and "control_chars" in flags["ctl"] and "invalid_utf8" in flags["latin"]
+    assert read(out, "rejects").height == 1
+    assert pl.read_parquet(out / "translations").filter(pl.col("id") == "emoji").height == 0
