@@ -365,6 +365,11 @@ def table_schema(name: str) -> dict[str, Any]:
     return {c.name: _pl_type(c.type) for c in TABLES[name].columns}
 
 
+def kept_name(column: str) -> str:
+    """Name of a `--keep-col` column in `articles`: `input_<name>` where it would clash with ours."""
+    return f"input_{column}" if column in TABLES["articles"].names else column
+
+
 def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: str, keep: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Rows of every table for a shard of results."""
     rows: dict[str, list[dict[str, Any]]] = {"articles": [], "translations": [], "segments": []}
@@ -381,7 +386,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
             "run_id": run_id,
         }
         for c in keep:
-            row[c] = a.extra.get(c)
+            row[kept_name(c)] = a.extra.get(c)
         rows["articles"].append(row)
         for t in r.translations:
             rows["translations"].append({
@@ -423,7 +428,8 @@ def frame(name: str, rows: list[dict[str, Any]], keep: Sequence[str] = ()) -> An
     schema = table_schema(name)
     if keep and name == "articles":
         base = pl.DataFrame([{k: v for k, v in r.items() if k in schema} for r in rows], schema=schema, orient="row")
-        extra = pl.DataFrame([{k: r.get(k) for k in keep} for r in rows], strict=False) if rows else pl.DataFrame({k: [] for k in keep})
+        names = [kept_name(k) for k in keep]
+        extra = pl.DataFrame([{k: r.get(k) for k in names} for r in rows], strict=False) if rows else pl.DataFrame({k: [] for k in names})
         return pl.concat([base, extra], how="horizontal")
     return pl.DataFrame(rows, schema=schema, orient="row")
 

@@ -238,7 +238,7 @@ TYPE_NAMES = {
 
 def schema_markdown() -> str:
     """The README's schema section: every table's columns, Parquet types and meanings."""
-    lines = [f"Schema version {SCHEMA_VERSION}. Columns kept with `--keep-col` follow the `articles` columns.", ""]
+    lines = [f"Schema version {SCHEMA_VERSION}. Columns kept with `--keep-col` follow the `articles` columns (as `input_<name>` where a name clashes with one of ours).", ""]
     for table in TABLES.values():
         lines += [f"#### `{table.name}/`", "", table.description, "", "| column | type | meaning |", "|---|---|---|"]
         lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {c.description} |" for c in table.columns]
