@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from . import __version__, io
 from .errors import OutputError
@@ -172,6 +172,35 @@ def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None)
         yield rec
 
 
+class Engine(Protocol):
+    """Turns shards of articles into results, in order; the local engine or Ray.
+
+    Everything else about a run (reading, resume, writing, signals, the manifest) is shared, so
+    both engines write the same tables with the same guarantees.
+    """
+
+    models_used: dict[str, dict[str, Any]]
+
+    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
+        """Results for each shard, in input order, with the shard's rejects passed through."""
+        ...
+
+
+class LocalEngine:
+    """This process: one `Pipeline`, shard after shard."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    @property
+    def models_used(self) -> dict[str, dict[str, Any]]:
+        return self.pipeline.models_used
+
+    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
+        for arts, rejects in shards:
+            yield (self.pipeline.process(arts) if arts else []), rejects
+
+
 class _Signals:
     """SIGINT/SIGTERM: the first finishes the shard in flight and stops; a second drops it."""
 
@@ -208,6 +237,7 @@ def run(
     partition_by: Sequence[str] = (),
     wide: bool = False,
     pipeline: Pipeline | None = None,
+    engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     stdin: IO[bytes] | None = None,
     **option_fields: Any,
@@ -234,7 +264,7 @@ def run(
     out_dir = Path(str(out))
     ohash = options.output_hash()
     existing = None if to_stdout else prepare_out(out_dir, overwrite=overwrite, resume=resume, options_hash=ohash)
-    pipe = pipeline or Pipeline(options)
+    eng = engine or LocalEngine(pipeline or Pipeline(options))
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = {
@@ -255,7 +285,7 @@ def run(
         if to_stdout:
             return
         info.counts, info.languages = _totals(out_dir) if existing else (dict(status), dict(langs))
-        info.models = {**_read_manifest(out_dir).get("models", {}), **pipe.models_used} if existing else pipe.models_used
+        info.models = {**_read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
         doc = {
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
@@ -271,8 +301,7 @@ def run(
     try:
         with _Signals() as signals:
             records = skip_done(io.read_records(names, read_options, stdin=stdin), existing)
-            for arts, rejects in shards(records, options.shard_size):
-                results: list[ArticleResult] = pipe.process(arts) if arts else []
+            for results, rejects in eng.process(shards(records, options.shard_size)):
                 writer.write(results, rejects)
                 info.rejected += sum(1 for r in rejects if r.fatal)
                 info.duplicates += sum(1 for r in rejects if not r.fatal)

@@ -44,6 +44,11 @@ class Backend(str, Enum):
     ct2 = "ct2"
 
 
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class OutFormat(str, Enum):
     tables = "tables"
     wide = "wide"
@@ -179,6 +184,10 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
     partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (from a `published` column), or lang,date.")] = None,
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
+    engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
     config: ConfigOpt = None,
     log_format: LogFormatOpt = LogFormat.text,
@@ -230,8 +239,13 @@ def run(
         if dry_run:
             _dry_run(inputs, options, ropts)
             return
+        eng = None
+        if engine == EngineName.ray:
+            from .engines.ray import RayEngine
+
+            eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, address=ray_address)
         info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
-                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
+                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng)
     except SummarizeError as exc:
         raise fail(exc) from None
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
@@ -244,7 +258,7 @@ def run(
 
 
 def _run_with_progress(inputs: list[str], out: str, options: Any, ropts: Any, *, overwrite: bool, resume: bool,
-                       quiet: bool, partition_by: tuple[str, ...], wide: bool) -> Any:
+                       quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None) -> Any:
     from tqdm import tqdm
 
     from .api import count_records, run
@@ -252,7 +266,7 @@ def _run_with_progress(inputs: list[str], out: str, options: Any, ropts: Any, *,
     total = count_records(inputs)
     with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:
         return run(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
-                   partition_by=partition_by, wide=wide)
+                   partition_by=partition_by, wide=wide, engine=engine)
 
 
 def _dry_run(inputs: list[str], options: Any, ropts: Any) -> None:

@@ -1,0 +1,1 @@
+"""Engines that turn shards of articles into results: local (`summarize.api.LocalEngine`) and Ray."""
