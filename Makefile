@@ -51,5 +51,9 @@ bench: setup
 	$(PY) benchmarks/langid.py
 	$(PY) benchmarks/segment_speed.py
 
+## Kill/resume loop (not in CI): prints how many SIGKILLs it survived with nothing lost.
+soak: setup
+	$(PY) benchmarks/soak.py
+
 clean:
 	rm -rf $(OUT) $(TINY) .pytest_cache .mypy_cache .ruff_cache

@@ -109,6 +109,7 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
         # own bars and advice off stderr so our progress bar and log lines stay readable.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     handler = logging.StreamHandler(sys.stderr)
     if log_format == LogFormat.json:
         handler.setFormatter(JsonFormatter())
