@@ -1,0 +1,886 @@
+"""Language detection: which language an article is in, how sure we are, and its paragraph mix.
+
+Raw langdetect is good on sentences but confidently wrong on short text. This module keeps
+langdetect's n-gram profiles and scores them exactly (every n-gram once, no random sampling, so
+the answer is the same on every run), then calibrates: the script of the text decides or narrows
+the candidates (Kana is Japanese, Hangul Korean, Cyrillic never a Latin-script language), letters
+a language does not use count against it, priors favour the languages common in news, the
+naive-Bayes posterior is tempered, and short texts are scaled down. Articles are detected per
+paragraph, so mixed-language articles report their mix. lingua can replace the n-gram scorer
+(`DetectOptions(engine="lingua")`); everything around it stays the same.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+from .errors import UsageError
+from .options import DetectOptions
+from .schema import Detection
+
+log = logging.getLogger(__name__)
+
+UND = "und"
+
+# Why a detection is `und`.
+EMPTY = "empty"
+NO_LETTERS = "no_letters"
+TOO_SHORT = "too_short"
+AMBIGUOUS = "ambiguous"
+
+# A detection at least this sure counts as confident: a paragraph may then stand apart from the
+# article's language, and `verify` may overrule a given language.
+CONFIDENT = 0.9
+# langdetect's n-gram probabilities are not independent (each letter sits in three n-grams, and
+# words repeat), so the naive-Bayes log-likelihoods are divided by this before the softmax.
+TEMPERATURE = 2.0
+# Short texts are capped, whatever the model says: by letters (the ceiling is 1 - exp(-letters /
+# LENGTH_SCALE)) and by words (1 - WORD_DOUBT ** words), so two words never reach 0.9: raw
+# langdetect is wrong on about one two-word text in four.
+LENGTH_SCALE = 5.0
+WORD_DOUBT = 0.35
+_WORDS_ENOUGH = 20  # 1 - 0.35**20 is 1 to eight decimals
+# Log-odds against a language for each letter its alphabet does not have.
+FOREIGN_LETTER_PENALTY = 6.0
+# Log-odds for the article's language when judging one of its paragraphs: a paragraph must be
+# clearly in another language to count in the mix.
+ARTICLE_BIAS = 3.0
+# langdetect gives up after 10,000 characters; a few hundred per paragraph is plenty here.
+MAX_PARAGRAPH_CHARS = 400
+MAX_SEGMENTS = 64
+# Words whose n-gram rows are remembered; news vocabulary repeats, so most look-ups hit.
+_WORD_CACHE_SIZE = 200_000
+# Ideographs and syllable blocks carry more than one alphabetic letter's worth of evidence.
+DENSE_SCRIPT_WEIGHT = 3
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Scripts used by one language only (or one in practice): the script decides.
+_SCRIPT_LANG = {
+    "greek": "el", "armenian": "hy", "georgian": "ka", "thai": "th", "lao": "lo", "khmer": "km",
+    "myanmar": "my", "sinhala": "si", "ethiopic": "am", "tibetan": "bo", "bengali": "bn",
+    "gurmukhi": "pa", "gujarati": "gu", "oriya": "or", "tamil": "ta", "telugu": "te",
+    "kannada": "kn", "malayalam": "ml", "hangul": "ko",
+}  # fmt: skip
+
+# Scripts shared by several languages: the engine chooses among these.
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "latin": (
+        "af", "az", "bs", "ca", "cs", "cy", "da", "de", "en", "eo", "es", "et", "eu", "fi", "fr", "ga",
+        "hr", "hu", "id", "is", "it", "la", "lg", "lt", "lv", "mi", "ms", "nl", "nn", "no", "pl", "pt",
+        "ro", "sk", "sl", "sn", "so", "sq", "st", "sv", "sw", "tl", "tn", "tr", "ts", "vi", "xh", "yo",
+        "zu",
+    ),
+    "cyrillic": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "mn"),
+    "arabic": ("ar", "fa", "ur", "ps"),
+    "devanagari": ("hi", "mr", "ne"),
+}  # fmt: skip
+
+# What each language writes with, for `verify`: a given language in another script than the text's
+# is a disagreement the detector can see even for languages it does not know.
+_LANG_SCRIPT = {lang: group for group, langs in _GROUPS.items() for lang in langs}
+_LANG_SCRIPT.update({lang: script for script, lang in _SCRIPT_LANG.items()})
+_LANG_SCRIPT.update({"ja": "cjk", "zh": "cjk", "he": "hebrew", "yi": "hebrew"})
+# Languages no engine here detects, by the script they are written in.
+_LANG_SCRIPT.update(
+    dict.fromkeys(_words("ceb fo fy gd gl ha haw ht ig jv lb mg mt ny oc om qu rw sm su tk uz"), "latin")
+)
+_LANG_SCRIPT.update(dict.fromkeys(_words("ba ce cv ky os tg tt"), "cyrillic"))
+_LANG_SCRIPT.update(dict.fromkeys(_words("ckb ks sd ug"), "arabic"))
+_LANG_SCRIPT.update(dict.fromkeys(_words("bho kok mai new sa"), "devanagari"))
+
+# Relative priors inside a script group: what a short, undecided text most likely is, after how
+# much news and web text each language has. A sentence outweighs any of them; on two words they
+# keep "Hola" from being Turkish and Russian greetings from being Macedonian.
+_PRIORS = {
+    "ru": 1.0, "uk": 0.3, "bg": 0.1, "sr": 0.1, "mk": 0.03, "be": 0.03, "kk": 0.03, "mn": 0.02,
+    "ar": 1.0, "fa": 0.5, "ur": 0.3, "ps": 0.05,
+    "hi": 1.0, "mr": 0.3, "ne": 0.2,
+}  # fmt: skip
+_MAJOR_LATIN = _words("en de es fr it nl pt pl vi tr id cs sv hu ro")
+_MIDDLE_LATIN = _words("da fi sk no nn ca hr lt sl et lv sq ms az eu is bs ga")
+
+# Lower-case alphabets where letters tell close languages apart (Cyrillic and Arabic scripts).
+_RU = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+_ALPHABETS = {
+    "ru": _RU,
+    "uk": "абвгґдеєжзиіїйклмнопрстуфхцчшщьюя",
+    "bg": "абвгдежзийклмнопрстуфхцчшщъьюяѝ",
+    "mk": "абвгдѓежзѕијклљмнњопрстќуфхцчџшѐѝ",
+    "sr": "абвгдђежзијклљмнњопрстћуфхцчџш",
+    "be": "абвгдеёжзійклмнопрстуўфхцчшыьэюяґ",
+    "kk": _RU + "әғқңөұүһі",
+    "mn": _RU + "өү",
+    "ar": "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىيٱ",
+    "fa": "ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیۀيكة",
+    "ur": "ءآأؤئابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیےۃۂۓهيكة",
+    "ps": "ءآأؤئابپتټثجځچڅحخدډذرړزږژسشښصضطظعغفقکګگلمنڼوهۀیېۍيكة",
+}
+# Letters each language uses often and its neighbours never: a text long enough to show them but
+# without any is evidence against the language (each letter is missing with odds 1 - frequency).
+_MARKERS = {
+    "ru": ("ыэ", 0.02), "uk": ("іїєґ", 0.065), "be": ("іў", 0.07), "bg": ("ъ", 0.025),
+    "mk": ("јќѓѕљњџ", 0.035), "sr": ("јћђљњџ", 0.035), "kk": ("әғқңөұүһі", 0.08),
+    "ar": ("ةىإيك", 0.08), "fa": ("پچژگکی", 0.06), "ur": ("ٹڈڑںےہھۓ", 0.08), "ps": ("ټډړږښګڼېۍځڅ", 0.06),
+}  # fmt: skip
+# Function words that tell close languages apart where letters do not: Russian from Ukrainian and
+# Bulgarian, Serbian from Macedonian, Yiddish from Hebrew.
+_CUES = {
+    "ru": _words(
+        "что это уже ещё еще был была было были который которая которые сейчас спасибо пожалуйста"
+        " мы вы она они когда чтобы"
+    ),
+    "uk": _words(
+        "що це вже але буде був була було були який яка яке дякую ласка щоб цей ця коли треба можна"
+        " також зараз вони вона ми ви"
+    ),
+    "bg": _words("че това който която които беше са във със вече тя той ние вие моля благодаря какво"),
+    "sr": _words("је су није који која које још већ"),
+    "mk": _words("во ќе кој уште беше биле со"),
+    "yi": _words("און איז דער ניט נישט זיך מיט אויף ווי פֿון"),
+}
+_CUE_WEIGHT = 1.5
+# Script groups where alphabets, markers or cue words apply.
+_LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
+_YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
+
+# langdetect has no profile for these; they are scored with a close relative's profile and told
+# apart by alphabet and cue words.
+_LANGDETECT_PROXIES = {"sr": "mk", "be": "uk", "kk": "ru", "ps": "fa"}
+# ... and are candidates only when the text has a letter of theirs, as the proxy's score says
+# nothing about them otherwise.
+_PROXY_NEEDS = {"sr": "ћђјљњџ", "be": "ў", "kk": "әғқңөұүһ", "ps": "ټډړږښګڼېۍځڅ"}
+
+# Codes that mean the same language, and ISO 639-2/3 codes seen in inputs and model names.
+_CODE_ALIASES = {
+    "iw": "he", "ji": "yi", "in": "id", "jw": "jv", "mo": "ro", "nb": "no",
+    "fil": "tl", "cmn": "zh", "yue": "zh", "zho": "zh", "chi": "zh", "arb": "ar", "pes": "fa",
+    "prs": "fa", "zsm": "ms", "nob": "no", "nno": "nn", "nor": "no", "ekk": "et", "lvs": "lv",
+    "swh": "sw", "azj": "az", "uzn": "uz", "khk": "mn", "plt": "mg", "pbt": "ps", "ydd": "yi",
+    "als": "sq", "gaz": "om", "npi": "ne", "ory": "or", "quy": "qu",
+}  # fmt: skip
+_ISO3 = {
+    "afr": "af", "amh": "am", "ara": "ar", "aze": "az", "bel": "be", "ben": "bn", "bod": "bo",
+    "bos": "bs", "bul": "bg", "cat": "ca", "ces": "cs", "cze": "cs", "cym": "cy", "wel": "cy",
+    "dan": "da", "deu": "de", "ger": "de", "ell": "el", "gre": "el", "eng": "en", "epo": "eo",
+    "est": "et", "eus": "eu", "baq": "eu", "fas": "fa", "per": "fa", "fin": "fi", "fra": "fr",
+    "fre": "fr", "gle": "ga", "guj": "gu", "hau": "ha", "heb": "he", "hin": "hi", "hrv": "hr",
+    "hun": "hu", "hye": "hy", "arm": "hy", "ind": "id", "isl": "is", "ice": "is", "ita": "it",
+    "jpn": "ja", "kat": "ka", "geo": "ka", "kaz": "kk", "khm": "km", "kan": "kn", "kor": "ko",
+    "lao": "lo", "lat": "la", "lit": "lt", "lav": "lv", "mal": "ml", "mar": "mr", "mkd": "mk",
+    "mac": "mk", "mon": "mn", "msa": "ms", "may": "ms", "mya": "my", "bur": "my", "nep": "ne",
+    "nld": "nl", "dut": "nl", "pan": "pa", "pol": "pl", "por": "pt", "pus": "ps", "ron": "ro",
+    "rum": "ro", "rus": "ru", "sin": "si", "slk": "sk", "slo": "sk", "slv": "sl", "som": "so",
+    "spa": "es", "sqi": "sq", "alb": "sq", "srp": "sr", "swa": "sw", "swe": "sv", "tam": "ta",
+    "tel": "te", "tgl": "tl", "tha": "th", "tur": "tr", "ukr": "uk", "urd": "ur", "uzb": "uz",
+    "vie": "vi", "yid": "yi", "yor": "yo", "zul": "zu", "xho": "xh",
+}  # fmt: skip
+# Languages so close that a detector preferring one to the other is no evidence against a label.
+_CLOSE = (frozenset({"hr", "bs", "sr", "sh", "cnr"}), frozenset({"no", "nn", "da"}), frozenset({"id", "ms"}))
+
+
+def normalise_code(code: str) -> str:
+    """Return the ISO 639-1 code for a language code as detectors, inputs and models write it.
+
+    Region and script subtags are dropped (`zh-cn`, `zh-TW`, `pt_BR`, `eng_Latn`), deprecated and
+    macrolanguage aliases are folded (`iw` -> `he`, `nb` -> `no`, `fil` -> `tl`), and common ISO 639-2/3
+    codes become their two-letter form; an empty code is `und`, and an unknown one comes back
+    lower-cased without its subtags.
+    """
+    base = re.split(r"[-_\s]", (code or "").strip().lower(), maxsplit=1)[0]
+    if not base:
+        return UND
+    base = _CODE_ALIASES.get(base, base)
+    return _ISO3.get(base, base)
+
+
+# --- cleaning ---------------------------------------------------------------------------------
+
+_BLOCK_TAG = re.compile(
+    r"(?i)<\s*(?:/\s*(?:p|div|h[1-6]|li|tr|blockquote|section|article)|br\s*/?\s*>\s*<\s*br)\b[^<>]*>"
+)
+_HIDDEN_OPEN = re.compile(r"(?i)<(script|style)\b|<!--")
+_HIDDEN_CLOSE = {
+    "script": re.compile(r"(?i)</script\s*>"), "style": re.compile(r"(?i)</style\s*>"), "<!--": re.compile("-->"),
+}  # fmt: skip
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!?[A-Za-z][^<>]*>")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});?")
+_URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
+_TLD = re.compile(r"(?i)\.(?:com|org|net|edu|gov|int|info|io|co|news|uk|de|fr|ru|cn|jp)\b")
+_DIGIT = re.compile(r"\d")
+_DOMAIN = re.compile(
+    r"(?i)(?<![\w.-])(?:[a-z0-9-]{1,63}\.){1,6}(?:com|org|net|edu|gov|int|info|io|co|news|uk|de|fr|ru|cn|jp)(?:/\S*)?(?!\w)"
+)
+# Each pattern may start only where a token starts, so a long run of letters is scanned once
+# (a pattern free to start anywhere in it would take quadratic time).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_HANDLE = re.compile(r"(?<![\w@#])[@#][\w.]*\w")
+_NUMBER = re.compile(r"\b\w*\d\w*")  # a token with a digit: 2024, 3rd, G7, COVID19
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u0640]")
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+
+
+def _strip(text: str) -> str:
+    """Remove what is not prose in the text's language: markup, URLs, e-mails, handles, numbers."""
+    if "<" in text or "&" in text:
+        text = _drop_hidden(text)
+        text = _TAG.sub(" ", text)
+        # Entities are decoded (`&eacute;` is a letter of the text), except those that were markup.
+        text = html.unescape(text)
+        text = _ENTITY.sub(" ", _TAG.sub(" ", text))
+    # URLs first (they may hold an @), then e-mail addresses, then bare domains (left in e-mails).
+    # Each pattern runs only where its telltale character is present: most paragraphs have no
+    # URL, address or handle, and a scan for a plain character is much cheaper than a pattern.
+    if "//" in text or "ww." in text or "WW." in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" ", text)
+    if "." in text and _TLD.search(text):
+        text = _DOMAIN.sub(" ", text)
+    if "@" in text or "#" in text:
+        text = _HANDLE.sub(" ", text)
+    if _DIGIT.search(text):
+        text = _NUMBER.sub(" ", text)
+    if not text.isprintable() or "\u0640" in text:
+        text = _CONTROL.sub(" ", text)
+    return text
+
+
+def _drop_hidden(text: str) -> str:
+    """Remove scripts, styles and comments with their content (what a reader never sees)."""
+    out: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    while (opening := _HIDDEN_OPEN.search(text, pos)) is not None:
+        kind = (opening.group(1) or "<!--").lower()
+        out.append(text[pos : opening.start()])
+        # Once a kind has no closing tag left, later openings of it have none either: looking
+        # again for each would make unclosed tags cost quadratic time.
+        closing = None if kind in unclosed else _HIDDEN_CLOSE[kind].search(text, opening.end())
+        if closing is None:
+            unclosed.add(kind)
+            pos = opening.end()
+        else:
+            pos = closing.end()
+        out.append(" ")
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Split on blank lines (and on block-level HTML tags, which stand for them in markup)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "<" in text:
+        text = _BLOCK_TAG.sub("\n\n", text)
+    return [p for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+
+
+# --- scripts ------------------------------------------------------------------------------------
+
+_RANGES = (
+    ("latin", ((0x41, 0x24F), (0x250, 0x2AF), (0x1E00, 0x1EFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFF21, 0xFF5A))),
+    ("greek", ((0x370, 0x3FF), (0x1F00, 0x1FFF))),
+    ("cyrillic", ((0x400, 0x52F), (0x1C80, 0x1C8F), (0x2DE0, 0x2DFF), (0xA640, 0xA69F))),
+    ("armenian", ((0x530, 0x58F), (0xFB13, 0xFB17))),
+    ("hebrew", ((0x590, 0x5FF), (0xFB1D, 0xFB4F))),
+    ("arabic", ((0x600, 0x6FF), (0x750, 0x77F), (0x8A0, 0x8FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))),
+    ("devanagari", ((0x900, 0x97F), (0xA8E0, 0xA8FF))),
+    ("bengali", ((0x980, 0x9FF),)), ("gurmukhi", ((0xA00, 0xA7F),)), ("gujarati", ((0xA80, 0xAFF),)),
+    ("oriya", ((0xB00, 0xB7F),)), ("tamil", ((0xB80, 0xBFF),)), ("telugu", ((0xC00, 0xC7F),)),
+    ("kannada", ((0xC80, 0xCFF),)), ("malayalam", ((0xD00, 0xD7F),)), ("sinhala", ((0xD80, 0xDFF),)),
+    ("thai", ((0xE00, 0xE7F),)), ("lao", ((0xE80, 0xEFF),)), ("tibetan", ((0xF00, 0xFFF),)),
+    ("myanmar", ((0x1000, 0x109F),)), ("georgian", ((0x10A0, 0x10FF), (0x1C90, 0x1CBF), (0x2D00, 0x2D2F))),
+    ("hangul", ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF))),
+    ("ethiopic", ((0x1200, 0x139F),)), ("khmer", ((0x1780, 0x17FF),)),
+    ("kana", ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F))),
+    ("han", ((0x3005, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))),
+)  # fmt: skip
+_TAGS = {name: chr(0x41 + i) for i, (name, _) in enumerate(_RANGES)}
+_TAG_NAMES = {tag: name for name, tag in _TAGS.items()}
+_OTHER_TAG = "~"
+_DENSE = frozenset({"han", "kana", "hangul"})
+
+
+def _script_tag(ch: str) -> str | None:
+    """The script of a letter; vowel signs of Brahmic, Thai and Arabic writing count as letters."""
+    category = unicodedata.category(ch)[0]
+    if category not in "LM":
+        return None
+    cp = ord(ch)
+    for name, ranges in _RANGES:
+        if any(lo <= cp <= hi for lo, hi in ranges):
+            return _TAGS[name]
+    return _OTHER_TAG if category == "L" else None
+
+
+class _Table(dict[int, Any]):
+    """A `str.translate` table filled on first sight of each character, so it stays small."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, cp: int) -> Any:
+        value = self[cp] = self._fn(chr(cp))
+        return value
+
+
+_SCRIPT_TABLE = _Table(_script_tag)
+# Per script group: letters of other scripts become spaces, everything else stays.
+_KEEP_TABLES = {
+    group: _Table(lambda ch, tag=_TAGS[group]: ch if _SCRIPT_TABLE[ord(ch)] in (tag, None) else " ")
+    for group in ("latin", "cyrillic", "arabic", "devanagari")
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Scripts:
+    """Letters of a text by script, and the script that has most of them."""
+
+    counts: dict[str, int]
+    letters: int
+    main: str | None
+
+    @classmethod
+    def of(cls, text: str) -> _Scripts:
+        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in Counter(text.translate(_SCRIPT_TABLE)).items()}
+        weighted = {s: n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in counts.items()}
+        cjk = sum(weighted.get(s, 0) for s in _DENSE)
+        if cjk:
+            weighted = {s: n for s, n in weighted.items() if s not in _DENSE} | {"cjk": cjk}
+        main = max(weighted, key=lambda s: (weighted[s], s)) if weighted else None
+        return cls(counts, sum(counts.values()), main)
+
+    def weight(self) -> int:
+        """Letters, with ideographs and syllables counted as several."""
+        return sum(n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in self.counts.items())
+
+
+def _han_kind(ch: str) -> str | None:
+    """Which writing system a Han character belongs to, by the legacy character sets that hold it.
+
+    Simplified Chinese forms are in GB 2312 and not in Big5 or JIS (们, 这); Japanese shinjitai
+    are in JIS only (気, 変, 関); traditional forms are in Big5 and not GB 2312 (風, 機).
+    """
+
+    def has(codec: str) -> bool:
+        try:
+            ch.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    gb, big5, jis = has("gb2312"), has("big5"), has("shift_jis")
+    if gb and not big5 and not jis:
+        return "s"
+    if jis and not gb and not big5:
+        return "j"
+    if big5 and not gb:
+        return "t"
+    return None
+
+
+_HAN_TABLE = _Table(lambda ch: _han_kind(ch) if _script_tag(ch) == _TAGS["han"] else None)
+
+
+def _decide_cjk(text: str, scripts: _Scripts) -> tuple[str, float]:
+    """Kana makes Japanese, Hangul Korean, and Han alone Chinese, unless its forms say otherwise.
+
+    Japanese sentences always have kana, but headline fragments can be kanji only (気候変動):
+    Japanese-only character forms then decide, and a short text of forms shared with Japanese
+    gets a modest score.
+    """
+    han = scripts.counts.get("han", 0)
+    kana = scripts.counts.get("kana", 0)
+    hangul = scripts.counts.get("hangul", 0)
+    if hangul >= kana and hangul * 3 >= han:
+        return "ko", 0.99
+    if kana and kana * 20 >= han + kana:
+        return "ja", 0.99
+    kinds = Counter(text.translate(_HAN_TABLE))
+    if kinds["j"] > kinds["s"] and kinds["j"] * 5 >= kinds["t"]:
+        return "ja", 0.9 if kinds["j"] >= 2 else 0.8
+    if kinds["s"]:
+        return "zh", 0.99 if han >= 8 else 0.97
+    if kinds["t"]:
+        # Traditional forms: Taiwan or Hong Kong Chinese, or kanji-only Japanese when short.
+        return "zh", 0.95 if han >= 8 else 0.7
+    return "zh", 0.97 if han >= 8 else 0.8
+
+
+def _decide_hebrew(text: str) -> tuple[str, float]:
+    """Yiddish writes Hebrew letters with its own ligatures, pointed alefs and function words."""
+    if _YIDDISH_MARKS.search(text):
+        return "yi", 0.97
+    cues = sum(1 for word in text.split() if word in _CUES["yi"])
+    if cues >= 2:
+        return "yi", 0.9
+    return "he", 0.97 if cues == 0 else 0.9
+
+
+# --- engines --------------------------------------------------------------------------------------
+
+
+class _Engine(Protocol):
+    """Scores a text against the languages of one script; higher is more likely (log scale)."""
+
+    name: str
+    languages: frozenset[str]
+
+    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None: ...
+
+
+def _letter_split_table() -> _Table:
+    """Map every character to langdetect's normalised form, and non-letters to a space."""
+    from langdetect.utils.ngram import NGram
+
+    def norm(ch: str) -> str:
+        if unicodedata.category(ch)[0] not in "LM":
+            return " "
+        out: str = NGram.normalize(ch)
+        return out
+
+    return _Table(norm)
+
+
+class _LangdetectEngine:
+    """langdetect's profiles, scored exactly as a naive-Bayes model over every n-gram of the text.
+
+    langdetect itself samples n-grams at random and stops once one language passes 0.99999, which
+    is slow (several milliseconds a paragraph) and, unseeded, different on each run. Summing the
+    log-probabilities of all n-grams uses the same model and smoothing, costs a table look-up per
+    n-gram, and gives the same answer every time.
+    """
+
+    name = "langdetect"
+
+    def __init__(self) -> None:
+        import numpy as np
+        from langdetect.detector import Detector as _LdDetector
+        from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+        factory = DetectorFactory()
+        factory.load_profile(PROFILES_DIRECTORY)
+        # Kept for `langdetect_raw`, so the profiles are read once per process.
+        self.factory = factory
+        self._np = np
+        self._profiles = [normalise_code(code) for code in factory.langlist]
+        # zh-cn and zh-tw are both zh; the script decides Chinese before the engine is asked.
+        self._column = {lang: i for i, lang in enumerate(self._profiles)}
+        self._index = {gram: i for i, gram in enumerate(factory.word_lang_prob_map)}
+        smoothing = _LdDetector.ALPHA_DEFAULT / _LdDetector.BASE_FREQ
+        probs = np.array(list(factory.word_lang_prob_map.values()), dtype=np.float64)
+        self._logp = np.log(probs + smoothing).astype(np.float32)
+        self._chars = _letter_split_table()
+        self._words: dict[str, tuple[int, ...]] = {}
+        self._by_candidates: dict[tuple[str, ...], tuple[tuple[str, ...], Any]] = {}
+        self.languages = frozenset(self._profiles) | frozenset(_LANGDETECT_PROXIES)
+
+    def _word_rows(self, word: str) -> tuple[int, ...]:
+        """Profile rows of a word's n-grams (1 to 3 letters, spaces marking its ends), cached."""
+        rows = self._words.get(word)
+        if rows is None:
+            padded = f" {word} "
+            grams = [*word, *(padded[i : i + 2] for i in range(len(padded) - 1))]
+            grams += [padded[i : i + 3] for i in range(len(padded) - 2)]
+            rows = tuple(row for row in map(self._index.get, grams) if row is not None)
+            if len(self._words) >= _WORD_CACHE_SIZE:
+                self._words.clear()
+            self._words[word] = rows
+        return rows
+
+    def _ngrams(self, text: str) -> list[int]:
+        rows: list[int] = []
+        for word in unicodedata.normalize("NFC", text).translate(self._chars).split():
+            # Like langdetect, skip acronyms and all-caps words: they say little about the language.
+            if len(word) > 1 and word[0].isupper() and word[1].isupper():
+                continue
+            rows.extend(self._word_rows(word))
+        return rows
+
+    def _columns(self, candidates: Sequence[str]) -> tuple[tuple[str, ...], Any]:
+        """The candidates with a profile (or a proxy's) and their columns of the log-probabilities.
+
+        Gathering only these columns for each n-gram, rather than all 55, halves the work for
+        Latin text and cuts it tenfold for other scripts.
+        """
+        key = tuple(candidates)
+        found = self._by_candidates.get(key)
+        if found is None:
+            langs = tuple(lang for lang in key if _LANGDETECT_PROXIES.get(lang, lang) in self._column)
+            columns = [self._column[_LANGDETECT_PROXIES.get(lang, lang)] for lang in langs]
+            found = self._by_candidates[key] = (langs, self._np.ascontiguousarray(self._logp[:, columns]))
+        return found
+
+    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+        if text.isupper():
+            # Like langdetect, `_ngrams` skips all-caps words; a headline in capitals would have
+            # none left, so read it in lower case instead.
+            text = text.lower()
+        ids = self._ngrams(text)
+        if not ids:
+            return None
+        langs, logp = self._columns(candidates)
+        total = logp[ids].sum(axis=0, dtype=self._np.float64)
+        out = {}
+        for lang, value in zip(langs, total.tolist(), strict=True):
+            needs = _PROXY_NEEDS.get(lang)
+            if needs is None or any(ch in text for ch in needs):
+                out[lang] = value / TEMPERATURE
+        return out
+
+
+class _LinguaEngine:
+    """lingua's confidence values, taken as log-evidence over the same candidates."""
+
+    name = "lingua"
+
+    def __init__(self) -> None:
+        try:
+            from lingua import Language, LanguageDetectorBuilder
+        except ImportError as exc:
+            raise UsageError("--detector lingua needs the lingua extra: pip install 'summarize[lingua]'") from exc
+        self._detector = LanguageDetectorBuilder.from_all_languages().build()
+        self._codes = {lang: normalise_code(lang.iso_code_639_1.name) for lang in Language.all()}
+        self.languages = frozenset(self._codes.values())
+
+    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+        wanted = set(candidates)
+        out: dict[str, float] = {}
+        for value in self._detector.compute_language_confidence_values(text):
+            code = self._codes.get(value.language)
+            if code in wanted:
+                # lingua's values are already probabilities; the floor keeps a zero finite.
+                out[code] = max(out.get(code, -math.inf), math.log(value.value + 1e-6))
+        return out if any(v > math.log(2e-6) for v in out.values()) else None
+
+
+_ENGINE_LOCK = threading.Lock()
+_ENGINES: dict[str, _Engine] = {}
+
+
+def _engine(name: str) -> _Engine:
+    """Build each engine once per process: loading langdetect's 55 profiles takes half a second."""
+    with _ENGINE_LOCK:
+        if name not in _ENGINES:
+            _ENGINES[name] = _LangdetectEngine() if name == "langdetect" else _LinguaEngine()
+            log.debug("language detection engine %s loaded", name)
+        return _ENGINES[name]
+
+
+def langdetect_raw(text: str, seed: int = 0) -> tuple[str, float]:
+    """langdetect's own top answer and probability (seeded), for comparing against in benchmarks.
+
+    Returns (`und`, 0.0) where langdetect finds no features. This is the uncalibrated baseline the
+    `Detector` improves on; the pipeline does not use it.
+    """
+    from langdetect.lang_detect_exception import LangDetectException
+
+    engine = _engine("langdetect")
+    assert isinstance(engine, _LangdetectEngine)
+    detector = engine.factory.create()
+    # The seed is read from the factory when a detector is made; setting it on the detector
+    # instead leaves langdetect's global factory alone and makes each call independent.
+    detector.seed = seed
+    detector.append(text)
+    try:
+        best = detector.get_probabilities()
+    except LangDetectException:
+        return UND, 0.0
+    return (normalise_code(best[0].lang), float(best[0].prob)) if best else (UND, 0.0)
+
+
+# --- evidence and decisions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What one piece of text says about its language.
+
+    Attributes:
+        letters: Letters in the whole piece (the mix is shared out by letters).
+        weight: Letters of the main script, ideographs counted as several (for the length ceiling).
+        words: Words of the main script (for the length ceiling).
+        script: Script group (`latin`, `cyrillic`, ...) or the script that decided.
+        decided: The language the script alone decides, with its confidence.
+        logits: Log-evidence per candidate (engine score + prior + letters + cues), if any.
+    """
+
+    letters: int
+    weight: int
+    words: int
+    script: str | None
+    decided: tuple[str, float] | None = None
+    logits: dict[str, float] | None = None
+
+
+def _prior(lang: str) -> float:
+    if lang in _PRIORS:
+        return _PRIORS[lang]
+    return 1.0 if lang in _MAJOR_LATIN else 0.5 if lang in _MIDDLE_LATIN else 0.2
+
+
+def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
+    """Penalties for letters a language does not use, and bonuses for its telltale words."""
+    lowered = text.lower()
+    present = Counter(lowered)
+    for ch in [ch for ch in present if not ch.isalpha()]:
+        del present[ch]
+    words = lowered.split()
+    out = {}
+    for lang in candidates:
+        value = 0.0
+        alphabet = _ALPHABETS.get(lang)
+        if alphabet is not None:
+            # Each distinct foreign letter counts, with diminishing weight for repeats: a quoted
+            # name should not outweigh a long text, a letter on every line should.
+            value -= FOREIGN_LETTER_PENALTY * sum(1 + math.log(n) for ch, n in present.items() if ch not in alphabet)
+        markers = _MARKERS.get(lang)
+        if markers is not None and not any(ch in present for ch in markers[0]):
+            value += math.log1p(-markers[1]) * sum(present.values())
+        cues = _CUES.get(lang)
+        if cues is not None:
+            value += _CUE_WEIGHT * sum(1 for w in words if w.strip(".,;:!?\"'«»()") in cues)
+        out[lang] = value
+    return out
+
+
+def _softmax(logits: dict[str, float]) -> dict[str, float]:
+    top = max(logits.values())
+    exp = {lang: math.exp(v - top) for lang, v in logits.items()}
+    total = sum(exp.values())
+    return {lang: v / total for lang, v in exp.items()}
+
+
+def _length_ceiling(letters: int, words: int) -> float:
+    """The most a text of this many letters and words can be trusted, whatever the model says."""
+    return min(1.0 - math.exp(-letters / LENGTH_SCALE), 1.0 - WORD_DOUBT**words)
+
+
+class Detector:
+    """Detects the language of articles and short texts with calibrated scores.
+
+    Build it with `make_detector` to share one per options; it is safe to use from several threads.
+    `detect` reads a whole article (title and paragraphs) and reports the paragraph mix;
+    `detect_short` reads one sentence or summary as a unit. The answers are the same on every run
+    whatever `options.seed`: the exact scoring draws no random numbers (the seed only drives
+    langdetect's own sampler in `langdetect_raw`).
+    """
+
+    def __init__(self, options: DetectOptions | None = None) -> None:
+        self.options = options or DetectOptions()
+        self._engine = _engine(self.options.engine)
+        self.name: str = self._engine.name
+        self._candidates = {
+            group: tuple(lang for lang in langs if lang in self._engine.languages) for group, langs in _GROUPS.items()
+        }
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Every language this detector can answer."""
+        return self._engine.languages | frozenset(_SCRIPT_LANG.values()) | {"ja", "zh", "ko", "he", "yi"}
+
+    # One piece of text -------------------------------------------------------------------------
+
+    def _evidence(self, text: str) -> _Evidence:
+        scripts = _Scripts.of(text)
+        main = scripts.main
+        if main not in _GROUPS:
+            if main == "cjk":
+                decided: tuple[str, float] | None = _decide_cjk(text, scripts)
+            elif main == "hebrew":
+                decided = _decide_hebrew(text)
+            else:
+                decided = (_SCRIPT_LANG[main], 0.99) if main in _SCRIPT_LANG else None
+            return _Evidence(scripts.letters, scripts.weight(), 0, main, decided=decided)
+        letters = scripts.counts.get(main, 0)
+        # Letters of other scripts (a Latin brand name in Russian text) would only add noise.
+        if letters < scripts.letters:
+            text = text.translate(_KEEP_TABLES[main])
+        words = self._count_words(text)
+        candidates = self._candidates.get(main, ())
+        if letters < self.options.min_chars or not candidates:
+            return _Evidence(scripts.letters, letters, words, main)
+        if len(candidates) == 1:
+            return _Evidence(scripts.letters, letters, words, main, logits={candidates[0]: 0.0})
+        scores = self._engine.scores(text[: self._cut(text)], candidates)
+        if not scores:
+            return _Evidence(scripts.letters, letters, words, main)
+        letter_ev = _letter_evidence(text, scores) if main in _LETTER_GROUPS else {}
+        logits = {lang: s + math.log(_prior(lang)) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
+        return _Evidence(scripts.letters, letters, words, main, logits=logits)
+
+    @staticmethod
+    def _count_words(text: str) -> int:
+        """Words with a letter, counted up to where the word ceiling no longer matters."""
+        words = 0
+        for word in text.split():
+            if word.translate(_SCRIPT_TABLE):
+                words += 1
+                if words >= _WORDS_ENOUGH:
+                    break
+        return words
+
+    @staticmethod
+    def _cut(text: str) -> int:
+        """Where to stop reading: after `MAX_PARAGRAPH_CHARS`, at a word boundary."""
+        if len(text) <= MAX_PARAGRAPH_CHARS:
+            return len(text)
+        space = text.find(" ", MAX_PARAGRAPH_CHARS)
+        return len(text) if space < 0 or space > MAX_PARAGRAPH_CHARS + 40 else space
+
+    def _judge(self, evidence: _Evidence, bias: str | None = None) -> tuple[str, float, str | None]:
+        """Turn evidence into (lang, score, reason); `bias` favours the article's language."""
+        if evidence.letters == 0:
+            return UND, 0.0, NO_LETTERS
+        if evidence.decided is not None:
+            lang, score = evidence.decided
+            # A single letter of a script is as likely a symbol (pi, a bullet) as a word.
+            return (lang, score, None) if evidence.letters >= 2 else (UND, 0.0, TOO_SHORT)
+        if evidence.logits is None:
+            if evidence.script in _GROUPS and evidence.weight < self.options.min_chars:
+                return UND, 0.0, TOO_SHORT
+            return UND, 0.0, AMBIGUOUS
+        logits = evidence.logits
+        if bias is not None and bias in logits:
+            logits = {**logits, bias: logits[bias] + ARTICLE_BIAS}
+        posterior = _softmax(logits)
+        lang = max(posterior, key=lambda k: (posterior[k], k))
+        score = posterior[lang] * _length_ceiling(evidence.weight, evidence.words)
+        if score < self.options.min_score:
+            return UND, round(score, 4), AMBIGUOUS
+        return lang, round(score, 4), None
+
+    def detect_short(self, text: str) -> Detection:
+        """Detect the language of one sentence, paragraph or summary, as a single unit.
+
+        Used to check a model's output language: no paragraph splitting and no title. Markup, URLs,
+        e-mail addresses, handles and numbers are ignored. Never raises on bad input: an empty or
+        letterless text is `und` with a reason.
+        """
+        if text is None or not str(text).strip():
+            return Detection(UND, 0.0, (), self.name, EMPTY)
+        lang, score, reason = self._judge(self._evidence(_strip(str(text))))
+        if lang == UND:
+            return Detection(UND, 0.0, (), self.name, reason)
+        return Detection(lang, score, ((lang, 1.0),), self.name, None)
+
+    # A whole article ---------------------------------------------------------------------------
+
+    def detect(self, text: str | None, title: str | None = None) -> Detection:
+        """Detect an article's language from its title and text, paragraph by paragraph.
+
+        Paragraphs (separated by blank lines) are judged one by one; those confidently in another
+        language than the dominant one make up `mix` (shares by letters, dominant first), the rest
+        count for the dominant language. The article's score pools the evidence of every paragraph
+        in its language, so a long article of short paragraphs is still sure. Never raises on bad
+        input: empty or letterless input is `und` with a reason (`empty`, `no_letters`,
+        `too_short`, `ambiguous`).
+        """
+        pieces = [p for p in ([title] if title else []) + _paragraphs(str(text or "")) if p.strip()]
+        if not pieces:
+            return Detection(UND, 0.0, (), self.name, EMPTY)
+        pieces = [_strip(p) for p in pieces]
+        if len(pieces) > MAX_SEGMENTS:
+            size = -(-len(pieces) // MAX_SEGMENTS)
+            pieces = ["\n".join(pieces[i : i + size]) for i in range(0, len(pieces), size)]
+        evidence = [self._evidence(p) for p in pieces]
+        if sum(e.letters for e in evidence) == 0:
+            return Detection(UND, 0.0, (), self.name, NO_LETTERS)
+        judged = [self._judge(e) for e in evidence]
+        strong = [(e, j) for e, j in zip(evidence, judged, strict=True) if j[0] != UND and j[1] >= CONFIDENT]
+        if not strong:
+            # No paragraph is sure on its own: read title and text as one piece.
+            return self._single(self._evidence("\n".join(pieces)))
+        by_letters: Counter[str] = Counter()
+        for e, (lang, _, _) in strong:
+            by_letters[lang] += e.letters
+        dominant = max(by_letters, key=lambda k: by_letters[k])
+        shares: Counter[str] = Counter()
+        pooled: list[_Evidence] = []
+        for e, (lang, score, _) in zip(evidence, judged, strict=True):
+            if lang not in (UND, dominant) and score >= CONFIDENT:
+                # Paragraphs of an article are likely in its language: ask again, biased towards it.
+                lang, score, _ = self._judge(e, bias=dominant)
+                if lang != dominant and score >= CONFIDENT:
+                    shares[lang] += e.letters
+                    continue
+            shares[dominant] += e.letters
+            pooled.append(e)
+        score = self._pooled_score(dominant, pooled)
+        total = sum(shares.values())
+        others = [(lang, round(n / total, 4)) for lang, n in shares.items() if lang != dominant]
+        # The dominant share is what the others leave, so the shares add up to exactly 1.
+        mix = (
+            (dominant, round(1.0 - sum(share for _, share in others), 4)),
+            *sorted(others, key=lambda m: (-m[1], m[0])),
+        )
+        return Detection(dominant, score, mix, self.name, None)
+
+    def _single(self, evidence: _Evidence) -> Detection:
+        lang, score, reason = self._judge(evidence)
+        if lang == UND:
+            return Detection(UND, 0.0, (), self.name, reason)
+        return Detection(lang, score, ((lang, 1.0),), self.name, None)
+
+    def _pooled_score(self, lang: str, pooled: list[_Evidence]) -> float:
+        """Confidence in `lang` from all its paragraphs together (naive Bayes adds their evidence)."""
+        decided = max((e.decided[1] for e in pooled if e.decided is not None and e.decided[0] == lang), default=0.0)
+        scored = [e for e in pooled if e.logits is not None and lang in e.logits]
+        if decided or not scored:
+            return decided
+        # Only languages every pooled paragraph could be are compared: a language left out of one
+        # paragraph (a proxy without its letters there) must not win by missing its evidence.
+        tables = [e.logits or {} for e in scored]
+        # In the first paragraph's order, not a set's: the sums must not depend on hashing.
+        common = [other for other in tables[0] if all(other in table for table in tables[1:])]
+        logits = {other: sum(table[other] for table in tables) for other in common}
+        weight = sum(e.weight for e in scored)
+        words = sum(e.words for e in scored)
+        return round(_softmax(logits)[lang] * _length_ceiling(weight, words), 4)
+
+
+@lru_cache(maxsize=16)
+def make_detector(options: DetectOptions | None = None) -> Detector:
+    """Return the shared `Detector` for these options (built on first use, then cached)."""
+    return Detector(options)
+
+
+def verify(given: str, detection: Detection, options: DetectOptions) -> bool:
+    """Return True when the detector confidently disagrees with a given language.
+
+    Used by `--verify-lang` (returns False when `options.verify_lang` is off). Disagreement needs a
+    confident detection (score >= 0.9, and at least `min_score`) of another language that is not a
+    close relative of the given one (Croatian/Serbian/Bosnian, Norwegian/Danish, Indonesian/Malay),
+    with the given language not found in the article's mix. A given language the engine cannot
+    detect is only contradicted by a different script.
+    """
+    if not options.verify_lang:
+        return False
+    lang = normalise_code(given)
+    found = detection.lang
+    if UND in (lang, found) or lang == found:
+        return False
+    if detection.score < max(options.verify_min_score, options.min_score):
+        return False
+    if any(lang in close and found in close for close in _CLOSE):
+        return False
+    if any(mixed == lang for mixed, _ in detection.mix):
+        return False
+    given_script, found_script = _LANG_SCRIPT.get(lang), _LANG_SCRIPT.get(found)
+    if given_script and found_script and given_script != found_script:
+        return True
+    return lang in make_detector(options).languages
