@@ -279,12 +279,9 @@ def _dry_run(inputs: list[str], options: Any, ropts: Any) -> None:
     io.check_inputs(inputs)
     io.check_columns(inputs, ropts)
     doc: dict[str, Any] = {"options": options.to_dict(), "read_options": ropts.__dict__}
-    try:
-        from .routing import plan_inputs
-    except ImportError:  # pragma: no cover - routing lands with the models commands
-        plan_inputs = None
-    if plan_inputs is not None:
-        doc["plan"] = plan_inputs(inputs, options, ropts)
+    from .routing import plan_inputs
+
+    doc["plan"] = plan_inputs(inputs, options, ropts).to_dict()
     typer.echo(json.dumps(doc, indent=2, default=str))
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import polars as pl

@@ -167,7 +167,7 @@ def test_write_failure_stops_cleanly_and_resume_completes(tmp_path: Path, tiny: 
         real(path, data)
 
     monkeypatch.setattr(io, "atomic_write_bytes", full_disk)
-    with pytest.raises(OutputError, match="No space left on device.*--resume"):
+    with pytest.raises(OutputError, match=r"No space left on device.*--resume"):
         api.run([inp], out, _options(tiny))
     monkeypatch.setattr(io, "atomic_write_bytes", real)
     partial = read(out, "articles")
