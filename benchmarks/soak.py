@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def committed(out: Path) -> int:
+    folder = out / "_commits"
+    return len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=400)
@@ -59,12 +64,17 @@ def main() -> int:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         attempt += 1
         if kills < args.kills:
-            time.sleep(rng.uniform(3.0, 12.0))  # start-up is a few seconds: kill during start-up, reads and writes
+            # Kill at a random point: after 0-2 more shards are committed, plus a random moment
+            # inside the next one (reading, generating or writing parts).
+            goal = committed(out) + rng.randint(0, 2)
+            while proc.poll() is None and committed(out) < goal:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 kills += 1
-                print(f"kill {kills}: {len(list((out / '_commits').glob('*')))} shards committed so far", flush=True)
+                print(f"kill {kills}: {committed(out)} shards committed so far", flush=True)
                 continue
         code = proc.wait()
         if code in (0, 1):
