@@ -124,6 +124,8 @@ class GenerationOptions:
             raise UsageError("beams must be >= 1")
         if self.no_repeat_ngram_size < 0:
             raise UsageError("no-repeat n-gram size must be >= 0")
+        if self.repetition_penalty <= 0:
+            raise UsageError("repetition penalty must be > 0")
         if self.batch_size < 1 or self.max_batch_tokens < 1:
             raise UsageError("batch size and max batch tokens must be >= 1")
 
@@ -177,6 +179,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         for code in self.to:
             _check_lang(code, "--to")
+        # `EN`, `pt-BR`, `zh_Hans` name the same targets as `en`, `pt`, `zh` for routing and output.
+        object.__setattr__(self, "to", tuple(dict.fromkeys(c.lower().replace("_", "-").split("-")[0] for c in self.to)))
         bad = [f for f in self.translate if f not in FIELDS]
         if bad:
             raise UsageError(f"--translate takes summary, title, text; not {', '.join(bad)}")

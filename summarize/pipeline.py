@@ -3,6 +3,9 @@
 `Pipeline.run(articles)` yields one `ArticleResult` per article, in input order. Work is done
 in shards of `RunOptions.shard_size` articles so memory stays flat however long the input;
 within a shard every model call is batched across all articles (summary chunks, sentences).
+No input is cut by the tokenizer: an article over the summarizer's limit is chunked on
+sentence boundaries and summarized map-reduce (or cut at a word with `--long-input truncate`),
+and a sentence over the translator's limit is split and its pieces' translations joined.
 """
 
 from __future__ import annotations
@@ -13,21 +16,28 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from . import guards, plan
+from . import guards, plan, routing
 from .backends import Generator, ModelPool, Output
 from .detect import Detector, make_detector, normalise_code, verify
 from .errors import ModelError, SummarizeError, UnsupportedLanguageError
+from .langcodes import language_name
 from .options import GenerationOptions, RunOptions
 from .prompts import Template, find_template
 from .registry import Registry, Route
 from .schema import ERROR, OK, SKIPPED, Article, ArticleResult, Detection, SegmentResult, TranslationResult
-from .segment import NO_SPACE_LANGS, reassemble, segment, split_long
+from .segment import reassemble, segment, split_long
 
 log = logging.getLogger(__name__)
 
+# Map-reduce rounds before the joined chunk summaries are cut to fit: each round divides the
+# input by about (input limit / summary length), so six rounds cover any article.
 MAX_REDUCE_ROUNDS = 6
 IDENTITY = "identity"
+# Room left for the target-language label a multi-target model takes in front of its input
+# (">>de<< " is one to three tokens), which the backend adds after the pipeline has planned.
+TARGET_LABEL_TOKENS = 4
 
 
 def content_hash(article: Article) -> str:
@@ -110,7 +120,7 @@ class Pipeline:
         )
         self.registry = registry or Registry.load(self.options.registry)
         self.detector = detector or make_detector(self.options.detect)
-        self.models_used: dict[str, dict[str, str | None]] = {}
+        self.models_used: dict[str, dict[str, Any]] = {}
 
     # ----------------------------------------------------------------- public
 
@@ -141,25 +151,17 @@ class Pipeline:
 
     def _detect(self, article: Article) -> _State:
         t0 = time.perf_counter()
-        flags = list(article.flags)
-        if article.lang:
-            given = normalise_code(article.lang)
-            detection = Detection(given, 1.0, ((given, 1.0),), "given")
-            state = _State(article, detection, lang_source="given", flags=flags)
-            if self.options.detect.verify_lang:
-                seen = self.detector.detect(article.text, article.title)
-                if verify(given, seen, self.options.detect):
-                    state.flags.append(f"lang_mismatch:{seen.lang}")
-        else:
-            state = _State(article, self.detector.detect(article.text, article.title), flags=flags)
-        if not article.text.strip():
-            state.status, state.error = SKIPPED, "empty text"
-        elif state.detection.reason in ("empty", "no_letters") and not article.lang:
-            state.status, state.error = SKIPPED, f"nothing to summarize ({state.detection.reason})"
+        detection = routing.detection_of(article, self.detector)
+        state = _State(article, detection, lang_source="given" if article.lang else "detected", flags=list(article.flags))
+        if article.lang and self.options.detect.verify_lang:
+            seen = self.detector.detect(article.text, article.title)
+            if verify(detection.lang, seen, self.options.detect):
+                state.flags.append(f"lang_mismatch:{seen.lang}")
+        reason = routing.skip_reason(article, detection)
+        if reason:
+            state.status, state.error = SKIPPED, reason
         state.seconds += time.perf_counter() - t0
         return state
-
-    # ------------------------------------------------------------ generation
 
     def _model(self, model: str, task: str) -> Generator:
         gen = self.pool.get(model, task)
@@ -183,17 +185,25 @@ class Pipeline:
         owners: Sequence[list[_State]],
         options: GenerationOptions,
         *,
+        sizes: Sequence[int] | None = None,
         budget: Callable[[int], int] | None = None,
         source_lang: str | None = None,
         target_lang: str | None = None,
     ) -> list[Output | None]:
         """Generate for every text: deduplicated, length-sorted, batched, restored to order.
 
+        `sizes` are the texts' token counts when the caller already has them (else they are
+        counted); `budget` turns the longest size in a batch into that batch's new-token limit.
         A batch that raises is retried item by item, so one bad input fails only the articles
         that own it (`owners[i]`), which get the error; its output is None.
         """
         distinct, where = plan.unique(texts)
-        counts = gen.count_tokens(distinct)
+        if sizes is None:
+            counts = gen.count_tokens(distinct)
+        else:
+            counts = [0] * len(distinct)
+            for i, j in enumerate(where):
+                counts[j] = sizes[i]
         dist_owners: list[list[_State]] = [[] for _ in distinct]
         for i, j in enumerate(where):
             dist_owners[j].extend(owners[i])
@@ -226,16 +236,17 @@ class Pipeline:
                 s.seconds += spent / max(1, len(owners_in_batch))
         return [results[j] for j in where]
 
+    @staticmethod
+    def _template_tokens(gen: Generator, render: Callable[[str], str]) -> int:
+        """Tokens a prompt template adds to a text (special tokens are in both counts, so they cancel)."""
+        with_template, bare = gen.count_tokens([render(""), ""])
+        return max(0, with_template - bare)
+
     # ---------------------------------------------------------- summarization
 
     def _summary_route(self, state: _State) -> Route:
-        lang = state.detection.lang
-        if self.options.summary_model and lang == "und":
-            # A model the user forces is trusted with text of unknown language too.
-            lang = "en"
-        return self.registry.summary_route(
-            lang, allow_noncommercial=self.options.allow_noncommercial, force_model=self.options.summary_model
-        )
+        # The same decision `summarize models plan` shows, so the plan matches the run.
+        return routing.summary_route(state.detection.lang, self.options, self.registry)
 
     def _summarize_all(self, states: list[_State]) -> None:
         by_model: dict[str, list[_State]] = defaultdict(list)
@@ -273,8 +284,9 @@ class Pipeline:
             return
         s.summary, s.summary_model = res.text, res.model
         s.summary_tokens, s.input_tokens = res.tokens, res.input_tokens
-        s.n_chunks, s.truncated = res.n_chunks, res.truncated
-        if res.truncated:
+        # Text cut while reading (`--max-chars`) was dropped too, even if the rest fit the model.
+        s.n_chunks, s.truncated = res.n_chunks, res.truncated or "input_truncated" in s.article.flags
+        if s.truncated:
             s.flags.append("truncated")
         s.flags.extend(guards.check(res.text, source, expected_lang=s.detection.lang,
                                     detect=self._detect_short, ratio_bounds=guards.SUMMARY_RATIO))
@@ -286,43 +298,48 @@ class Pipeline:
     def _template(self, gen: Generator, task: str) -> Template | None:
         return find_template(self.options.prompt if task == "summarize" else None, family=gen.family, task=task)
 
-    def _summarize_texts(self, model: str, texts: list[str], langs: list[str],
-                         owners: list[list[_State]]) -> list[_Summary | None]:
-        """Summaries of `texts` with one model: chunked map-reduce for inputs over its limit."""
-        gen = self._model(model, "summarization")
+    def _summary_renderer(self, gen: Generator) -> Callable[[str, str], str]:
         template = self._template(gen, "summarize")
-        opts = self.options.summary
 
         def render(text: str, lang: str) -> str:
             if template is None:
                 return text
-            from .langcodes import language_name
+            name = language_name(lang) if lang != "und" else "the same language"
+            return template.render(text=text, lang=lang, lang_name=name)
 
-            return template.render(text=text, lang=lang, lang_name=language_name(lang) if lang != "und" else "the same language")
+        return render
 
-        overhead = gen.count_tokens([render("", "en")])[0] if template else 0
-        limit = max(16, gen.max_input_tokens - overhead)
-        results: list[_Summary | None] = [None] * len(texts)
-        # pieces[i]: the current texts to summarize for input i (one per chunk).
-        pieces: list[list[str]] = []
-        input_tokens: list[int] = []
+    def _summarize_texts(self, model: str, texts: list[str], langs: list[str],
+                         owners: list[list[_State]]) -> list[_Summary | None]:
+        """Summaries of `texts` with one model: chunked map-reduce for inputs over its limit.
+
+        Each round summarizes every pending piece of every text in one batched call; a text whose
+        pieces gave several summaries goes round again with the joined summaries as its input,
+        until one summary is left. `--long-input truncate` instead keeps the longest prefix that
+        fits, cut here at a word so that a prompt template around the text stays whole.
+        """
+        gen = self._model(model, "summarization")
+        render = self._summary_renderer(gen)
+        limits = {lang: max(16, gen.max_input_tokens - self._template_tokens(gen, partial_lang(render, lang)))
+                  for lang in set(langs)}
+        totals = gen.count_tokens(texts)
+        pieces: list[list[str]] = []  # the current inputs of text i, one per chunk
         truncated = [False] * len(texts)
-        for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
-            total = gen.count_tokens([text])[0]
-            input_tokens.append(total)
-            if total <= limit:
+        for i, (text, lang, total) in enumerate(zip(texts, langs, totals, strict=True)):
+            if total <= limits[lang]:
                 pieces.append([text])
             elif self.options.long_input == "truncate":
-                pieces.append([text])
+                pieces.append([plan.fit_prefix(text, limits[lang], self._counter(gen))])
                 truncated[i] = True
             else:
-                pieces.append(self._chunk(gen, text, lang, limit))
+                pieces.append(self._chunk(gen, text, lang, limits[lang]))
         n_chunks = [len(p) for p in pieces]
         finals: list[Output | None] = [None] * len(texts)
         pending = list(range(len(texts)))
-        for _round in range(MAX_REDUCE_ROUNDS):
+        for round_ in range(MAX_REDUCE_ROUNDS):
             flat = [(i, c) for i in pending for c in pieces[i]]
-            outs = self._generate(gen, [render(c, langs[i]) for i, c in flat], [owners[i] for i, _ in flat], opts)
+            outs = self._generate(gen, [render(c, langs[i]) for i, c in flat], [owners[i] for i, _ in flat],
+                                  self.options.summary)
             collected: dict[int, list[Output | None]] = defaultdict(list)
             for (i, _), out in zip(flat, outs, strict=True):
                 collected[i].append(out)
@@ -330,39 +347,71 @@ class Pipeline:
             for i in pending:
                 got = collected[i]
                 if any(o is None for o in got):
-                    continue
+                    continue  # the owners already carry the error
                 done = [o for o in got if o is not None]
                 if len(done) == 1:
                     finals[i] = done[0]
                     continue
-                joined = "\n".join(o.text for o in done)
-                if gen.count_tokens([joined])[0] <= limit:
-                    pieces[i] = [joined]
-                else:
-                    pieces[i] = self._chunk(gen, joined, langs[i], limit)
+                last = round_ >= MAX_REDUCE_ROUNDS - 2
+                pieces[i], cut = self._reduce_input(gen, [o.text for o in done], langs[i], limits[langs[i]], last=last)
+                truncated[i] = truncated[i] or cut
                 still.append(i)
             pending = still
             if not pending:
                 break
-        for i in pending:  # rounds exhausted: keep the reduce step's input, truncated
-            for s in owners[i]:
-                s.fail("summary did not converge within the reduce rounds")
-        for i, out in enumerate(finals):
-            if out is not None:
-                results[i] = _Summary(out.text, out.tokens, input_tokens[i], n_chunks[i], truncated[i], model)
-        return results
+        return [
+            None if out is None else _Summary(out.text, out.tokens, totals[i], n_chunks[i], truncated[i], model)
+            for i, out in enumerate(finals)
+        ]
+
+    def _reduce_input(self, gen: Generator, summaries: list[str], lang: str, limit: int,
+                      *, last: bool) -> tuple[list[str], bool]:
+        """The next round's pieces for a text whose chunks gave `summaries`, and whether any was cut.
+
+        Chunk summaries that do not shrink (a model that always writes `max_new_tokens` tokens,
+        close to its input limit) would never reduce to one; when a round makes no progress, or
+        the rounds run out, the joined summaries are cut to fit and the text counts as truncated.
+        """
+        joined = "\n".join(summaries)
+        if gen.count_tokens([joined])[0] <= limit:
+            return [joined], False
+        chunks = self._chunk(gen, joined, lang, limit)
+        if len(chunks) < len(summaries) and not last:
+            return chunks, False
+        return [plan.fit_prefix(joined, limit, self._counter(gen))], True
+
+    @staticmethod
+    def _counter(gen: Generator) -> Callable[[str], int]:
+        return lambda text: gen.count_tokens([text])[0]
 
     def _chunk(self, gen: Generator, text: str, lang: str, limit: int) -> list[str]:
-        """Sentence-bounded chunks of at most `limit` tokens; over-long sentences are split."""
-        units: list[str] = []
-        for sent in segment(text, lang):
-            if gen.count_tokens([sent.text])[0] > limit:
-                units.extend(split_long(sent.text, limit, lambda t: gen.count_tokens([t])[0]))
+        """Sentence-bounded chunks of at most `limit` tokens each; a sentence over the limit is split.
+
+        Sentences are packed greedily in order (paragraph breaks kept inside a chunk). Each
+        sentence's count includes the special tokens once, so they are taken off before packing;
+        and because a tokenizer need not be additive across a join, every chunk is counted
+        again and halved until it fits.
+        """
+        units: list[tuple[int, str]] = []
+        sentences = segment(text, lang)
+        for sent, n in zip(sentences, gen.count_tokens([s.text for s in sentences]), strict=True):
+            if n > limit:
+                units.extend((sent.para_index, p) for p in split_long(sent.text, limit, self._counter(gen)))
             else:
-                units.append(sent.text)
-        counts = gen.count_tokens(units)
-        sep = "" if lang in NO_SPACE_LANGS else " "
-        return [sep.join(units[j] for j in idx) for idx in plan.pack_chunks(counts, limit)]
+                units.append((sent.para_index, sent.text))
+        special = gen.count_tokens([""])[0]
+        sizes = [n - special for n in gen.count_tokens([u for _, u in units])]
+        chunks: list[str] = []
+        for idx in plan.pack_chunks(sizes, limit - special):
+            chunks.extend(self._fit_chunk(gen, [units[j] for j in idx], lang, limit))
+        return chunks
+
+    def _fit_chunk(self, gen: Generator, units: list[tuple[int, str]], lang: str, limit: int) -> list[str]:
+        text = reassemble(units, lang=lang)
+        if len(units) == 1 or gen.count_tokens([text])[0] <= limit:
+            return [text]
+        half = len(units) // 2
+        return self._fit_chunk(gen, units[:half], lang, limit) + self._fit_chunk(gen, units[half:], lang, limit)
 
     def _summarize_pivot(self, pivots: list[tuple[_State, Route]]) -> None:
         """Languages no summarizer covers: translate to the pivot, summarize, translate back."""
@@ -385,6 +434,8 @@ class Pipeline:
                     s.fail("pivot summary failed")
                     continue
                 s.input_tokens, s.n_chunks, s.truncated = res.input_tokens, res.n_chunks, res.truncated
+                if res.truncated:
+                    s.flags.append("truncated")
                 s.flags.append(f"pivot:{route.steps[1].source_lang}")
                 back_requests.append((s, route, res, pivot_text))
         back = self._translate_texts([
@@ -403,13 +454,47 @@ class Pipeline:
 
     # ------------------------------------------------------------ translation
 
+    def translate(self, texts: Sequence[str], source_lang: str, target_lang: str,
+                  *, field: str = "text") -> list[TranslationResult]:
+        """Translate texts sentence by sentence, all of them batched together; one result per text.
+
+        The in-memory counterpart of `--translate`: each result has the translation (paragraph
+        breaks kept), its flags and its sentence alignment (`segments`). A text that fails gets
+        a result with status `error` instead of raising.
+        """
+        src, tgt = normalise_code(source_lang), normalise_code(target_lang)
+        states = [_State(Article(str(i), i, "-", i + 1, t, lang=src), Detection(src, 1.0, ((src, 1.0),), "given"))
+                  for i, t in enumerate(texts)]
+        out: list[TranslationResult | None] = [None] * len(texts)
+        requests: list[_TReq] = []
+        keys: list[int] = []
+        for i, (s, text) in enumerate(zip(states, texts, strict=True)):
+            if not text.strip():
+                out[i] = TranslationResult(field, src, tgt, text, None, SKIPPED, "empty text")
+                continue
+            try:
+                steps = self._translation_steps(src, tgt)
+            except UnsupportedLanguageError as exc:
+                out[i] = TranslationResult(field, src, tgt, None, None, ERROR, str(exc))
+                continue
+            if not steps:
+                out[i] = self._identity(field, src, text)
+                continue
+            requests.append(_TReq(text, src, tgt, steps, [s]))
+            keys.append(i)
+        for i, req, tr in zip(keys, requests, self._translate_texts(requests), strict=True):
+            out[i] = self._translation_result(field, req, tr, states[i])
+        return [r for r in out if r is not None]
+
     def _translation_steps(self, src: str, tgt: str) -> tuple[tuple[str, str, str], ...]:
-        route = self.registry.translation_route(
-            src, tgt, allow_noncommercial=self.options.allow_noncommercial, force_model=self.options.translation_model
-        )
+        """The (model, source, target) steps of the pair's route; empty for the identity route."""
+        route = routing.translation_route(src, tgt, self.options, self.registry)
+        if route.is_identity:
+            return ()
         return tuple((step.model.id, step.source_lang, step.target_lang) for step in route.steps)
 
     def _translate_all(self, states: list[_State]) -> None:
+        """Every field of every article into every target language, in one batched pass per model."""
         requests: list[_TReq] = []
         keys: list[tuple[_State, str]] = []
         for s in states:
@@ -419,28 +504,31 @@ class Pipeline:
                 if not text or not text.strip():
                     continue
                 for tgt in self.options.to:
-                    if src == tgt:
-                        s.translations.append(self._identity(fld, src, text))
-                        continue
                     try:
-                        if src == "und":
-                            raise UnsupportedLanguageError("source language unknown (und); give it with --lang-col")
                         steps = self._translation_steps(src, tgt)
                     except UnsupportedLanguageError as exc:
                         s.translations.append(TranslationResult(fld, src, tgt, None, None, ERROR, str(exc)))
                         s.fail(f"{fld} -> {tgt}: {exc}")
                         continue
+                    if not steps:
+                        s.translations.append(self._identity(fld, src, text))
+                        continue
                     requests.append(_TReq(text, src, tgt, steps, [s]))
                     keys.append((s, fld))
         outs = self._translate_texts(requests)
         for (s, fld), req, tr in zip(keys, requests, outs, strict=True):
-            model = " > ".join(m for m, _, _ in req.steps)
-            if tr is None:
-                s.translations.append(TranslationResult(fld, req.src, req.tgt, None, model, ERROR, s.error or "translation failed"))
+            result = self._translation_result(fld, req, tr, s)
+            s.translations.append(result)
+            if result.status == ERROR:
                 s.fail(f"{fld} -> {req.tgt} failed")
-                continue
-            s.translations.append(TranslationResult(fld, req.src, req.tgt, tr.text, tr.model, OK, None,
-                                                    tuple(tr.flags), tuple(replace_field(tr.segments, fld))))
+
+    @staticmethod
+    def _translation_result(fld: str, req: _TReq, tr: _Translated | None, owner: _State) -> TranslationResult:
+        if tr is None:
+            model = " > ".join(m for m, _, _ in req.steps)
+            return TranslationResult(fld, req.src, req.tgt, None, model, ERROR, owner.error or "translation failed")
+        return TranslationResult(fld, req.src, req.tgt, tr.text, tr.model, OK, None, tuple(tr.flags),
+                                 tuple(replace_field(tr.segments, fld)))
 
     @staticmethod
     def _identity(fld: str, lang: str, text: str) -> TranslationResult:
@@ -452,12 +540,16 @@ class Pipeline:
     def _translate_texts(self, requests: Sequence[_TReq]) -> list[_Translated | None]:
         """Translate texts sentence by sentence, batched across all requests that share a model and pair.
 
-        Each sentence is one unit through every step of its route (a pivot route has two), so
-        the alignment of source and target sentences survives pivoting.
+        Every sentence of every request (all articles and fields of the shard) with the same
+        (model, source, target) step goes to the model in one length-sorted, batched call, so
+        batches are full and evenly padded however short each article is. Each sentence is one
+        unit through every step of its route (a pivot route has two), so the alignment of source
+        and target sentences survives pivoting; the translations are reassembled per request
+        with the source's paragraph breaks.
         """
         sentences = [segment(r.text, r.src) for r in requests]
         units = [(k, si) for k, sents in enumerate(sentences) for si in range(len(sents))]
-        current: list[str | None] = [sentences[k][si].text for k, si in units]
+        current: list[str] = [sentences[k][si].text for k, si in units]
         src_tokens = [0] * len(units)
         tgt_tokens = [0] * len(units)
         failed: set[int] = set()
@@ -471,7 +563,7 @@ class Pipeline:
                 owners = [requests[units[u][0]].owners for u in members]
                 try:
                     gen = self._model(model, "translation")
-                    outs = self._translate_units(gen, src, tgt, [current[u] or "" for u in members], owners)
+                    outs = self._translate_units(gen, src, tgt, [current[u] for u in members], owners)
                 except UnsupportedLanguageError as exc:
                     for o in owners:
                         for s in o:
@@ -486,34 +578,33 @@ class Pipeline:
                     if step == 0:
                         src_tokens[u] = out[1]
                     tgt_tokens[u] = out[2]
-        results: list[_Translated | None] = [None] * len(requests)
         by_request: dict[int, list[int]] = defaultdict(list)
         for u, (k, _) in enumerate(units):
             by_request[k].append(u)
+        results: list[_Translated | None] = [None] * len(requests)
         for k, req in enumerate(requests):
             if k in failed:
                 continue
             segs = [
-                SegmentResult("", req.tgt, sentences[k][si].para_index, sentences[k][si].seg_index,
-                              sentences[k][si].text, current[u] or "", src_tokens[u], tgt_tokens[u])
+                SegmentResult("", req.tgt, sent.para_index, sent.seg_index, sent.text, current[u],
+                              src_tokens[u], tgt_tokens[u])
                 for u in by_request[k]
-                for si in [units[u][1]]
+                for sent in [sentences[k][units[u][1]]]
             ]
-            text = reassemble([(sg.para_index, sg.target_text) for sg in segs], lang=req.tgt)
-            flags = guards.check(text, req.text, expected_lang=req.tgt, detect=self._detect_short,
-                                 ratio_bounds=guards.TRANSLATION_RATIO)
-            results[k] = _Translated(text, " > ".join(m for m, _, _ in req.steps), segs, flags)
+            results[k] = self._assemble(req, segs)
         return results
 
-    def _translate_units(self, gen: Generator, src: str, tgt: str, texts: list[str],
-                         owners: list[list[_State]]) -> list[tuple[str, int, int] | None]:
-        """Translate sentences with one model: (translation, source tokens, target tokens) each.
+    def _assemble(self, req: _TReq, segs: list[SegmentResult]) -> _Translated:
+        """One request's translation from its sentence rows: paragraphs restored, guards applied."""
+        text = reassemble([(sg.para_index, sg.target_text) for sg in segs], lang=req.tgt)
+        flags = guards.check(text, req.text, expected_lang=req.tgt, detect=self._detect_short,
+                             ratio_bounds=guards.TRANSLATION_RATIO)
+        if guards.EMPTY_OUTPUT not in flags and any(not sg.target_text for sg in segs):
+            flags.append(guards.EMPTY_OUTPUT)  # a sentence vanished from the translation
+        return _Translated(text, " > ".join(m for m, _, _ in req.steps), segs, flags)
 
-        A sentence longer than the model's input limit is split into pieces that fit, translated
-        piece by piece and joined, rather than truncated.
-        """
+    def _translation_renderer(self, gen: Generator, src: str, tgt: str) -> Callable[[str], str]:
         template = self._template(gen, "translate")
-        from .langcodes import language_name
 
         def render(text: str) -> str:
             if template is None:
@@ -521,34 +612,53 @@ class Pipeline:
             return template.render(text=text, source_lang=src, target_lang=tgt,
                                    source_name=language_name(src), target_name=language_name(tgt))
 
-        overhead = gen.count_tokens([render("")])[0] if template else 0
-        limit = max(8, gen.max_input_tokens - overhead - 4)
-        pieces: list[tuple[int, str]] = []
+        return render
+
+    def _translate_units(self, gen: Generator, src: str, tgt: str, texts: list[str],
+                         owners: list[list[_State]]) -> list[tuple[str, int, int] | None]:
+        """Translate sentences with one model: (translation, source tokens, target tokens) each.
+
+        Each batch's new-token limit is proportional to its longest sentence
+        (`plan.translation_budget`); batches are length-sorted, so that is close to each
+        sentence's own, and no sentence is cut by a fixed limit. A sentence longer than the model's input limit is split into
+        pieces that fit (`segment.split_long`), translated piece by piece and joined, rather than
+        truncated; its row keeps the whole sentence and its token count.
+        """
+        render = self._translation_renderer(gen, src, tgt)
+        extra = self._template_tokens(gen, render)
+        # The backend puts a multi-target model's label (">>de<< ") in front of the input after
+        # this planning, so room is left for it.
+        limit = max(8, gen.max_input_tokens - extra - TARGET_LABEL_TOKENS)
         counts = gen.count_tokens(texts)
+        pieces: list[tuple[int, str, int]] = []  # (sentence, piece, tokens)
         for i, (text, n) in enumerate(zip(texts, counts, strict=True)):
-            if n + overhead > limit:
-                pieces.extend((i, p) for p in split_long(text, limit, lambda t: gen.count_tokens([render(t)])[0]))
-            else:
-                pieces.append((i, text))
+            if n <= limit:
+                pieces.append((i, text, n))
+                continue
+            parts = split_long(text, limit, self._counter(gen))
+            pieces.extend((i, p, c) for p, c in zip(parts, gen.count_tokens(parts), strict=True))
         cap = self.options.translation.max_new_tokens
         outs = self._generate(
-            gen, [render(p) for _, p in pieces], [owners[i] for i, _ in pieces], self.options.translation,
-            budget=lambda n: plan.translation_budget(n, cap), source_lang=src, target_lang=tgt,
+            gen, [render(p) for _, p, _ in pieces], [owners[i] for i, _, _ in pieces], self.options.translation,
+            sizes=[c + extra for _, _, c in pieces], budget=lambda n: plan.translation_budget(n - extra, cap),
+            source_lang=src, target_lang=tgt,
         )
-        piece_counts = gen.count_tokens([p for _, p in pieces])
-        joined: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+        joined: dict[int, list[Output]] = defaultdict(list)
         bad: set[int] = set()
-        for (i, _), out, n in zip(pieces, outs, piece_counts, strict=True):
+        for (i, _, _), out in zip(pieces, outs, strict=True):
             if out is None:
                 bad.add(i)
             else:
-                joined[i].append((out.text, n, out.tokens))
-        sep = "" if tgt in NO_SPACE_LANGS else " "
-        return [
-            None if i in bad else (sep.join(p[0] for p in joined[i] if p[0]), sum(p[1] for p in joined[i]),
-                                   sum(p[2] for p in joined[i]))
-            for i in range(len(texts))
-        ]
+                joined[i].append(out)
+        results: list[tuple[str, int, int] | None] = []
+        for i, n in enumerate(counts):
+            if i in bad:
+                results.append(None)
+                continue
+            # One line per sentence: the paragraph structure comes from the source, not the model.
+            line = reassemble([(0, " ".join(o.text.split())) for o in joined[i]], lang=tgt)
+            results.append((line, n, sum(o.tokens for o in joined[i])))
+        return results
 
     # ---------------------------------------------------------------- results
 
@@ -560,6 +670,11 @@ class Pipeline:
             flags=tuple(dict.fromkeys(s.flags)), translations=tuple(s.translations),
             lang_source=s.lang_source, content_hash=content_hash(s.article),
         )
+
+
+def partial_lang(render: Callable[[str, str], str], lang: str) -> Callable[[str], str]:
+    """A summary renderer with its language fixed."""
+    return lambda text: render(text, lang)
 
 
 def replace_field(segments: Iterable[SegmentResult], fld: str) -> Iterator[SegmentResult]:

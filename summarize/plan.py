@@ -6,7 +6,10 @@ its source index so results can be put back in order after the length sort.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+
+_SPACE = re.compile(r"\s+")
 
 
 def pack_chunks(counts: Sequence[int], limit: int, *, joiner_tokens: int = 0) -> list[list[int]]:
@@ -69,5 +72,38 @@ def unique(texts: Sequence[str]) -> tuple[list[str], list[int]]:
 
 
 def translation_budget(source_tokens: int, cap: int, *, ratio: float = 2.0, slack: int = 10) -> int:
-    """New-token limit for translating a text of `source_tokens` tokens: proportional, capped."""
+    """New-token limit for translating a text of `source_tokens` tokens: proportional, capped.
+
+    A fixed limit either cuts long sentences or lets a short one that starts to loop run on
+    for hundreds of tokens; twice the source (plus room for the language token and a short
+    source's expansion) covers real translations between any two languages of a shared
+    vocabulary, and the cap (`--translation-max-new-tokens`) bounds the worst case.
+    """
     return max(1, min(cap, int(source_tokens * ratio) + slack))
+
+
+def fit_prefix(text: str, limit: int, count: Callable[[str], int]) -> str:
+    """The longest prefix of `text` with `count(prefix) <= limit`, cut at a space.
+
+    Used by `--long-input truncate`, which must drop the end of the text itself rather than let
+    the tokenizer cut the model input (that would also cut a prompt's tail). Text written
+    without spaces (Chinese, Japanese) is cut between any two characters. `count` is assumed
+    to grow with the prefix (a tokenizer's length does); the answer is checked anyway, and
+    may be empty when not even the first word fits.
+    """
+    text = text.strip()
+    if count(text) <= limit:
+        return text
+    cuts = [m.start() for m in _SPACE.finditer(text)]
+    if len(cuts) * 20 < len(text):  # few spaces: a script written without them
+        cuts = sorted({*cuts, *range(1, len(text))})
+    lo, hi = 0, len(cuts) - 1
+    best = ""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = text[: cuts[mid]].rstrip()
+        if count(candidate) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
