@@ -146,6 +146,13 @@ OnDup = Annotated[OnDuplicate, typer.Option("--on-duplicate-id", help="Duplicate
 DetectorOpt = Annotated[DetectorName, typer.Option("--detector", help="Language detection engine (lingua needs the `lingua` extra).")]
 MinScore = Annotated[float, typer.Option("--min-lang-score", help="Below this detector confidence the language is `und`.")]
 MinChars = Annotated[int, typer.Option("--min-lang-chars", help="Texts with fewer letters than this are `und` (too short to tell).")]
+To = Annotated[str, typer.Option("--to", help="Target languages, comma-separated ISO 639-1 codes.")]
+Translate = Annotated[str, typer.Option("--translate", help="Fields to translate, comma-separated: summary, title, text.")]
+RegistryFile = Annotated[Path | None, typer.Option("--registry", help="Your own model registry TOML, merged over the shipped one.", exists=True, dir_okay=False)]
+AllowNC = Annotated[bool, typer.Option("--allow-noncommercial", help="Let routing use non-commercial models such as NLLB.")]
+MaxChars = Annotated[int, typer.Option("--max-chars", help="Cut texts longer than this many characters (flagged input_truncated).")]
+SummaryModel = Annotated[str | None, typer.Option("--summary-model", help="Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English).")]
+TranslationModel = Annotated[str | None, typer.Option("--translation-model", help="Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
 LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
@@ -165,10 +172,10 @@ def read_options(id_col: str, text_col: str, title_col: str, lang_col: str | Non
 def run(
     inputs: Inputs,
     out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json), or - to stream article rows as JSONL on stdout.", show_default=False)],
-    to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated ISO 639-1 codes.")] = "en",
-    translate: Annotated[str, typer.Option("--translate", help="Fields to translate, comma-separated: summary, title, text.")] = "summary",
-    summary_model: Annotated[str | None, typer.Option("--summary-model", help="Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English).")] = None,
-    translation_model: Annotated[str | None, typer.Option("--translation-model", help="Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100).")] = None,
+    to: To = "en",
+    translate: Translate = "summary",
+    summary_model: SummaryModel = None,
+    translation_model: TranslationModel = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Most tokens in a summary.")] = 84,
     beams: Annotated[int, typer.Option("--beams", help="Beam width for summaries (1 = greedy).")] = 4,
     no_repeat_ngram_size: Annotated[int, typer.Option("--no-repeat-ngram-size", help="Forbid repeated n-grams of this size in summaries (0 = off).")] = 2,
@@ -196,8 +203,8 @@ def run(
     compute_type: Annotated[str | None, typer.Option("--compute-type", help="CTranslate2 compute type (default int8 on CPU, bfloat16/float16 on GPU).")] = None,
     max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", help="Models kept in memory at once (least recently used dropped).")] = 2,
     prompt: Annotated[str | None, typer.Option("--prompt", help="Summary prompt template: a name from prompts/ or a file (default: by model family).")] = None,
-    registry: Annotated[Path | None, typer.Option("--registry", help="Your own model registry TOML, merged over the shipped one.", exists=True, dir_okay=False)] = None,
-    allow_noncommercial: Annotated[bool, typer.Option("--allow-noncommercial", help="Let routing use non-commercial models such as NLLB.")] = False,
+    registry: RegistryFile = None,
+    allow_noncommercial: AllowNC = False,
     id_col: IdCol = "id",
     text_col: TextCol = "text",
     title_col: TitleCol = "title",
@@ -205,7 +212,7 @@ def run(
     keep_col: KeepCol = None,
     strip_html: StripHtml = False,
     on_duplicate_id: OnDup = OnDuplicate.all,
-    max_chars: Annotated[int, typer.Option("--max-chars", help="Cut texts longer than this many characters (flagged input_truncated).")] = 100_000,
+    max_chars: MaxChars = 100_000,
     detector: DetectorOpt = DetectorName.langdetect,
     min_lang_score: MinScore = 0.5,
     min_lang_chars: MinChars = 6,

@@ -24,20 +24,27 @@ models_app = typer.Typer(
 )
 
 from .cli import (  # noqa: E402
+    AllowNC,
     DetectorName,
     DetectorOpt,
     IdCol,
     Inputs,
     KeepCol,
     LangCol,
+    MaxChars,
     MinChars,
     MinScore,
     OnDup,
     OnDuplicate,
     Quiet,
+    RegistryFile,
     StripHtml,
+    SummaryModel,
     TextCol,
     TitleCol,
+    To,
+    Translate,
+    TranslationModel,
     Verbose,
     fail,
     read_options,
@@ -58,13 +65,6 @@ _OTHER_FRAMEWORKS = [
 ]  # fmt: skip
 
 # ---- routing options, spelled and explained as `summarize run` does (keep them in step) ----
-To = Annotated[str, typer.Option("--to", help="Target languages, comma-separated ISO 639-1 codes.")]
-Translate = Annotated[str, typer.Option("--translate", help="Fields to translate, comma-separated: summary, title, text.")]
-SummaryModel = Annotated[str | None, typer.Option("--summary-model", help="Force one summarization model (Hub id or local folder) for every language; default: routed per language.")]
-TranslationModel = Annotated[str | None, typer.Option("--translation-model", help="Force one translation model (Hub id or local folder); default: routed per pair.")]
-RegistryFile = Annotated[Path | None, typer.Option("--registry", help="Your own model registry TOML, merged over the shipped one.", exists=True, dir_okay=False)]
-AllowNC = Annotated[bool, typer.Option("--allow-noncommercial", help="Let routing use non-commercial models such as NLLB.")]
-MaxChars = Annotated[int, typer.Option("--max-chars", help="Cut texts longer than this many characters (flagged input_truncated).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 
 
@@ -203,7 +203,7 @@ def plan(
     max_chars: MaxChars = 100_000,
     detector: DetectorOpt = DetectorName.langdetect,
     min_lang_score: MinScore = 0.5,
-    min_lang_chars: MinChars = 12,
+    min_lang_chars: MinChars = 6,
     as_json: AsJson = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -296,7 +296,7 @@ def fetch(
     max_chars: MaxChars = 100_000,
     detector: DetectorOpt = DetectorName.langdetect,
     min_lang_score: MinScore = 0.5,
-    min_lang_chars: MinChars = 12,
+    min_lang_chars: MinChars = 6,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
