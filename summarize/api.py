@@ -323,7 +323,8 @@ def run(
         info.finished = _now()
         if not to_stdout and info.interrupted is None and sys.exc_info()[0] is None:
             writer.finish()
-        manifest("interrupted" if info.interrupted else "stopped" if info.stopped_early else "done")
+        failed = sys.exc_info()[0] is not None and info.interrupted is None
+        manifest("failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done")
     if wide and not to_stdout and info.interrupted is None:
         io.write_wide(out_dir)
     return info

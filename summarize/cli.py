@@ -118,7 +118,7 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("transformers", "huggingface_hub", "urllib3", "filelock"):
+    for noisy in ("transformers", "huggingface_hub", "urllib3", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
 
 
@@ -196,6 +196,7 @@ def run(
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
+    cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
     config: ConfigOpt = None,
     log_format: LogFormatOpt = LogFormat.text,
@@ -251,7 +252,8 @@ def run(
         if engine == EngineName.ray:
             from .engines.ray import RayEngine
 
-            eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, address=ray_address)
+            eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
+                            address=ray_address)
         info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
                                   partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng)
     except SummarizeError as exc:

@@ -170,6 +170,7 @@ def test_write_failure_stops_cleanly_and_resume_completes(tmp_path: Path, tiny: 
     with pytest.raises(OutputError, match=r"No space left on device.*--resume"):
         api.run([inp], out, _options(tiny))
     monkeypatch.setattr(io, "atomic_write_bytes", real)
+    assert json.loads((out / "run.json").read_text())["state"] == "failed"
     partial = read(out, "articles")
     assert 0 < partial.height < 10
     info = api.run([inp], out, _options(tiny), resume=True)

@@ -1,0 +1,155 @@
+"""Articles per second with the Ray engine and 1, 2, ... local workers, against the local engine.
+
+Every configuration runs the same job through `summarize.api.run` (read, detect, summarize,
+translate the summary, write the tables) on the same articles: the sample articles repeated
+with ids of their own. Ray starts once (`ray.init(num_cpus=CORES)`, timed apart); each Ray run
+then starts its own actor pool, whose start-up (imports, model loading) is part of its wall
+time. Two rates are printed per configuration:
+
+    end-to-end: articles / wall time of the whole run;
+    steady:     articles after the first shard / time from the first shard to the last,
+                i.e. the rate once every worker has loaded its models, which is what a long
+                run on a cluster approaches.
+
+Models: `tiny` (the test models: overheads dominate) or `small` (random weights with the real
+sizes of t5-small and opus-mt, built once by `benchmarks/throughput.py`'s builder under
+`$SUMMARIZE_CACHE/bench`). Each Ray worker reserves `--cpus-per-worker` CPUs, and Ray sets its
+OMP_NUM_THREADS (torch's threads) to that; the local engine runs with `--local-threads` torch
+threads (a comma-separated list runs it once per value). Leave OMP_NUM_THREADS unset: Ray
+would pass it to every worker as it is.
+
+Usage: python benchmarks/ray_scaling.py [--models tiny|small] [--articles N] [--workers 1,2]
+                                         [--shard-size N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from summarize import api  # noqa: E402
+from summarize.options import GenerationOptions, RunOptions  # noqa: E402
+
+
+def models(kind: str, say: Callable[[str], None]) -> tuple[Path, Path]:
+    """(summary model, translation model) folders."""
+    if kind == "tiny":
+        from summarize.testing.tiny import build_tiny_models
+
+        cache = Path(os.environ.get("SUMMARIZE_TINY_DIR") or Path.home() / ".cache" / "summarize" / "bench" / "tiny-all")
+        tiny = build_tiny_models(cache, ["t5", "m2m100"])
+        return tiny["t5"], tiny["m2m100"]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from throughput import bench_dir, build_models  # the real-size builder lives with that benchmark
+
+    return build_models(bench_dir(), say)
+
+
+def workload(path: Path, n: int) -> None:
+    rows = [json.loads(line) for line in (ROOT / "samples" / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({**rows[i % len(rows)], "id": f"b{i:05d}"}, ensure_ascii=False) + "\n")
+
+
+def timed_run(inp: Path, out: Path, options: RunOptions, engine: Any) -> dict[str, float]:
+    """Wall time of one run, and the time its first shard came back."""
+    marks: list[float] = []
+    t0 = time.perf_counter()
+    info = api.run([inp], out, options, engine=engine, overwrite=True, progress=lambda _n: marks.append(time.perf_counter()))
+    wall = time.perf_counter() - t0
+    if info.exit_code != 0:
+        raise SystemExit(f"run failed: {info.counts}, {info.rejected} rejected")
+    n = sum(info.counts.values())
+    first = marks[0] - t0
+    steady = (n - options.shard_size) / (marks[-1] - marks[0]) if len(marks) > 1 else float("nan")
+    return {"articles": n, "wall_s": round(wall, 2), "first_shard_s": round(first, 2),
+            "end_to_end_per_s": round(n / wall, 3), "steady_per_s": round(steady, 3)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", choices=("tiny", "small"), default="tiny")
+    parser.add_argument("--articles", type=int, default=48)
+    parser.add_argument("--workers", default="1,2", help="comma-separated pool sizes to run")
+    parser.add_argument("--cpus-per-worker", type=float, default=1.0)
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2, help="CPUs Ray may use (ray.init num_cpus)")
+    parser.add_argument("--shard-size", type=int, default=4)
+    parser.add_argument("--summary-tokens", type=int, default=24)
+    parser.add_argument("--local-threads", default="1", help="torch threads of the local engine runs, comma-separated")
+    parser.add_argument("--no-local", action="store_true", help="skip the local engine baseline")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    args = parser.parse_args(argv)
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    logging.basicConfig(level=logging.ERROR)
+    warnings.filterwarnings("ignore")
+    summary_model, translation_model = models(args.models, say)
+    options = RunOptions(
+        to=("de",), translate=("summary",), summary_model=str(summary_model), translation_model=str(translation_model),
+        summary=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1),
+        translation=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1, no_repeat_ngram_size=0),
+        shard_size=args.shard_size, device="cpu",
+    )
+    figures: dict[str, Any] = {
+        "models": args.models, "articles": args.articles, "shard_size": args.shard_size, "cores": args.cores,
+        "cpus_per_worker": args.cpus_per_worker, "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="ray-scaling-"))
+    try:
+        inp = work / "in.jsonl"
+        workload(inp, args.articles)
+        if not args.no_local:
+            import torch
+
+            for threads in (int(t) for t in args.local_threads.split(",")):
+                torch.set_num_threads(threads)
+                figures["runs"][f"local-{threads}t"] = r = timed_run(inp, work / "local", options, None)
+                say(f"local engine, {threads} torch thread(s): {r}")
+        import ray
+
+        from summarize.engines.ray import RayEngine
+
+        t0 = time.perf_counter()
+        ray.init(num_cpus=args.cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        figures["ray_init_s"] = round(time.perf_counter() - t0, 2)
+        for n in (int(w) for w in args.workers.split(",")):
+            engine = RayEngine(options, workers=n, cpus_per_worker=args.cpus_per_worker)
+            figures["runs"][f"ray-{n}w"] = r = timed_run(inp, work / f"ray-{n}", options, engine)
+            say(f"ray, {n} worker(s): {r}")
+        ray.shutdown()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"{args.models} models, {args.articles} articles, shards of {args.shard_size}, {args.cores} cores "
+          f"(load {figures['loadavg_start']} -> {figures['loadavg_end']}); ray.init {figures['ray_init_s']}s")
+    print(f"{'engine':<10} {'wall s':>8} {'1st shard s':>12} {'articles/s':>11} {'steady/s':>9}")
+    for name, r in figures["runs"].items():
+        print(f"{name:<10} {r['wall_s']:>8} {r['first_shard_s']:>12} {r['end_to_end_per_s']:>11} {r['steady_per_s']:>9}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
