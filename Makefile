@@ -50,6 +50,9 @@ test: lint typecheck unit
 bench: setup
 	$(PY) benchmarks/langid.py
 	$(PY) benchmarks/segment_speed.py
+	$(PY) benchmarks/translate_batching.py --quick
+	$(PY) benchmarks/throughput.py --quick
+	$(PY) benchmarks/ray_scaling.py
 
 ## Kill/resume loop (not in CI): prints how many SIGKILLs it survived with nothing lost.
 soak: setup
