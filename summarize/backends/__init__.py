@@ -45,10 +45,16 @@ class Generator(Protocol):
         options: GenerationOptions,
         *,
         max_new_tokens: int | None = None,
+        min_new_tokens: int | None = None,
         source_lang: str | None = None,
         target_lang: str | None = None,
     ) -> list[Output]:
-        """Generate one output per text, in order; languages are ISO 639-1 codes."""
+        """Generate one output per text, in order; languages are ISO 639-1 codes.
+
+        `max_new_tokens` overrides `options.max_new_tokens` for this call; `min_new_tokens`
+        keeps the end token away until that many tokens exist (benchmarks use it to force equal
+        output lengths). Both count the forced target-language token where a family has one.
+        """
         ...
 
 
