@@ -60,30 +60,6 @@ class RunInfo:
         return 1 if self.counts.get(ERROR, 0) or self.rejected or self.stopped_early else 0
 
 
-def count_records(inputs: Sequence[str]) -> int | None:
-    """How many records the inputs hold (cheaply, for the progress bar); None when unknown."""
-    total = 0
-    for inp in inputs:
-        if inp == io.STDIN:
-            return None
-        p = Path(inp)
-        try:
-            if p.is_dir():
-                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in io.TEXT_SUFFIXES)
-            elif p.suffix.lower() == ".parquet":
-                import pyarrow.parquet as pq
-
-                total += pq.ParquetFile(p).metadata.num_rows
-            elif p.suffix.lower() in io.JSONL_SUFFIXES:
-                with p.open("rb") as fh:
-                    total += sum(1 for line in fh if line.strip())
-            else:
-                return None  # CSV records may span lines
-        except OSError:
-            return None
-    return total
-
-
 def prepare_out(out: Path, *, overwrite: bool, resume: bool, options_hash: str) -> io.Existing | None:
     """Check the output folder before any work: refuse to mix runs unless told how.
 
@@ -284,7 +260,7 @@ def run(
     def manifest(state: str) -> None:
         if to_stdout:
             return
-        info.counts, info.languages = _totals(out_dir) if existing else (dict(status), dict(langs))
+        info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
         info.models = {**_read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
         doc = {
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
@@ -328,19 +304,6 @@ def run(
     if wide and not to_stdout and info.interrupted is None:
         io.write_wide(out_dir)
     return info
-
-
-def _totals(out_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Counts by status and language over everything the folder holds (after a resume)."""
-    import polars as pl
-
-    files = list((out_dir / "articles").rglob("*.parquet"))
-    if not files:
-        return {}, {}
-    df = pl.scan_parquet(out_dir / "articles" / "**" / "*.parquet", hive_partitioning=True).select("status", "lang").collect()
-    status = dict(zip(*df["status"].value_counts().to_dict(as_series=False).values(), strict=True))
-    langs = dict(zip(*df["lang"].value_counts().to_dict(as_series=False).values(), strict=True))
-    return {str(k): int(v) for k, v in status.items()}, {str(k): int(v) for k, v in langs.items()}
 
 
 def summarize_articles(articles: Iterable[Article], options: RunOptions | None = None,

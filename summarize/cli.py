@@ -271,7 +271,8 @@ def _run_with_progress(inputs: list[str], out: str, options: Any, ropts: Any, *,
                        quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None) -> Any:
     from tqdm import tqdm
 
-    from .api import count_records, run
+    from .api import run
+    from .io import count_records
 
     total = count_records(inputs)
     with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:

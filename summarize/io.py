@@ -706,3 +706,40 @@ def write_wide(out_dir: Path) -> Path:
     path = out_dir / "wide.parquet"
     write_parquet(base, path, {"table": "wide"})
     return path
+
+
+def count_records(inputs: Sequence[str]) -> int | None:
+    """How many records the inputs hold (cheaply, for the progress bar); None when unknown."""
+    total = 0
+    for inp in inputs:
+        if inp == STDIN:
+            return None
+        p = Path(inp)
+        try:
+            if p.is_dir():
+                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
+            elif p.suffix.lower() == ".parquet":
+                import pyarrow.parquet as pq
+
+                total += pq.ParquetFile(p).metadata.num_rows
+            elif p.suffix.lower() in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            else:
+                return None  # CSV records may span lines
+        except OSError:
+            return None
+    return total
+
+
+def totals(out_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts by status and language over everything the folder holds (after a resume)."""
+    import polars as pl
+
+    files = list((out_dir / "articles").rglob("*.parquet"))
+    if not files:
+        return {}, {}
+    df = pl.scan_parquet(out_dir / "articles" / "**" / "*.parquet", hive_partitioning=True).select("status", "lang").collect()
+    status = dict(zip(*df["status"].value_counts().to_dict(as_series=False).values(), strict=True))
+    langs = dict(zip(*df["lang"].value_counts().to_dict(as_series=False).values(), strict=True))
+    return {str(k): int(v) for k, v in status.items()}, {str(k): int(v) for k, v in langs.items()}
