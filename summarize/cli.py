@@ -201,7 +201,7 @@ def run(
     config: ConfigOpt = None,
     log_format: LogFormatOpt = LogFormat.text,
     backend: Annotated[Backend, typer.Option("--backend", help="Inference engine: torch (transformers) or ct2 (CTranslate2, the `ct2` extra).")] = Backend.torch,
-    compute_type: Annotated[str | None, typer.Option("--compute-type", help="CTranslate2 compute type (default int8 on CPU, bfloat16/float16 on GPU).")] = None,
+    compute_type: Annotated[str | None, typer.Option("--compute-type", help="CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models).")] = None,
     max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", help="Models kept in memory at once (least recently used dropped).")] = 2,
     prompt: Annotated[str | None, typer.Option("--prompt", help="Summary prompt template: a name from prompts/ or a file (default: by model family).")] = None,
     registry: RegistryFile = None,

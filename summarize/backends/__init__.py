@@ -96,6 +96,8 @@ class ModelPool:
         return gen
 
     def _load(self, model: str, task: str) -> Generator:
+        # `load_ct2` returns None (and logs why) when ctranslate2 is missing or cannot convert
+        # this architecture; the run goes on with torch rather than failing.
         if self.backend == "ct2":
             from .ct2 import load_ct2
 
