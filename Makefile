@@ -52,6 +52,7 @@ bench: setup
 	$(PY) benchmarks/segment_speed.py
 	$(PY) benchmarks/translate_batching.py --quick
 	$(PY) benchmarks/throughput.py --quick
+	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/ray_scaling.py
 
 ## Kill/resume loop (not in CI): prints how many SIGKILLs it survived with nothing lost.
