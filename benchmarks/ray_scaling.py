@@ -57,7 +57,8 @@ def models(kind: str, say: Callable[[str], None]) -> tuple[Path, Path]:
         tiny = build_tiny_models(cache, ["t5", "m2m100"])
         return tiny["t5"], tiny["m2m100"]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from throughput import bench_dir, build_models  # the real-size builder lives with that benchmark
+    from _common import bench_dir
+    from throughput import build_models  # the real-size builder lives with that benchmark
 
     return build_models(bench_dir(), say)
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -48,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from _common import bench_dir, machine, quiet_logs, say  # noqa: E402
 
 from summarize import plan  # noqa: E402
 from summarize.backends import Generator, Output  # noqa: E402
@@ -96,10 +97,6 @@ class Workload:
 # --------------------------------------------------------------------------------------------------
 # Models
 
-
-def bench_dir() -> Path:
-    base = os.environ.get("SUMMARIZE_CACHE")
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "summarize") / "bench"
 
 
 def _quiet(model: Any, tokenizer: Any, keep: int) -> None:
@@ -268,21 +265,6 @@ def _peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def _machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
-
 
 def _slices(work: Workload, size: int) -> list[Workload]:
     return [Workload(work.summaries[i : i + size], work.sentences[i : i + size])
@@ -306,18 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, key):
             s = Settings(**{**asdict(s), key: getattr(args, key)})
 
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # the per-call max_length notice would flood the output
+    quiet_logs(logging.WARNING)
     from summarize.backends.hf import TransformersGenerator
 
-    figures: dict[str, Any] = {"settings": asdict(s), "machine": _machine()}
+    figures: dict[str, Any] = {"settings": asdict(s), "machine": machine()}
     t5_path, marian_path = build_models(bench_dir(), say)
     work = build_workload(s.articles, s.sentences)
     n = len(work.summaries)

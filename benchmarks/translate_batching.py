@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import sys
@@ -45,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from _common import bench_dir, machine, quiet_logs, say  # noqa: E402
 
 from summarize.backends import Generator, ModelPool, Output  # noqa: E402
 from summarize.options import GenerationOptions, RunOptions  # noqa: E402
@@ -81,10 +82,6 @@ QUICK = Settings(articles=24, max_new_tokens=32)
 # --------------------------------------------------------------------------------------------------
 # Model
 
-
-def bench_dir() -> Path:
-    base = os.environ.get("SUMMARIZE_CACHE")
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "summarize") / "bench"
 
 
 def build_model(root: Path, log: Callable[[str], None]) -> Path:
@@ -237,21 +234,6 @@ def equal_shares(a: Sequence[TranslationResult], b: Sequence[TranslationResult])
     return same / max(1, len(pairs)), prefix / max(1, len(pairs))
 
 
-def _machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -268,15 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name):
             s = Settings(**{**asdict(s), name: getattr(args, name)})
 
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     import logging
 
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # the per-call max_length notice would flood the output
+    quiet_logs(logging.ERROR)
     folder = build_model(bench_dir(), say)
     work = build_workload(s.articles, s.seed)
     options = RunOptions(
@@ -293,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)  # after the load, which sets the backend's own count
     n, n_sent = len(work.texts), work.sentences
-    figures: dict[str, Any] = {"settings": asdict(s), "machine": _machine(),
+    figures: dict[str, Any] = {"settings": asdict(s), "machine": machine(),
                                "workload": {"articles": n, "sentences": n_sent, "languages": len(set(work.langs))}}
     say(f"workload: {n} articles, {n_sent} sentences, {len(set(work.langs))} languages; {figures['machine']}")
 

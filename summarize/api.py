@@ -306,12 +306,5 @@ def run(
     return info
 
 
-def summarize_articles(articles: Iterable[Article], options: RunOptions | None = None,
-                       pipeline: Pipeline | None = None) -> Iterator[ArticleResult]:
-    """Summarize and translate articles in memory, yielding typed results in order."""
-    pipe = pipeline or Pipeline(options)
-    yield from pipe.run(articles)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
