@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
 import signal
 import sys
 import threading
@@ -25,10 +24,11 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from . import __version__, io
-from .errors import OutputError
 from .options import ReadOptions, RunOptions
-from .pipeline import Pipeline, content_hash
-from .schema import ERROR, SCHEMA_VERSION, TABLES, Article, ArticleResult, Reject
+from .pipeline import Pipeline
+from .routing import detection_of
+from .schema import ERROR, SCHEMA_VERSION, Article, ArticleResult, Reject
+from .text import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -60,59 +60,6 @@ class RunInfo:
         return 1 if self.counts.get(ERROR, 0) or self.rejected or self.stopped_early else 0
 
 
-def prepare_out(out: Path, *, overwrite: bool, resume: bool, options_hash: str) -> io.Existing | None:
-    """Check the output folder before any work: refuse to mix runs unless told how.
-
-    A non-empty folder needs `--resume` (same options: continue) or `--overwrite` (replace);
-    `--resume` against a run made with other options is refused. Returns what a resumed run
-    must skip.
-    """
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} exists and is not a folder")
-    existing: io.Existing | None = None
-    if out.exists() and any(out.iterdir()):
-        if overwrite:
-            for t in (*TABLES, io.COMMITS, "wide.parquet", "run.json"):
-                target = out / t
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        elif resume:
-            previous = _read_manifest(out)
-            existing = io.committed_state(out)
-            hashes = set(existing.options_hashes)
-            if previous.get("options_hash"):
-                hashes.add(previous["options_hash"])
-            if not hashes and not (out / "articles").is_dir():
-                raise OutputError(f"--out {out} holds no summarize run to resume; use another folder or --overwrite")
-            if hashes - {options_hash}:
-                raise OutputError(
-                    f"--out {out} holds a run made with different options (options hash {', '.join(sorted(hashes))}, "
-                    f"now {options_hash}); rerun with the same options, or use --overwrite to replace it"
-                )
-            if existing.removed:
-                log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
-        else:
-            raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, or --overwrite to replace it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
-    return existing
-
-
-def _read_manifest(out: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def shards(records: Iterable[Article | Reject], size: int) -> Iterator[tuple[list[Article], list[Reject]]]:
     """Group a record stream into shards of at most `size` articles (rejects ride along)."""
     arts: list[Article] = []
@@ -141,11 +88,28 @@ def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None)
             if (rec.source, rec.line) in existing.rejects:
                 continue
         else:
-            key = (rec.id, content_hash(rec))
+            key = (rec.id, content_hash(rec.title, rec.text))
             if left.get(key, 0) > 0:
                 left[key] -= 1
                 continue
         yield rec
+
+
+def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterator[dict[str, Any]]:
+    """One row per record for `summarize detect` (columns of `io.DETECT_SCHEMA`), in input order.
+
+    An article's language is taken as `run` takes it (a given `--lang-col` value, normalised and
+    trusted, else the detector's verdict); a record that could not be read gives an error row.
+    """
+    for rec in records:
+        if isinstance(rec, Reject):
+            yield {"id": None, "lang": "und", "lang_score": 0.0, "lang_mix": [], "detector": detector.name,
+                   "status": "error", "error": f"{rec.source}:{rec.line}: {rec.error}"}
+            continue
+        d = detection_of(rec, detector)
+        yield {"id": rec.id, "lang": d.lang, "lang_score": d.score,
+               "lang_mix": [{"lang": lang, "share": share} for lang, share in d.mix], "detector": d.detector,
+               "status": "ok", "error": d.reason if d.lang == "und" else None}
 
 
 class Engine(Protocol):
@@ -239,7 +203,7 @@ def run(
     to_stdout = str(out) == io.STDIN
     out_dir = Path(str(out))
     ohash = options.output_hash()
-    existing = None if to_stdout else prepare_out(out_dir, overwrite=overwrite, resume=resume, options_hash=ohash)
+    existing = None if to_stdout else io.prepare_out(out_dir, overwrite=overwrite, resume=resume, options_hash=ohash)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
@@ -261,7 +225,7 @@ def run(
         if to_stdout:
             return
         info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
-        info.models = {**_read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
+        info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
         doc = {
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),

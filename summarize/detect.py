@@ -12,7 +12,6 @@ paragraph, so mixed-language articles report their mix. lingua can replace the n
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 from .errors import UsageError
 from .options import DetectOptions
 from .schema import Detection
+from .text import looks_like_html, paragraphs, remove_invisible, strip_html
 
 log = logging.getLogger(__name__)
 
@@ -209,15 +209,6 @@ def normalise_code(code: str) -> str:
 
 # --- cleaning ---------------------------------------------------------------------------------
 
-_BLOCK_TAG = re.compile(
-    r"(?i)<\s*(?:/\s*(?:p|div|h[1-6]|li|tr|blockquote|section|article)|br\s*/?\s*>\s*<\s*br)\b[^<>]*>"
-)
-_HIDDEN_OPEN = re.compile(r"(?i)<(script|style)\b|<!--")
-_HIDDEN_CLOSE = {
-    "script": re.compile(r"(?i)</script\s*>"), "style": re.compile(r"(?i)</style\s*>"), "<!--": re.compile("-->"),
-}  # fmt: skip
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!?[A-Za-z][^<>]*>")
-_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});?")
 _URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
 _TLD = re.compile(r"(?i)\.(?:com|org|net|edu|gov|int|info|io|co|news|uk|de|fr|ru|cn|jp)\b")
 _DIGIT = re.compile(r"\d")
@@ -229,18 +220,13 @@ _DOMAIN = re.compile(
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HANDLE = re.compile(r"(?<![\w@#])[@#][\w.]*\w")
 _NUMBER = re.compile(r"\b\w*\d\w*")  # a token with a digit: 2024, 3rd, G7, COVID19
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u0640]")
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
 
 def _strip(text: str) -> str:
     """Remove what is not prose in the text's language: markup, URLs, e-mails, handles, numbers."""
-    if "<" in text or "&" in text:
-        text = _drop_hidden(text)
-        text = _TAG.sub(" ", text)
-        # Entities are decoded (`&eacute;` is a letter of the text), except those that were markup.
-        text = html.unescape(text)
-        text = _ENTITY.sub(" ", _TAG.sub(" ", text))
+    if looks_like_html(text):
+        # Entities are decoded (`&eacute;` is a letter of the text); scripts and styles dropped.
+        text = strip_html(text)
     # URLs first (they may hold an @), then e-mail addresses, then bare domains (left in e-mails).
     # Each pattern runs only where its telltale character is present: most paragraphs have no
     # URL, address or handle, and a scan for a plain character is much cheaper than a pattern.
@@ -255,37 +241,9 @@ def _strip(text: str) -> str:
     if _DIGIT.search(text):
         text = _NUMBER.sub(" ", text)
     if not text.isprintable() or "\u0640" in text:
-        text = _CONTROL.sub(" ", text)
+        # A tatweel only stretches a word; spaces keep words apart where invisibles stood.
+        text = remove_invisible(text, " ")[0].replace("\u0640", " ")
     return text
-
-
-def _drop_hidden(text: str) -> str:
-    """Remove scripts, styles and comments with their content (what a reader never sees)."""
-    out: list[str] = []
-    pos = 0
-    unclosed: set[str] = set()
-    while (opening := _HIDDEN_OPEN.search(text, pos)) is not None:
-        kind = (opening.group(1) or "<!--").lower()
-        out.append(text[pos : opening.start()])
-        # Once a kind has no closing tag left, later openings of it have none either: looking
-        # again for each would make unclosed tags cost quadratic time.
-        closing = None if kind in unclosed else _HIDDEN_CLOSE[kind].search(text, opening.end())
-        if closing is None:
-            unclosed.add(kind)
-            pos = opening.end()
-        else:
-            pos = closing.end()
-        out.append(" ")
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _paragraphs(text: str) -> list[str]:
-    """Split on blank lines (and on block-level HTML tags, which stand for them in markup)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "<" in text:
-        text = _BLOCK_TAG.sub("\n\n", text)
-    return [p for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
 
 
 # --- scripts ------------------------------------------------------------------------------------
@@ -790,7 +748,7 @@ class Detector:
         input: empty or letterless input is `und` with a reason (`empty`, `no_letters`,
         `too_short`, `ambiguous`).
         """
-        pieces = [p for p in ([title] if title else []) + _paragraphs(str(text or "")) if p.strip()]
+        pieces = [p for p in ([title] if title else []) + paragraphs(str(text or "")) if p.strip()]
         if not pieces:
             return Detection(UND, 0.0, (), self.name, EMPTY)
         pieces = [_strip(p) for p in pieces]

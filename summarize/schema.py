@@ -155,7 +155,7 @@ TABLES: dict[str, Table] = {
             "articles",
             "One row per input article, in input order.",
             (
-                Column("id", "str", "Article id: the input's id column, the file path in a folder input, or `sha1:` + a hash of the content."),
+                Column("id", "str", "Article id: the input's id column, the file path in a folder input, or `sha256:` + the content hash."),
                 Column("row_index", "i64", "0-based position of the article in the run's input order."),
                 Column("source", "str", "The input file it came from (`-` for stdin)."),
                 Column("line", "i64", "1-based line (JSONL, text) or row (CSV, Parquet) in `source`."),

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import sentencex
 
+# Paragraphs are found as everywhere else in the package (reading, detection).
+from .text import paragraph_spans as split_paragraphs
+
 __all__ = ["NO_SPACE_LANGS", "Sentence", "reassemble", "segment", "split_long", "split_paragraphs"]
 
 # Languages whose sentences follow each other without a space. Thai, Lao, Khmer and Burmese
@@ -35,12 +38,6 @@ NO_SPACE_LANGS: frozenset[str] = frozenset({"zh", "ja", "th", "lo", "km", "my", 
 # text whose language is unknown.
 _DEFAULT_LIBRARY_LANG = "en"
 _UNKNOWN_LANGS = frozenset({"", "und", "mul", "mis", "zxx", "xx"})
-
-# Line breaks as str.splitlines() knows them; "\r\n" is one break, so a lone "\r" must not be
-# allowed to match the "\r" of a "\r\n" (otherwise "a\r\nb" would look like a blank line).
-_LB = r"(?:\r\n|\r(?!\n)|[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])"
-_WS_NOT_LB = r"[^\S\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
-_PARA_BREAK = re.compile(rf"{_LB}(?:{_WS_NOT_LB}*{_LB})+")
 
 # What sentencex is given (see _library_view): multi-byte spaces become ASCII ones of the same
 # length in code points, and a Hebrew gershayim written as '"' becomes U+05F4.
@@ -131,27 +128,6 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     stripped = piece.lstrip()
     start += len(piece) - len(stripped)
     return start, start + len(stripped.rstrip())
-
-
-def split_paragraphs(text: str) -> list[tuple[int, int]]:
-    """Return the (start, end) offsets of the non-empty paragraphs of `text`.
-
-    Paragraphs are separated by one or more blank lines, where a line holding only whitespace
-    counts as blank; a single line break inside a paragraph is not a break. Offsets are
-    trimmed so that `text[start:end]` has no surrounding whitespace, and paragraphs made of
-    whitespace only are left out.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for match in _PARA_BREAK.finditer(text):
-        start, end = _strip_span(text, pos, match.start())
-        if start < end:
-            spans.append((start, end))
-        pos = match.end()
-    start, end = _strip_span(text, pos, len(text))
-    if start < end:
-        spans.append((start, end))
-    return spans
 
 
 def _library_view(para: str) -> str:

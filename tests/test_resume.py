@@ -18,6 +18,7 @@ import pytest
 
 from summarize import api, io
 from summarize.errors import OutputError
+from summarize.io import write as io_write
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 
 from .conftest import ROOT, invoke, read, sample_articles, write_jsonl
@@ -157,7 +158,8 @@ def test_write_failure_stops_cleanly_and_resume_completes(tmp_path: Path, tiny: 
     recs = many_articles(10)
     inp = write_jsonl(tmp_path / "in.jsonl", recs)
     out = tmp_path / "out"
-    real = io.atomic_write_bytes
+    # The writer looks the function up in its own module, so that is where the disk fills up.
+    real = io_write.atomic_write_bytes
     calls = {"n": 0}
 
     def full_disk(path: Path, data: bytes) -> None:
@@ -166,10 +168,10 @@ def test_write_failure_stops_cleanly_and_resume_completes(tmp_path: Path, tiny: 
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(io, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(io_write, "atomic_write_bytes", full_disk)
     with pytest.raises(OutputError, match=r"No space left on device.*--resume"):
         api.run([inp], out, _options(tiny))
-    monkeypatch.setattr(io, "atomic_write_bytes", real)
+    monkeypatch.setattr(io_write, "atomic_write_bytes", real)
     assert json.loads((out / "run.json").read_text())["state"] == "failed"
     partial = read(out, "articles")
     assert 0 < partial.height < 10

@@ -110,7 +110,7 @@ def test_csv_parquet_folder_and_stdin(tmp_path: Path, fast_args: list[str]) -> N
     assert arts["id"].to_list()[:3] == [a["id"] for a in src]
     assert arts["id"].to_list()[3:5] == ["a.txt", "sub/b.md"]
     assert arts["title"][4] == src[1]["title"]
-    assert arts["id"][5].startswith("sha1:")
+    assert arts["id"][5].startswith("sha256:")
     assert arts["source"].to_list()[5] == "-"
     assert arts["row_index"].to_list() == list(range(6))
 
@@ -123,7 +123,7 @@ def test_stable_content_ids(tmp_path: Path, fast_args: list[str]) -> None:
         out = tmp_path / f"out{n}"
         assert invoke(["run", str(f), "--out", str(out), *fast_args]).exit_code == 0
         ids.append(read(out, "articles")["id"][0])
-    assert ids[0] == ids[1] and ids[0].startswith("sha1:")
+    assert ids[0] == ids[1] and ids[0].startswith("sha256:")
 
 
 def test_bad_input_goes_to_rejects_and_the_rest_runs(tmp_path: Path, fast_args: list[str]) -> None:

@@ -1,0 +1,342 @@
+"""Reading articles from JSONL, CSV, Parquet, text folders and stdin.
+
+Readers stream: they yield `Article`s and `Reject`s one record at a time, so a large input never
+sits in memory whole. A bad record becomes a `Reject` naming its file and line; only a problem
+with a whole input (missing, unknown kind, a column the options name is absent) stops the run.
+Text is cleaned by `summarize.text`, the rules detection applies too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import UsageError
+from ..options import ReadOptions
+from ..schema import Article, Reject
+from ..text import content_id, looks_like_html, remove_invisible, strip_html
+
+log = logging.getLogger(__name__)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TEXT_SUFFIXES = (".txt", ".md")
+RAW_LIMIT = 1000
+STDIN = "-"
+
+
+@dataclass
+class _Builder:
+    """Turns raw records (dicts) of one input into Articles or Rejects, checking columns once."""
+
+    source: str
+    options: ReadOptions
+    counter: list[int]
+    seen_ids: dict[str, tuple[str, int]]
+    checked: bool = False
+
+    def check_columns(self, columns: Iterable[str]) -> None:
+        cols = list(columns)
+        wanted = [("--text-col", self.options.text_col)]
+        if self.options.lang_col:
+            wanted.append(("--lang-col", self.options.lang_col))
+        wanted += [("--keep-col", c) for c in self.options.keep_cols]
+        for flag, col in wanted:
+            if col not in cols:
+                raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
+        self.checked = True
+
+    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = ()) -> Article | Reject:
+        o = self.options
+        text = rec.get(o.text_col)
+        if text is None or (isinstance(text, float) and text != text):
+            return Reject(self.source, line, f"missing text (column {o.text_col!r})", raw[:RAW_LIMIT])
+        if not isinstance(text, str):
+            return Reject(self.source, line, f"text must be a string, got {type(text).__name__}", raw[:RAW_LIMIT])
+        title = rec.get(o.title_col)
+        if title is not None and not isinstance(title, str):
+            if isinstance(title, int | float) and title == title:
+                title = str(title)
+            else:
+                return Reject(self.source, line, f"title must be a string, got {type(title).__name__}", raw[:RAW_LIMIT])
+        all_flags = list(flags)
+        if looks_like_html(text):
+            if o.strip_html:
+                text = strip_html(text)
+            all_flags.append("html_stripped" if o.strip_html else "html")
+        text, invisible = remove_invisible(text)
+        if invisible:
+            all_flags.append("control_chars")
+        if len(text) > o.max_chars:
+            text = text[: o.max_chars]
+            all_flags.append("input_truncated")
+        if title:
+            title, in_title = remove_invisible(title)
+            if in_title and not invisible:
+                all_flags.append("control_chars")
+            if o.strip_html and looks_like_html(title):
+                title = strip_html(title)
+        rid = rec.get(o.id_col)
+        if rid is None or rid == "" or (isinstance(rid, float) and rid != rid):
+            rid = content_id(title, text)
+        elif isinstance(rid, bool) or not isinstance(rid, str | int | float):
+            return Reject(self.source, line, f"id must be a string or a number, got {type(rid).__name__}", raw[:RAW_LIMIT])
+        else:
+            rid = str(int(rid)) if isinstance(rid, float) and rid.is_integer() else str(rid)
+        if rid in self.seen_ids and o.on_duplicate_id != "all":
+            where = self.seen_ids[rid]
+            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; --on-duplicate-id {o.on_duplicate_id})",
+                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id == "error")
+        self.seen_ids.setdefault(rid, (self.source, line))
+        lang = rec.get(o.lang_col) if o.lang_col else None
+        lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
+        extra = {c: rec.get(c) for c in o.keep_cols}
+        published = rec.get("published")
+        idx = self.counter[0]
+        self.counter[0] += 1
+        return Article(
+            id=rid, row_index=idx, source=self.source, line=line, text=text,
+            title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
+            published=str(published) if published not in (None, "") else None,
+        )
+
+
+def _decode(data: bytes, where: str) -> tuple[str, list[str]]:
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        log.warning("%s: invalid UTF-8, decoded with replacement characters", where)
+        return data.decode("utf-8", errors="replace"), ["invalid_utf8"]
+
+
+def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
+    for n, data in enumerate(stream, start=1):
+        if not data.strip():
+            continue
+        line, flags = _decode(data.rstrip(b"\r\n"), f"{b.source}:{n}")
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Reject(b.source, n, f"invalid JSON: {exc.msg} at column {exc.colno}", line[:RAW_LIMIT])
+            continue
+        if not isinstance(rec, dict):
+            yield Reject(b.source, n, f"a JSON object was expected, got {type(rec).__name__}", line[:RAW_LIMIT])
+            continue
+        if not b.checked:
+            if b.options.text_col not in rec:
+                # One record without the column may be a bad record; the column missing in the
+                # first record of a file is almost always a wrong --text-col.
+                b.check_columns(rec.keys())
+            b.checked = True
+        yield b.build(rec, n, line, flags)
+
+
+class _Dialect(csv.excel):
+    """RFC 4180 quoting with a delimiter chosen per file."""
+
+
+def _sniff_dialect(sample: str) -> type[csv.Dialect]:
+    """The file's delimiter, read from its header line (headers are rarely quoted, bodies often are).
+
+    csv.Sniffer guesses from the whole sample and is easily misled by quoted multi-line
+    texts full of commas and semicolons; the header line is a much cleaner signal.
+    """
+    header = sample.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    delimiter = best if counts[best] else ","
+    quotechar = "'" if header.count("'") >= 2 and header.count('"') == 0 and header.startswith("'") else '"'
+    return type("SniffedDialect", (_Dialect,), {"delimiter": delimiter, "quotechar": quotechar})
+
+
+def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with path.open("rb") as fh:
+        raw_bytes = fh.read()
+    text, flags = _decode(raw_bytes, str(path))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    dialect = _sniff_dialect(text[:65536])
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    b.check_columns(header)
+    start = reader.line_num + 1
+    for row in reader:
+        raw = dialect.delimiter.join(row)
+        if len(row) != len(header):
+            yield Reject(b.source, start, f"expected {len(header)} fields, found {len(row)}", raw[:RAW_LIMIT])
+        else:
+            rec: dict[str, Any] = dict(zip(header, row, strict=True))
+            if rec.get(b.options.text_col) == "":
+                rec[b.options.text_col] = ""
+            yield b.build(rec, start, raw, flags)
+        start = reader.line_num + 1
+
+
+def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    b.check_columns(pf.schema_arrow.names)
+    n = 0
+    for batch in pf.iter_batches(batch_size=1024):
+        for rec in batch.to_pylist():
+            n += 1
+            yield b.build(rec, n, json.dumps(rec, ensure_ascii=False, default=str))
+
+
+def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    for p in files:
+        rel = p.relative_to(folder).as_posix()
+        src = f"{b.source.rstrip('/')}/{rel}"
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            yield Reject(src, 1, f"cannot read file: {exc.strerror or exc}", "")
+            continue
+        if b"\x00" in data[:8192]:
+            yield Reject(src, 1, "binary file (NUL bytes), not text", repr(data[:200]))
+            continue
+        text, flags = _decode(data, src)
+        title = None
+        if p.suffix.lower() == ".md":
+            first, _, rest = text.lstrip().partition("\n")
+            if first.startswith("# "):
+                title, text = first[2:].strip(), rest.lstrip("\n")
+        rec = {b.options.id_col: rel, b.options.text_col: text, b.options.title_col: title}
+        art = b.build(rec, 1, text[:RAW_LIMIT], flags)
+        if isinstance(art, Article):
+            art = Article(art.id, art.row_index, src, 1, art.text, art.title, art.lang, art.extra, art.flags, art.published)
+        yield art
+
+
+def check_inputs(inputs: Sequence[str]) -> None:
+    """Fail early (exit 2) on inputs that do not exist or are of an unknown kind."""
+    if not inputs:
+        raise UsageError("no input given")
+    for inp in inputs:
+        if inp == STDIN:
+            continue
+        p = Path(inp)
+        if not p.exists():
+            raise UsageError(f"input not found: {inp}")
+        if p.is_dir():
+            continue
+        if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
+            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md, or -)")
+        if not os.access(p, os.R_OK):
+            raise UsageError(f"input not readable: {inp}")
+
+
+def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
+    """Fail early (exit 2) when an input lacks a column the options name.
+
+    Reads only a CSV header, a Parquet schema or the first JSONL record, so a wrong
+    `--text-col` is reported before any model is loaded or any output written.
+    """
+    for inp in inputs:
+        p = Path(inp)
+        if inp == STDIN or p.is_dir():
+            continue
+        b = _Builder(inp, options, [0], {})
+        suffix = p.suffix.lower()
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                try:
+                    names = pq.ParquetFile(p).schema_arrow.names
+                except Exception as exc:
+                    raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
+                b.check_columns(names)
+            elif suffix in (".csv", ".tsv"):
+                with p.open("rb") as fh:
+                    head, _ = _decode(fh.read(65536), inp)
+                head = head.lstrip("\ufeff")
+                first = next(csv.reader(io.StringIO(head, newline=""), _sniff_dialect(head)), None)
+                if first is not None:
+                    b.check_columns(first)
+            elif suffix in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    for data in fh:
+                        if not data.strip():
+                            continue
+                        try:
+                            rec = json.loads(_decode(data, inp)[0])
+                        except json.JSONDecodeError:
+                            break
+                        if isinstance(rec, dict) and options.text_col not in rec:
+                            b.check_columns(rec.keys())
+                        break
+        except OSError as exc:
+            raise UsageError(f"input not readable: {inp} ({exc.strerror or exc})") from exc
+
+
+def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes] | None = None) -> Iterator[Article | Reject]:
+    """Every record of every input, in order, as an `Article` or a `Reject`."""
+    check_inputs(inputs)
+    counter = [0]
+    seen: dict[str, tuple[str, int]] = {}
+    for inp in inputs:
+        b = _Builder(inp, options, counter, seen)
+        if inp == STDIN:
+            yield from _read_jsonl(stdin or sys.stdin.buffer, b)
+            continue
+        p = Path(inp)
+        try:
+            if p.is_dir():
+                yield from _read_folder(p, b)
+            elif p.suffix.lower() in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    yield from _read_jsonl(fh, b)
+            elif p.suffix.lower() in (".csv", ".tsv"):
+                yield from _read_csv(p, b)
+            else:
+                yield from _read_parquet(p, b)
+        except UsageError:
+            raise
+        except OSError as exc:
+            # An input that vanishes or becomes unreadable mid-run loses only its own records.
+            log.error("%s: cannot read: %s", inp, exc)
+            yield Reject(inp, 0, f"input could not be read: {exc}", "")
+        except Exception as exc:  # a corrupt Parquet file, say
+            if p.suffix.lower() == ".parquet":
+                raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
+            raise
+
+
+
+def count_records(inputs: Sequence[str]) -> int | None:
+    """How many records the inputs hold (cheaply, for the progress bar); None when unknown."""
+    total = 0
+    for inp in inputs:
+        if inp == STDIN:
+            return None
+        p = Path(inp)
+        try:
+            if p.is_dir():
+                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
+            elif p.suffix.lower() == ".parquet":
+                import pyarrow.parquet as pq
+
+                total += pq.ParquetFile(p).metadata.num_rows
+            elif p.suffix.lower() in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            else:
+                return None  # CSV records may span lines
+        except OSError:
+            return None
+    return total
+

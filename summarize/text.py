@@ -1,0 +1,130 @@
+"""Text cleaning shared by reading and detection: markup, invisible characters, paragraphs, content hash.
+
+Reading (`io`) and detection (`detect`) see the same article text, so they must agree on what
+markup is, which characters are invisible noise, where paragraphs break and how an article is
+identified by its content. This module is the one place for each of those rules. It depends on
+the standard library and selectolax only (no Polars, no models, no language detector).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = [
+    "content_hash", "content_id", "looks_like_html", "paragraph_spans", "paragraphs", "remove_invisible", "strip_html",
+]  # fmt: skip
+
+# Markup that marks a text as HTML: a tag of an element news pages actually use, a comment, or
+# an entity. Only tags with a known name count, so prose such as "a<b" or "<Reuters>" is not
+# taken for markup and stripped by a parser that would drop it.
+_TAG_NAMES = (
+    "a|abbr|article|aside|b|blockquote|body|br|center|code|div|em|figcaption|figure|font|footer|h[1-6]|head|header|"
+    "hr|html|i|iframe|img|li|link|main|meta|nav|noscript|ol|p|pre|s|script|section|small|span|strong|style|sub|sup|"
+    "table|tbody|td|th|thead|title|tr|u|ul"
+)
+_HTML = re.compile(
+    rf"</?(?:{_TAG_NAMES})\b[^<>]*>|<!--|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{{1,31}});", re.IGNORECASE
+)
+# Elements a reader sees as separate blocks: their end (or a double <br>) is a paragraph break.
+_BLOCKS = ("p", "div", "li", "tr", "blockquote", "section", "article", "header", "footer", "figure", "h1", "h2", "h3",
+           "h4", "h5", "h6")  # fmt: skip
+_BLOCK_END = re.compile(
+    r"(?i)<\s*(?:/\s*(?:" + "|".join(_BLOCKS) + r")|br\s*/?\s*>\s*<\s*br)\b[^<>]*>"
+)
+
+# Characters that carry no text: C0 and C1 controls (tab and line breaks kept), zero-width space,
+# direction marks and overrides, invisible operators and the byte-order mark. Zero-width (non-)
+# joiners are kept: they are spelling in Persian and Indic scripts and glue emoji sequences.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
+
+# Line breaks as str.splitlines() knows them; "\r\n" is one break, so a lone "\r" must not be
+# allowed to match the "\r" of a "\r\n" (otherwise "a\r\nb" would look like a blank line).
+_LB = r"(?:\r\n|\r(?!\n)|[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])"
+_WS_NOT_LB = r"[^\S\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
+_PARA_BREAK = re.compile(rf"{_LB}(?:{_WS_NOT_LB}*{_LB})+")
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether `text` holds HTML markup: a common tag, a comment or a character entity."""
+    return ("<" in text or "&" in text) and _HTML.search(text) is not None
+
+
+def strip_html(text: str) -> str:
+    """Visible text of an HTML fragment: scripts, styles and comments dropped, entities decoded,
+    block elements and line breaks kept as blank-line paragraph breaks.
+
+    A real HTML parser (lexbor, through selectolax) does the work, so unclosed tags and odd
+    nesting come out as a browser would show them, in linear time however hostile the input.
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(f"<body>{text}</body>")
+    for node in tree.css("script, style"):
+        node.decompose()
+    for node in tree.css("br, " + ", ".join(_BLOCKS)):
+        node.insert_after("\n\n")
+    body = tree.body
+    out = body.text(separator="") if body is not None else text
+    return re.sub(r"\n\s*\n+", "\n\n", out).strip()
+
+
+def remove_invisible(text: str, replacement: str = "") -> tuple[str, bool]:
+    """`text` without control and invisible characters, and whether there were any.
+
+    Newlines, carriage returns and tabs are kept. `replacement` stands in for each character
+    removed; detection uses a space so that words on either side stay apart.
+    """
+    if _INVISIBLE.search(text) is None:
+        return text, False
+    return _INVISIBLE.sub(replacement, text), True
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the non-empty paragraphs of `text`.
+
+    Paragraphs are separated by one or more blank lines, where a line holding only whitespace
+    counts as blank; a single line break inside a paragraph is not a break. Offsets are
+    trimmed so that `text[start:end]` has no surrounding whitespace, and paragraphs made of
+    whitespace only are left out.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _PARA_BREAK.finditer(text):
+        start, end = _trim(text, pos, match.start())
+        if start < end:
+            spans.append((start, end))
+        pos = match.end()
+    start, end = _trim(text, pos, len(text))
+    if start < end:
+        spans.append((start, end))
+    return spans
+
+
+def paragraphs(text: str) -> list[str]:
+    """The non-empty paragraphs of `text`, trimmed; in markup, the end of a block element
+    (`</p>`, `</div>`, `<br><br>`, ...) also ends a paragraph, its tags left for the caller."""
+    if "<" in text:
+        text = _BLOCK_END.sub("\n\n", text)
+    return [text[start:end] for start, end in paragraph_spans(text)]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    piece = text[start:end]
+    stripped = piece.lstrip()
+    start += len(piece) - len(stripped)
+    return start, start + len(stripped.rstrip())
+
+
+def content_hash(title: str | None, text: str) -> str:
+    """Hash of what the model reads of an article (title and text): 16 hex digits of SHA-256.
+
+    Stored in `articles.content_hash` and compared on `--resume`, so its value must not change
+    between versions: a changed hash would make a resumed run redo (and write twice) its articles.
+    """
+    return hashlib.sha256(f"{title or ''}\x00{text}".encode()).hexdigest()[:16]
+
+
+def content_id(title: str | None, text: str) -> str:
+    """The id of an article that has none: `sha256:` + its content hash, the same in every run."""
+    return f"sha256:{content_hash(title, text)}"
