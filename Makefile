@@ -25,7 +25,7 @@ demo: setup
 	$(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo --to en --overwrite
 
 ## The same job with tiny random-weight local models: works with no network.
-$(TINY)/.built: $(VENV)/.installed summarize/testing/tiny.py
+$(TINY)/.built: $(VENV)/.installed $(wildcard summarize/testing/*.py summarize/testing/corpus/*.jsonl)
 	HF_HUB_OFFLINE=1 $(PY) -m summarize.testing.tiny $(TINY)
 	touch $@
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import summarize
+from summarize.testing import corpus as corpus_module
+from summarize.testing.corpus import corpus_digest
 from summarize.testing.tiny import (
     BUILTIN_CORPUS,
     COMPLETE_MARKER,
@@ -16,9 +23,12 @@ from summarize.testing.tiny import (
     MODEL_MAX_LENGTH,
     PROBE_TEXT,
     build_tiny_models,
+    default_corpus_dir,
     load_corpus,
     main,
 )
+
+PACKAGE = Path(summarize.__file__).resolve().parent
 
 # family -> (tokenizer class, model class, model_type) as transformers 5 loads them.
 EXPECTED: dict[str, tuple[str, str, str]] = {
@@ -185,6 +195,37 @@ def test_builtin_corpus_is_used_without_samples(tmp_path: Path) -> None:
     for text in ("Правительство объявило", "الحكومة", "政府", "सरकार", "Regierung"):
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         assert ids and tokenizer.unk_token_id not in ids, text
+
+
+def test_default_corpus_ships_inside_the_package() -> None:
+    folder = default_corpus_dir()
+    assert folder.is_relative_to(PACKAGE)
+    assert sorted(p.name for p in folder.glob("*.jsonl"))
+    # News articles in many languages, not just the built-in sentences.
+    assert len(load_corpus()) > 2 * len(BUILTIN_CORPUS)
+
+
+def test_an_installed_package_trains_on_the_same_corpus(tmp_path: Path) -> None:
+    # As from a wheel: the package alone, no samples/ (or any checkout) beside it, run from elsewhere.
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE, site / "summarize", ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "from summarize.testing.corpus import corpus_digest, default_corpus_dir, load_corpus\n"
+        "print(default_corpus_dir()); print(corpus_digest(load_corpus()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    where, digest = done.stdout.split()
+    assert Path(where).is_relative_to(site)
+    assert digest == corpus_digest(load_corpus())
+
+
+def test_a_missing_shipped_corpus_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Training on the built-in sentences alone would silently give other tokenizers than a checkout's.
+    monkeypatch.setattr(corpus_module, "default_corpus_dir", lambda: tmp_path / "gone")
+    with pytest.raises(FileNotFoundError, match="gone"):
+        load_corpus()
+    assert main([str(tmp_path / "out"), "--only", "t5"]) == 2
 
 
 def test_corpus_reads_title_and_text_and_skips_broken_lines(tmp_path: Path) -> None:
