@@ -53,6 +53,14 @@ def test_control_and_zero_width_characters_are_removed(tmp_path: Path) -> None:
     assert "control_chars" in art.flags
 
 
+def test_zero_width_joiners_are_text_not_noise(tmp_path: Path) -> None:
+    # ZWNJ is spelling in Persian (می‌خواهم), ZWJ glues emoji sequences: neither is removed or flagged.
+    text = "من می\u200cخواهم بروم. خانواده: 👨\u200d👩\u200d👧"
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "fa", "text": text}])
+    (art,) = records(f)
+    assert isinstance(art, Article) and art.text == text and "control_chars" not in art.flags
+
+
 def test_extremely_long_line_is_cut_and_flagged(tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "in.jsonl", [{"id": "long", "text": (TEXT + "\n\n") * 400}])
     assert f.stat().st_size > 300_000

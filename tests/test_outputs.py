@@ -208,3 +208,34 @@ def test_every_command_and_option_has_help_and_is_in_readme() -> None:
             if getattr(param, "param_type_name", "") == "option":
                 assert getattr(param, "help", None), f"{name} {param.opts} has no help"
                 assert re.search(re.escape(param.opts[0]), res.output), (name, param.opts)
+
+
+def test_detect_rows_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from summarize import api, io
+    from summarize.detect import make_detector
+    from summarize.options import DetectOptions, ReadOptions
+
+    src = tmp_path / "in.jsonl"
+    text = sample_articles(1)[0]["text"]
+    src.write_text("\n".join([json.dumps({"id": "a", "text": text}), "{broken",
+                              json.dumps({"id": "b", "text": text, "lang": "NB"})]) + "\n", encoding="utf-8")
+    det = make_detector(DetectOptions())
+    rows = list(api.detection_rows(io.read_records([str(src)], ReadOptions(lang_col="lang")), det))
+    assert [r["status"] for r in rows] == ["ok", "error", "ok"]
+    assert rows[0]["lang"] == det.detect(text).lang and rows[0]["detector"] == det.name
+    assert rows[1]["id"] is None and f"{src}:2:" in rows[1]["error"]
+    # A given language is taken as `run` takes it: normalised and trusted.
+    given = rows[2]
+    assert given["detector"] == "given" and given["lang_score"] == 1.0
+    assert given["lang_mix"] == [{"lang": given["lang"], "share": 1.0}] and given["lang"] == given["lang"].lower()
+
+    out = tmp_path / "det" / "langs.parquet"
+    assert io.write_detections(rows, str(out)) == 3
+    table = pq.read_table(out)
+    assert table.column_names == list(io.DETECT_SCHEMA)
+    assert table.schema.metadata[b"table"] == b"detections"
+    assert table.column("id").to_pylist() == ["a", None, "b"]
+    assert io.write_detections(iter(rows[:1]), "-") == 1
+    assert json.loads(capsys.readouterr().out)["id"] == "a"
+    with pytest.raises(summarize.errors.UsageError, match="parquet"):
+        io.write_detections(rows, str(tmp_path / "langs.csv"))
