@@ -89,3 +89,14 @@ def test_reading_and_detection_clean_alike(tmp_path: Path) -> None:
     assert art.id == text.content_id(None, art.text)
     det = make_detector(DetectOptions())
     assert det.detect(body) == det.detect(art.text)
+
+
+def test_text_module_stays_light() -> None:
+    # Reading must not pull in the language detector, models or Polars by cleaning text.
+    import subprocess
+    import sys
+
+    code = ("import sys; from summarize import text; text.strip_html('<p>x</p>'); text.paragraphs('a'); "
+            "print(sorted(m for m in ('langdetect', 'torch', 'transformers', 'polars', 'pyarrow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert done.stdout.strip() == "[]"
