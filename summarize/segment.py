@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import sentencex
 
+from . import langcodes
+
 __all__ = ["NO_SPACE_LANGS", "Sentence", "reassemble", "segment", "split_long", "split_paragraphs"]
 
 # Languages whose sentences follow each other without a space. Thai, Lao, Khmer and Burmese
@@ -119,10 +121,10 @@ class Sentence:
 
 @functools.lru_cache(maxsize=512)
 def _norm_lang(lang: str | None) -> str:
-    # "zh-Hant", "pt_BR", "EN" -> primary subtag in lower case; unknown -> "".
+    # "zh-Hant", "pt_BR", "EN", "deu" -> the project code (`langcodes`); unknown -> "".
     if not lang:
         return ""
-    code = lang.strip().lower().replace("_", "-").split("-", 1)[0]
+    code = langcodes.normalise(lang)
     return "" if code in _UNKNOWN_LANGS else code
 
 
