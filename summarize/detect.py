@@ -829,8 +829,8 @@ def verify(given: str, detection: Detection, options: DetectOptions) -> bool:
     confident detection (score >= 0.9, and at least `min_score`) of another language that is not a
     close relative of the given one (`langcodes.CLOSE_GROUPS`: Croatian/Serbian/Bosnian,
     Norwegian/Danish, Indonesian/Malay, ...), with the given language (or a close relative) not
-    found in the article's mix. A given language the engine cannot
-    detect is only contradicted by a different script.
+    found in the article's mix. A given language the engine cannot detect is only contradicted by
+    a different script.
     """
     if not options.verify_lang:
         return False
