@@ -86,7 +86,7 @@ COLUMNS = (
     _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content)."),
     _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
-    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (ISO 639-1); trusted unless --verify-lang."),
+    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
     _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
