@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from . import langcodes
 from .errors import UsageError
 from .options import DetectOptions
 from .schema import Detection
@@ -164,47 +165,8 @@ _LANGDETECT_PROXIES = {"sr": "mk", "be": "uk", "kk": "ru", "ps": "fa"}
 # nothing about them otherwise.
 _PROXY_NEEDS = {"sr": "ћђјљњџ", "be": "ў", "kk": "әғқңөұүһ", "ps": "ټډړږښګڼېۍځڅ"}
 
-# Codes that mean the same language, and ISO 639-2/3 codes seen in inputs and model names.
-_CODE_ALIASES = {
-    "iw": "he", "ji": "yi", "in": "id", "jw": "jv", "mo": "ro", "nb": "no",
-    "fil": "tl", "cmn": "zh", "yue": "zh", "zho": "zh", "chi": "zh", "arb": "ar", "pes": "fa",
-    "prs": "fa", "zsm": "ms", "nob": "no", "nno": "nn", "nor": "no", "ekk": "et", "lvs": "lv",
-    "swh": "sw", "azj": "az", "uzn": "uz", "khk": "mn", "plt": "mg", "pbt": "ps", "ydd": "yi",
-    "als": "sq", "gaz": "om", "npi": "ne", "ory": "or", "quy": "qu",
-}  # fmt: skip
-_ISO3 = {
-    "afr": "af", "amh": "am", "ara": "ar", "aze": "az", "bel": "be", "ben": "bn", "bod": "bo",
-    "bos": "bs", "bul": "bg", "cat": "ca", "ces": "cs", "cze": "cs", "cym": "cy", "wel": "cy",
-    "dan": "da", "deu": "de", "ger": "de", "ell": "el", "gre": "el", "eng": "en", "epo": "eo",
-    "est": "et", "eus": "eu", "baq": "eu", "fas": "fa", "per": "fa", "fin": "fi", "fra": "fr",
-    "fre": "fr", "gle": "ga", "guj": "gu", "hau": "ha", "heb": "he", "hin": "hi", "hrv": "hr",
-    "hun": "hu", "hye": "hy", "arm": "hy", "ind": "id", "isl": "is", "ice": "is", "ita": "it",
-    "jpn": "ja", "kat": "ka", "geo": "ka", "kaz": "kk", "khm": "km", "kan": "kn", "kor": "ko",
-    "lao": "lo", "lat": "la", "lit": "lt", "lav": "lv", "mal": "ml", "mar": "mr", "mkd": "mk",
-    "mac": "mk", "mon": "mn", "msa": "ms", "may": "ms", "mya": "my", "bur": "my", "nep": "ne",
-    "nld": "nl", "dut": "nl", "pan": "pa", "pol": "pl", "por": "pt", "pus": "ps", "ron": "ro",
-    "rum": "ro", "rus": "ru", "sin": "si", "slk": "sk", "slo": "sk", "slv": "sl", "som": "so",
-    "spa": "es", "sqi": "sq", "alb": "sq", "srp": "sr", "swa": "sw", "swe": "sv", "tam": "ta",
-    "tel": "te", "tgl": "tl", "tha": "th", "tur": "tr", "ukr": "uk", "urd": "ur", "uzb": "uz",
-    "vie": "vi", "yid": "yi", "yor": "yo", "zul": "zu", "xho": "xh",
-}  # fmt: skip
-# Languages so close that a detector preferring one to the other is no evidence against a label.
-_CLOSE = (frozenset({"hr", "bs", "sr", "sh", "cnr"}), frozenset({"no", "nn", "da"}), frozenset({"id", "ms"}))
-
-
-def normalise_code(code: str) -> str:
-    """Return the ISO 639-1 code for a language code as detectors, inputs and models write it.
-
-    Region and script subtags are dropped (`zh-cn`, `zh-TW`, `pt_BR`, `eng_Latn`), deprecated and
-    macrolanguage aliases are folded (`iw` -> `he`, `nb` -> `no`, `fil` -> `tl`), and common ISO 639-2/3
-    codes become their two-letter form; an empty code is `und`, and an unknown one comes back
-    lower-cased without its subtags.
-    """
-    base = re.split(r"[-_\s]", (code or "").strip().lower(), maxsplit=1)[0]
-    if not base:
-        return UND
-    base = _CODE_ALIASES.get(base, base)
-    return _ISO3.get(base, base)
+# The one normaliser lives in `langcodes`; this name stays for the modules that import it from here.
+normalise_code = langcodes.normalise
 
 
 # --- cleaning ---------------------------------------------------------------------------------
@@ -512,7 +474,8 @@ class _LinguaEngine:
         except ImportError as exc:
             raise UsageError("--detector lingua needs the lingua extra: pip install 'summarize[lingua]'") from exc
         self._detector = LanguageDetectorBuilder.from_all_languages().build()
-        self._codes = {lang: normalise_code(lang.iso_code_639_1.name) for lang in Language.all()}
+        # lingua says Bokmål (`nb`) where langdetect and the script groups say Norwegian (`no`).
+        self._codes = {lang: langcodes.macrolanguage(lang.iso_code_639_1.name) for lang in Language.all()}
         self.languages = frozenset(self._codes.values())
 
     def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
@@ -822,23 +785,24 @@ def verify(given: str, detection: Detection, options: DetectOptions) -> bool:
 
     Used by `--verify-lang` (returns False when `options.verify_lang` is off). Disagreement needs a
     confident detection (score >= 0.9, and at least `min_score`) of another language that is not a
-    close relative of the given one (Croatian/Serbian/Bosnian, Norwegian/Danish, Indonesian/Malay),
-    with the given language not found in the article's mix. A given language the engine cannot
-    detect is only contradicted by a different script.
+    close relative of the given one (`langcodes.CLOSE_GROUPS`: Croatian/Serbian/Bosnian,
+    Norwegian/Danish, Indonesian/Malay, ...), with the given language (or a close relative) not
+    found in the article's mix. A given language the engine cannot detect is only contradicted by
+    a different script.
     """
     if not options.verify_lang:
         return False
-    lang = normalise_code(given)
+    lang = langcodes.normalise(given)
     found = detection.lang
-    if UND in (lang, found) or lang == found:
+    if UND in (lang, found) or langcodes.same_language(lang, found):
         return False
     if detection.score < max(options.verify_min_score, options.min_score):
         return False
-    if any(lang in close and found in close for close in _CLOSE):
+    if any(langcodes.same_language(mixed, lang) for mixed, _ in detection.mix):
         return False
-    if any(mixed == lang for mixed, _ in detection.mix):
-        return False
-    given_script, found_script = _LANG_SCRIPT.get(lang), _LANG_SCRIPT.get(found)
+    # The detector answers a variety (`nb`, `yue`) with its macrolanguage (`no`, `zh`).
+    detected_as = langcodes.macrolanguage(lang)
+    given_script, found_script = _LANG_SCRIPT.get(detected_as), _LANG_SCRIPT.get(found)
     if given_script and found_script and given_script != found_script:
         return True
-    return lang in make_detector(options).languages
+    return detected_as in make_detector(options).languages

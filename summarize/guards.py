@@ -20,6 +20,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 
+from . import langcodes
+
 REPETITION = "repetition"
 LENGTH_RATIO = "length_ratio"
 WRONG_LANGUAGE = "wrong_language"
@@ -41,17 +43,6 @@ _NO_SPACE = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
-
-# Languages the detector cannot reliably tell apart in a short text, so that an answer inside the
-# group is not a wrong language: Serbo-Croatian standards, Malay/Indonesian, Norwegian written
-# forms, Chinese varieties.
-_SAME_LANGUAGE: tuple[frozenset[str], ...] = (
-    frozenset({"hr", "sr", "bs", "sh", "cnr"}),
-    frozenset({"ms", "id"}),
-    frozenset({"no", "nb", "nn"}),
-    frozenset({"zh", "yue", "wuu"}),
-)
-
 
 def units(text: str) -> list[str]:
     """The units repetition is measured in: lower-cased words, or letters in scripts without spaces.
@@ -143,13 +134,6 @@ def text_size(text: str) -> float:
     return size
 
 
-def same_language(a: str, b: str) -> bool:
-    """Whether two language codes name the same language for the purpose of the check."""
-    if a == b:
-        return True
-    return any(a in group and b in group for group in _SAME_LANGUAGE)
-
-
 def check(
     output: str,
     source: str,
@@ -178,12 +162,12 @@ def check(
             flags.append(LENGTH_RATIO)
     if detect is not None and expected_lang and expected_lang != "und":
         lang, score = detect(output)
-        if lang != "und" and not same_language(lang, expected_lang) and score >= min_lang_score:
+        if lang != "und" and not langcodes.same_language(lang, expected_lang) and score >= min_lang_score:
             flags.append(WRONG_LANGUAGE)
     return flags
 
 
 __all__ = [
     "EMPTY_OUTPUT", "LENGTH_RATIO", "MIN_RATIO_SOURCE", "REPETITION", "SUMMARY_RATIO", "TRANSLATION_RATIO",
-    "WRONG_LANGUAGE", "check", "has_repetition", "same_language", "text_size", "units",
+    "WRONG_LANGUAGE", "check", "has_repetition", "text_size", "units",
 ]

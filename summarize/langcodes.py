@@ -1,7 +1,9 @@
 """Language codes: ISO 639-1 as the lingua franca, and the codes each model family expects.
 
-Everything outside this module speaks normalised ISO 639-1 (`de`, `zh`), or an ISO 639-3 code
-where a language has no 639-1 code (`ast`, `pcm`, `yue`). This module turns those into what a
+This is the one place that normalises language codes (`normalise`) and knows which languages are
+too close to tell apart (`same_language`): detection, segmentation, options, guards and routing
+all ask it. Everything outside this module speaks normalised ISO 639-1 (`de`, `zh`), or an ISO
+639-3 code where a language has no 639-1 code (`ast`, `pcm`, `yue`). This module turns those into what a
 model family wants: `__de__` for M2M100, `de_DE` for mBART-50, `deu_Latn` for NLLB, `<2de>` for
 MADLAD-400, a `>>deu<<` label for multi-target OPUS-MT models, and English language names for
 prompted models (T5, Flan-T5, mT0). The tables live in `summarize/data/` and are read lazily once.
@@ -55,6 +57,21 @@ _T5_LANGUAGES = frozenset({"en", "de", "fr", "ro"})
 
 # Region subtags that imply a Chinese script when no script subtag is given.
 _ZH_REGION_SCRIPT = {"tw": "Hant", "hk": "Hant", "mo": "Hant", "cn": "Hans", "sg": "Hans"}
+
+# Languages so close that a detector cannot tell them apart in a short text, so that one found
+# where the other was given or asked for is no evidence of a wrong language: the Serbo-Croatian
+# standards, the Norwegian written standards and Danish, Indonesian and Malay, the Chinese
+# varieties, Persian and Dari.
+CLOSE_GROUPS: tuple[frozenset[str], ...] = (
+    frozenset({"hr", "sr", "bs", "sh", "cnr"}),
+    frozenset({"no", "nb", "nn", "da"}),
+    frozenset({"id", "ms"}),
+    frozenset({"zh", "yue", "wuu"}),
+    frozenset({"fa", "prs"}),
+)
+
+# Varieties and written standards that language detectors answer with their macrolanguage.
+_MACROLANGUAGE = {"nb": "no", "yue": "zh", "wuu": "zh", "prs": "fa"}
 
 _MBART_CC25 = 25  # mbart-large-cc25 knows the first 25 codes of the mBART-50 list, in order.
 
@@ -167,6 +184,20 @@ def normalise(code: str) -> str:
     if len(primary) == 3:
         primary = _from_639_3().get(primary, primary)
     return primary
+
+
+def macrolanguage(code: str) -> str:
+    """The code a language detector answers for a language: the normalised code, with written
+    standards and varieties folded into their macrolanguage (`nb` -> `no`, `yue` -> `zh`)."""
+    iso = normalise(code)
+    return _MACROLANGUAGE.get(iso, iso)
+
+
+def same_language(a: str, b: str) -> bool:
+    """True when two codes name the same language after normalising (`pt-BR`, `por`), or two
+    languages of one `CLOSE_GROUPS` group (`nb` and `no`, `hr` and `sr`, `zh` and `yue`)."""
+    x, y = normalise(a), normalise(b)
+    return x == y or any(x in group and y in group for group in CLOSE_GROUPS)
 
 
 def _script_hint(code: str) -> str | None:

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import langcodes
 from .errors import UsageError
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
@@ -179,8 +180,9 @@ class RunOptions:
     def __post_init__(self) -> None:
         for code in self.to:
             _check_lang(code, "--to")
-        # `EN`, `pt-BR`, `zh_Hans` name the same targets as `en`, `pt`, `zh` for routing and output.
-        object.__setattr__(self, "to", tuple(dict.fromkeys(c.lower().replace("_", "-").split("-")[0] for c in self.to)))
+        # `EN`, `pt-BR`, `zh_Hans`, `deu` name the same targets as `en`, `pt`, `zh`, `de` for routing
+        # and output; `langcodes` is the one normaliser, so a target matches a given or detected source.
+        object.__setattr__(self, "to", tuple(dict.fromkeys(langcodes.normalise(c) for c in self.to)))
         bad = [f for f in self.translate if f not in FIELDS]
         if bad:
             raise UsageError(f"--translate takes summary, title, text; not {', '.join(bad)}")

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from . import langcodes
 from .backends import is_local
-from .detect import EMPTY, NO_LETTERS, normalise_code
+from .detect import EMPTY, NO_LETTERS
 from .errors import UnsupportedLanguageError
 from .options import ReadOptions, RunOptions
 from .registry import (
@@ -80,7 +81,7 @@ def detection_of(article: Article, detector: _Detects) -> Detection:
     """The article's language as the pipeline takes it: a language given by the input (normalised
     and trusted), else the detector's verdict on title and text."""
     if article.lang:
-        given = normalise_code(article.lang)
+        given = langcodes.normalise(article.lang)
         return Detection(given, 1.0, ((given, 1.0),), "given")
     return detector.detect(article.text, article.title)
 

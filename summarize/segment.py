@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import sentencex
 
+from . import langcodes
+
 # Paragraphs are found as everywhere else in the package (reading, detection).
 from .text import paragraph_spans as split_paragraphs
 
@@ -116,10 +118,10 @@ class Sentence:
 
 @functools.lru_cache(maxsize=512)
 def _norm_lang(lang: str | None) -> str:
-    # "zh-Hant", "pt_BR", "EN" -> primary subtag in lower case; unknown -> "".
+    # "zh-Hant", "pt_BR", "EN", "deu" -> the project code (`langcodes`); unknown -> "".
     if not lang:
         return ""
-    code = lang.strip().lower().replace("_", "-").split("-", 1)[0]
+    code = langcodes.normalise(lang)
     return "" if code in _UNKNOWN_LANGS else code
 
 

@@ -159,3 +159,17 @@ def test_what_is_not_a_cycle(tmp_path: Path) -> None:
     assert graph["pkg.io.write"] == {"pkg.io.read"}
     assert graph["pkg.text"] == set()
     assert find_cycle(graph) is None
+
+
+def test_cli_imports_nothing_heavy() -> None:
+    # `summarize --help` must answer at once: no model, table or Hub library behind the CLI's imports.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, summarize.cli; "
+        "print(','.join(sorted(m for m in ('torch', 'transformers', 'polars', 'pyarrow', 'huggingface_hub', "
+        "'ctranslate2', 'ray', 'langdetect', 'sentencex', 'tqdm') if m in sys.modules)))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from summarize import langcodes
@@ -14,6 +17,8 @@ from summarize.langcodes import (
     normalise,
     supported,
 )
+
+from .conftest import invoke, read, sample_articles, write_jsonl
 
 
 @pytest.mark.parametrize(
@@ -237,3 +242,138 @@ def test_family_of(model_type: str, name: str, family: str) -> None:
 def test_family_of_reads_only_the_last_path_component() -> None:
     # A parent folder's name must not decide the family.
     assert family_of("m2m_100", "/home/nllb-runs/m2m100_418M") == "m2m100"
+
+
+# --- one language layer: every stage normalises through `langcodes` ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("NO", "no"), ("Nb", "nb"), ("NN", "nn"), ("EN", "en"), ("De-AT", "de"), ("ZH-HANT", "zh"),
+        ("zh-Hant", "zh"), ("zh-Hans-CN", "zh"), ("pt-BR", "pt"), ("PT_br", "pt"), ("yue", "yue"),
+        ("YUE-Hant", "yue"), ("sr-Latn", "sr"), ("eng_Latn", "en"),
+    ],
+)  # fmt: skip
+def test_normalise_tags_and_case(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # ISO 639-2/T and 639-3
+        ("deu", "de"), ("fra", "fr"), ("zho", "zh"), ("cmn", "zh"), ("por", "pt"), ("spa", "es"),
+        ("rus", "ru"), ("ara", "ar"), ("arb", "ar"), ("nld", "nl"), ("ces", "cs"), ("ell", "el"),
+        ("fas", "fa"), ("pes", "fa"), ("msa", "ms"), ("zsm", "ms"), ("nob", "nb"), ("nno", "nn"),
+        ("nor", "no"), ("swh", "sw"), ("ekk", "et"), ("DEU", "de"),
+        # ISO 639-2/B (bibliographic)
+        ("ger", "de"), ("fre", "fr"), ("chi", "zh"), ("dut", "nl"), ("cze", "cs"), ("gre", "el"),
+        ("per", "fa"), ("may", "ms"), ("wel", "cy"), ("baq", "eu"),
+        # no two-letter code: kept as ISO 639-3
+        ("yue", "yue"), ("ast", "ast"), ("prs", "prs"),
+    ],
+)  # fmt: skip
+def test_normalise_iso639_2_and_3(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("nb", "no", True), ("NB", "nn", True), ("no", "da", True), ("hr", "sr", True), ("bs", "sh", True),
+        ("zh-Hant", "yue", True), ("zh", "cmn", True), ("id", "ms", True), ("fa", "prs", True),
+        ("pt-BR", "por", True), ("ger", "de", True), ("de", "nl", False), ("nb", "sv", False),
+        ("zh", "ja", False), ("sr", "ru", False),
+    ],
+)  # fmt: skip
+def test_same_language(a: str, b: str, same: bool) -> None:
+    assert langcodes.same_language(a, b) is same
+    assert langcodes.same_language(b, a) is same
+
+
+def test_macrolanguage_is_what_detectors_answer() -> None:
+    assert langcodes.macrolanguage("nb") == "no"
+    assert langcodes.macrolanguage("nob") == "no"
+    assert langcodes.macrolanguage("yue") == "zh"
+    assert langcodes.macrolanguage("nn") == "nn"
+    assert langcodes.macrolanguage("de-AT") == "de"
+
+
+CODES = ["nb", "NO", "nob", "yue", "zh-Hant", "ZH_tw", "pt-BR", "EN", "deu", "ger", "fre", "zho", "cmn", "iw"]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_options_routing_and_detection_agree(code: str) -> None:
+    from summarize.detect import normalise_code
+    from summarize.options import RunOptions
+    from summarize.routing import detection_of
+    from summarize.schema import Article
+
+    expected = normalise(code)
+    assert RunOptions(to=(code,)).to == (expected,)
+    art = Article(id="a", row_index=0, source="-", line=1, text="Text.", lang=code)
+    assert detection_of(art, detector=None).lang == expected  # type: ignore[arg-type]
+    assert normalise_code(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("ZH-Hant", "今天下雨。明天會放晴。"),
+        ("zho", "今天下雨。明天会放晴。"),
+        ("deu", "Das kostet ca. 5 Euro. Er kam am 3. Mai an."),
+        ("ger", "Das kostet ca. 5 Euro. Er kam am 3. Mai an."),
+        ("PT-br", "O Sr. Silva chegou. Ele saiu."),
+    ],
+)
+def test_segmentation_normalises_like_langcodes(code: str, text: str) -> None:
+    from summarize.segment import reassemble, segment
+
+    got = [s.text for s in segment(text, code)]
+    assert got == [s.text for s in segment(text, normalise(code))]
+    assert len(got) == 2
+    pieces = [(0, s) for s in got]
+    assert reassemble(pieces, code) == reassemble(pieces, normalise(code))
+
+
+def test_guards_and_verify_use_the_close_groups() -> None:
+    from summarize import guards
+    from summarize.detect import verify
+    from summarize.options import DetectOptions
+    from summarize.schema import Detection
+
+    def flags(expected: str, found: str) -> list[str]:
+        text = "Regjeringen la fram statsbudsjettet i dag, og opposisjonen kritiserte det."
+        return guards.check(text, text, expected_lang=expected, detect=lambda _t: (found, 0.99),
+                            ratio_bounds=guards.TRANSLATION_RATIO)
+
+    assert guards.WRONG_LANGUAGE not in flags("nb", "no")
+    assert guards.WRONG_LANGUAGE not in flags("NB", "da")
+    assert guards.WRONG_LANGUAGE not in flags("zh-Hant", "yue")
+    assert guards.WRONG_LANGUAGE in flags("nb", "de")
+    opts = DetectOptions(verify_lang=True)
+    assert not verify("nb", Detection("no", 0.99, (("no", 1.0),), "langdetect"), opts)
+    assert not verify("yue", Detection("zh", 0.99, (("zh", 1.0),), "langdetect"), opts)
+    # A given Bokmål article that the detector confidently finds German is a disagreement.
+    assert verify("nb", Detection("de", 0.99, (("de", 1.0),), "langdetect"), opts)
+
+
+def test_given_bokmal_to_bokmal_is_identity_end_to_end(tmp_path: Path, fast_args: list[str]) -> None:
+    # Given as `nb` (in any spelling) and asked for as `nb`: passed through, not M2M100's `no -> nb`.
+    arts = sample_articles(3)
+    f = write_jsonl(tmp_path / "in.jsonl", [{**a, "language": code} for a, code in zip(arts, ["nb", "NB", "nob"], strict=True)])
+    out = tmp_path / "out"
+    res = invoke(["run", str(f), "--out", str(out), "--lang-col", "language", "--to", "nb", "--translate", "summary,title", *fast_args])
+    assert res.exit_code == 0, res.output
+    assert read(out, "articles")["lang"].to_list() == ["nb", "nb", "nb"]
+    tr = read(out, "translations")
+    assert len(tr) == 6
+    assert set(tr["source_lang"]) == {"nb"} and set(tr["target_lang"]) == {"nb"}
+    assert set(tr["model"]) == {"identity"}
+    plan = json.loads(invoke(["models", "plan", str(f), "--lang-col", "language", "--to", "NB", "--json"]).output)
+    assert {a["model"] for a in plan["translations"]} == {"identity"}
+    # Norwegian as langdetect writes it (`no`) is another code: it is translated.
+    g = write_jsonl(tmp_path / "no.jsonl", [{**arts[0], "language": "no"}])
+    plan = json.loads(invoke(["models", "plan", str(g), "--lang-col", "language", "--to", "nb", "--json"]).output)
+    assert "identity" not in {a["model"] for a in plan["translations"]}

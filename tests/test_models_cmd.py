@@ -239,3 +239,26 @@ def test_models_commands_have_help() -> None:
         sub = invoke(["models", name, "--help"])
         assert sub.exit_code == 0 and len(sub.stdout) > 200, name
     assert "models" in invoke(["--help"]).stdout
+
+
+def test_fetch_model_takes_a_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    from summarize.backends.hub import fetch_model
+    from summarize.errors import ModelError
+
+    repo = tmp_path / "models--org--cached"
+    for ref, commit in (("main", "1" * 40), ("v1", "2" * 40)):
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(commit)
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        (repo / "snapshots" / commit / "config.json").write_text("{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert fetch_model("org/cached") == str(repo / "snapshots" / ("1" * 40))
+    assert fetch_model("org/cached", revision="v1") == str(repo / "snapshots" / ("2" * 40))
+    with pytest.raises(ModelError) as err:
+        fetch_model("org/cached", revision="v2")
+    assert str(err.value).startswith("cannot fetch model 'org/cached': ") and "\n" not in str(err.value)
+    res = invoke(["models", "fetch", "--model", "org/cached", "--revision", "v1"])
+    assert res.exit_code == 0, res.output
+    assert f"org/cached: in the cache at {repo / 'snapshots' / ('2' * 40)}" in res.stderr

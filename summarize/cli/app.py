@@ -1,0 +1,82 @@
+"""The `summarize` Typer app: its commands, option values from files and the environment, `main()`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import __version__
+from ..errors import UsageError
+from . import models, run
+
+app = typer.Typer(
+    name="summarize",
+    help="Summarize and translate batches of news articles in any language into Parquet tables with full metadata.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.command("run")(run.run)
+app.command("detect")(run.detect)
+app.command("schema")(run.schema)
+app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"summarize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Summarize and translate batches of news articles into Parquet.
+
+    Start with `summarize run INPUT... --out DIR`; `summarize detect` only detects languages.
+    """
+
+
+def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """Click's `default_map` from the config file and `SUMMARIZE_*` variables (flags still win)."""
+    from .. import config as cfg
+
+    path = cfg.config_path(argv, cwd)
+    data = cfg.load_file(path) if path else {}
+    root = typer.main.get_command(app)
+    commands: dict[str, list[tuple[str, bool]]] = {}
+
+    # Typer vendors its own Click, so commands are told apart by shape, not by class.
+    def walk(cmd: Any, prefix: str) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, f"{prefix}.{name}" if prefix else name)
+        else:
+            commands[prefix] = [(p.name, bool(getattr(p, "multiple", False))) for p in cmd.params
+                                if getattr(p, "param_type_name", "") == "option" and p.name and p.name != "config"]
+
+    walk(root, "")
+    flat = cfg.default_map(commands, data, cfg.environment() if env is None else env, source=str(path or "environment"))
+    nested: dict[str, Any] = {}
+    for key, values in flat.items():
+        node = nested
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = values
+    return nested
+
+
+def main() -> None:
+    """Console entry point: options from summarize.toml / --config and SUMMARIZE_* variables, then flags."""
+    try:
+        default_map = build_default_map(sys.argv[1:])
+    except UsageError as exc:
+        typer.echo(f"summarize: error: {exc}", err=True)
+        sys.exit(2)
+    app(default_map=default_map)

@@ -1,0 +1,193 @@
+"""Every option more than one command takes, declared once, with its default read from `options.py`.
+
+A command lists its own options in its signature and names the shared groups it takes with
+`@takes(COLUMNS, ROUTING, ...)`; the group options are added to the signature Typer reads and
+reach the command as keyword arguments, from which `read_options`, `detect_options` and
+`run_options` build the frozen options the library takes. The defaults come from the options
+dataclasses, so `summarize --help` and the Python API cannot disagree.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..options import DetectOptions, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
+from .common import LogFormat, split_list
+
+_READ = ReadOptions()
+_DETECT = DetectOptions()
+_RUN = RunOptions()
+_SUMMARY = GenerationOptions()
+_TRANSLATION = default_translation_generation()
+
+
+class LongInput(str, Enum):
+    chunk = "chunk"
+    truncate = "truncate"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Backend(str, Enum):
+    torch = "torch"
+    ct2 = "ct2"
+
+
+class DetectorName(str, Enum):
+    langdetect = "langdetect"
+    lingua = "lingua"
+
+
+class OnDuplicate(str, Enum):
+    all = "all"
+    first = "first"
+    error = "error"
+
+
+# ---- options every command spells the same way, used one by one --------------------------------
+Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md files, or - for JSONL on stdin.", show_default=False)]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
+LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")]
+RegistryFile = Annotated[Path | None, typer.Option("--registry", help="Your own model registry TOML, merged over the shipped one.", exists=True, dir_okay=False)]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+
+
+# ---- option groups -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One option of a group: its parameter name, its Typer declaration and its default."""
+
+    name: str
+    annotation: Any
+    default: Any
+
+
+def _opt(name: str, kind: Any, flag: str, default: Any, help: str, **extra: Any) -> Shared:
+    return Shared(name, Annotated[kind, typer.Option(flag, help=help, **extra)], default)
+
+
+#: Which input columns hold what, and how raw text is taken.
+COLUMNS = (
+    _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content)."),
+    _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
+    _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
+    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
+    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
+)
+#: What a run keeps from the input, and how it treats duplicates and runaway texts.
+READING = (
+    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable)."),
+    _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", OnDuplicate(_READ.on_duplicate_id), "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
+    _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts longer than this many characters (flagged input_truncated)."),
+)
+#: Language detection.
+DETECTION = (
+    _opt("detector", DetectorName, "--detector", DetectorName(_DETECT.engine), "Language detection engine (lingua needs the `lingua` extra)."),
+    _opt("min_lang_score", float, "--min-lang-score", _DETECT.min_score, "Below this detector confidence the language is `und`."),
+    _opt("min_lang_chars", int, "--min-lang-chars", _DETECT.min_chars, "Texts with fewer letters than this are `und` (too short to tell)."),
+)
+#: What to produce and which models may produce it: a `models plan` line is a `run` line minus the outputs.
+ROUTING = (
+    _opt("to", str, "--to", ",".join(_RUN.to), "Target languages, comma-separated ISO 639-1 codes."),
+    _opt("translate", str, "--translate", ",".join(_RUN.translate), "Fields to translate, comma-separated: summary, title, text."),
+    _opt("summary_model", str | None, "--summary-model", _RUN.summary_model, "Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English)."),
+    _opt("translation_model", str | None, "--translation-model", _RUN.translation_model, "Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100)."),
+    Shared("registry", RegistryFile, None),
+    _opt("allow_noncommercial", bool, "--allow-noncommercial", _RUN.allow_noncommercial, "Let routing use non-commercial models such as NLLB."),
+)
+#: Decoding and batching (`summarize run` only).
+GENERATION = (
+    _opt("max_new_tokens", int, "--max-new-tokens", _SUMMARY.max_new_tokens, "Most tokens in a summary."),
+    _opt("beams", int, "--beams", _SUMMARY.num_beams, "Beam width for summaries (1 = greedy)."),
+    _opt("no_repeat_ngram_size", int, "--no-repeat-ngram-size", _SUMMARY.no_repeat_ngram_size, "Forbid repeated n-grams of this size in summaries (0 = off)."),
+    _opt("repetition_penalty", float, "--repetition-penalty", _SUMMARY.repetition_penalty, "Penalty (>1) on repeated tokens in summaries."),
+    _opt("translation_beams", int, "--translation-beams", _TRANSLATION.num_beams, "Beam width for translations."),
+    _opt("translation_max_new_tokens", int, "--translation-max-new-tokens", _TRANSLATION.max_new_tokens, "Cap on tokens per translated sentence (the limit is proportional to the sentence)."),
+    _opt("batch_size", int, "--batch-size", _SUMMARY.batch_size, "Most inputs per model call."),
+    _opt("max_batch_tokens", int, "--max-batch-tokens", _SUMMARY.max_batch_tokens, "Most padded input tokens per model call."),
+    _opt("long_input", LongInput, "--long-input", LongInput(_RUN.long_input), "Articles over the model's input limit: chunk (map-reduce) or truncate."),
+    _opt("device", Device, "--device", Device(_RUN.device), "Where models run."),
+    _opt("backend", Backend, "--backend", Backend(_RUN.backend), "Inference engine: torch (transformers) or ct2 (CTranslate2, the `ct2` extra)."),
+    _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models)."),
+    _opt("max_loaded_models", int, "--max-loaded-models", _RUN.max_loaded_models, "Models kept in memory at once (least recently used dropped)."),
+    _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family)."),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def takes(*groups: tuple[Shared, ...]) -> Callable[[F], F]:
+    """Add the groups' options to a command's signature (after its own); the command receives
+    them through its `**shared` keyword arguments."""
+
+    def add(command: F) -> F:
+        # Typer reads `__signature__` as it is, so the command's own (string) annotations are
+        # resolved here, against the command's module.
+        sig = inspect.signature(command, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        extra = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=o.annotation, default=o.default)
+                 for group in groups for o in group]
+        command.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        return command
+
+    return add
+
+
+# ---- options objects from option values --------------------------------------------------------
+
+
+def read_options(values: Mapping[str, Any]) -> ReadOptions:
+    """`ReadOptions` from the COLUMNS (and, where the command has them, READING) values."""
+    dup = values.get("on_duplicate_id")
+    return ReadOptions(
+        id_col=values["id_col"], text_col=values["text_col"], title_col=values["title_col"],
+        lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
+        on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
+        max_chars=values.get("max_chars", _READ.max_chars),
+    )
+
+
+def detect_options(values: Mapping[str, Any], *, verify_lang: bool = _DETECT.verify_lang) -> DetectOptions:
+    """`DetectOptions` from the DETECTION values."""
+    return DetectOptions(engine=values["detector"].value, min_score=values["min_lang_score"],
+                         min_chars=values["min_lang_chars"], verify_lang=verify_lang)
+
+
+def run_options(values: Mapping[str, Any], **run: Any) -> RunOptions:
+    """`RunOptions` from the ROUTING and DETECTION values, plus GENERATION's where given, plus
+    `run`'s keyword arguments (RunOptions fields such as `max_errors`)."""
+    fields: dict[str, Any] = {}
+    if "beams" in values:
+        batching = {"batch_size": values["batch_size"], "max_batch_tokens": values["max_batch_tokens"]}
+        fields = {
+            "summary": replace(_SUMMARY, max_new_tokens=values["max_new_tokens"], num_beams=values["beams"],
+                               no_repeat_ngram_size=values["no_repeat_ngram_size"],
+                               repetition_penalty=values["repetition_penalty"], **batching),
+            "translation": replace(_TRANSLATION, max_new_tokens=values["translation_max_new_tokens"],
+                                   num_beams=values["translation_beams"], **batching),
+            "long_input": values["long_input"].value, "device": values["device"].value,
+            "backend": values["backend"].value, "compute_type": values["compute_type"],
+            "max_loaded_models": values["max_loaded_models"], "prompt": values["prompt"],
+        }
+    registry = values["registry"]
+    return RunOptions(
+        to=split_list(values["to"]), translate=split_list(values["translate"]),
+        summary_model=values["summary_model"], translation_model=values["translation_model"],
+        registry=str(registry) if registry else None, allow_noncommercial=values["allow_noncommercial"],
+        detect=detect_options(values, verify_lang=run.pop("verify_lang", _DETECT.verify_lang)), **fields, **run,
+    )

@@ -1,0 +1,171 @@
+"""`summarize run`, `summarize detect` and `summarize schema`: parse, build options, call the library.
+
+Heavy libraries (torch, transformers, Polars, tqdm) are imported inside the commands so that
+`summarize --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import SummarizeError, UsageError
+from ..options import DetectOptions, ReadOptions, RunOptions
+from .common import LogFormat, fail, setup_logging, split_list
+from .params import (
+    COLUMNS,
+    DETECTION,
+    GENERATION,
+    READING,
+    ROUTING,
+    ConfigOpt,
+    Inputs,
+    LogFormatOpt,
+    Quiet,
+    Verbose,
+    detect_options,
+    read_options,
+    run_options,
+    takes,
+)
+
+
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class OutFormat(str, Enum):
+    tables = "tables"
+    wide = "wide"
+
+
+_DETECT = DetectOptions()
+_RUN = RunOptions()
+
+
+@takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION)
+def run(
+    inputs: Inputs,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json), or - to stream article rows as JSONL on stdout.", show_default=False)],
+    max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = _RUN.max_errors,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = _RUN.shard_size,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tables of an existing output folder.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
+    partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (from a `published` column), or lang,date.")] = None,
+    out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
+    engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
+    # The Ray engine's own defaults (engines/ray.py imports Ray, so they are not read from there).
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
+    cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
+    verify_lang: Annotated[bool, typer.Option("--verify-lang", help="Check languages given by --lang-col and flag confident disagreement.")] = _DETECT.verify_lang,
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    **shared: Any,
+) -> None:
+    """Summarize every article and translate the summary (and on request title and text) into each --to language.
+
+    Writes Parquet tables to --out. Exit status: 0 when every article is ok or skipped, 1 when an
+    article failed or a record was rejected, 2 for usage errors.
+    """
+    setup_logging(verbose, quiet, log_format)
+    try:
+        options = run_options(shared, max_errors=max_errors, shard_size=shard_size, verify_lang=verify_lang)
+        ropts = read_options(shared)
+        if overwrite and resume:
+            raise UsageError("--overwrite and --resume exclude each other")
+        if dry_run:
+            _dry_run(inputs, options, ropts)
+            return
+        eng = None
+        if engine == EngineName.ray:
+            from ..engines.ray import RayEngine
+
+            eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
+                            address=ray_address)
+        info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
+                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
+    where = "stdout" if out == "-" else out
+    extra = f", {info.resumed} already done" if info.resumed else ""
+    stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
+    if not quiet or info.exit_code:
+        typer.echo(f"summarize: {counts}, {info.rejected} rejected{extra}; output in {where}{stopped}", err=True)
+    raise typer.Exit(info.exit_code)
+
+
+def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, *, overwrite: bool,
+                       resume: bool, quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None) -> Any:
+    from tqdm import tqdm
+
+    from ..api import run as run_api
+    from ..io import count_records
+
+    total = count_records(inputs)
+    with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:
+        return run_api(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
+                       partition_by=partition_by, wide=wide, engine=engine)
+
+
+def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> None:
+    """Print the resolved options and, per task, which model serves which languages."""
+    import json
+
+    from .. import io
+    from ..routing import plan_inputs
+
+    io.check_inputs(inputs)
+    io.check_columns(inputs, ropts)
+    doc: dict[str, Any] = {"options": options.to_dict(), "read_options": ropts.__dict__}
+    doc["plan"] = plan_inputs(inputs, options, ropts).to_dict()
+    typer.echo(json.dumps(doc, indent=2, default=str))
+
+
+@takes(COLUMNS, DETECTION)
+def detect(
+    inputs: Inputs,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    **shared: Any,
+) -> None:
+    """Detect the language of every record (no model is loaded).
+
+    Writes id, lang, lang_score, lang_mix, detector, status and error per record, in input order.
+    """
+    setup_logging(verbose, quiet, log_format)
+    try:
+        from .. import io
+        from ..api import detection_rows
+        from ..detect import make_detector
+
+        det = make_detector(detect_options(shared))
+        rows = detection_rows(io.read_records(inputs, read_options(shared)), det)
+        n = io.write_detections(rows, out)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    if not quiet:
+        typer.echo(f"summarize: detected {n} records; output in {out}", err=True)
+
+
+def schema(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False,
+) -> None:
+    """Print every output table's columns, types and meanings."""
+    import json
+
+    from ..schema import schema_dict, schema_markdown
+
+    typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
