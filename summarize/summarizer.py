@@ -201,8 +201,9 @@ class Summarizer:
         results = []
         for i, final in enumerate(finals):
             if final is None or final.output is None:
-                results.append(Summary(None, None, 0, totals[i], n_chunks[i], truncated[i],
-                                       error=join_errors(errors[i]) or "summary failed", seconds=seconds[i]))
+                # A failed article reports no counts, as if it had not been summarized at all.
+                results.append(Summary(None, None, error=join_errors(errors[i]) or "summary failed",
+                                       seconds=seconds[i]))
             else:
                 results.append(Summary(final.output.text, model, final.output.tokens, totals[i], n_chunks[i], truncated[i],
                                        seconds=seconds[i]))
