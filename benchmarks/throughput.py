@@ -13,8 +13,9 @@ length (a sentence to a whole article), each summarized, and its title and first
 translated. In one process and on the same inputs it runs
 
     (a) the model-card loop: tokenize one text, `generate`, decode, next;
-    (b) the project's path with the torch backend: deduplicate, sort by length, pack batches
-        with `plan.make_batches`, `generate_batch`, restore order (as `Pipeline._generate`);
+    (b) the project's generate stage with the torch backend: `summarize.generate.generate`,
+        the function a run calls (deduplicate, sort by length, token-budget batches, retry,
+        restore order);
     (c) the same path with the CTranslate2 backend (int8 on CPU).
 
 Every output is forced to the same length (min = max new tokens, greedy, so no early end)
@@ -50,8 +51,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from _common import bench_dir, machine, quiet_logs, say  # noqa: E402
 
-from summarize import plan  # noqa: E402
 from summarize.backends import Generator, Output  # noqa: E402
+from summarize.generate import generate  # noqa: E402
 from summarize.options import GenerationOptions  # noqa: E402
 from summarize.segment import segment  # noqa: E402
 
@@ -226,18 +227,12 @@ def card_loop(t5: Any, marian: Any, work: Workload, s: Settings) -> tuple[list[l
 
 
 def batched(gen: Generator, texts: Sequence[str], options: GenerationOptions, **langs: Any) -> list[Output]:
-    """Deduplicate, length-sort, batch and restore order, as `Pipeline._generate` does."""
-    distinct, where = plan.unique(texts)
-    counts = gen.count_tokens(distinct)
-    results: list[Output | None] = [None] * len(distinct)
-    for batch in plan.make_batches(counts, batch_size=options.batch_size, max_batch_tokens=options.max_batch_tokens):
-        outs = gen.generate_batch([distinct[i] for i in batch], options, min_new_tokens=options.max_new_tokens, **langs)
-        for i, out in zip(batch, outs, strict=True):
-            results[i] = out
-    missing = [i for i, r in enumerate(results) if r is None]
-    if missing:
-        raise RuntimeError(f"no output for {len(missing)} inputs")
-    return [r for r in (results[j] for j in where) if r is not None]
+    """The generate stage a run uses, with every output forced to `max_new_tokens` tokens."""
+    results = generate(gen, texts, options, min_new_tokens=options.max_new_tokens, **langs)
+    failed = [r.error for r in results if r.output is None]
+    if failed:
+        raise RuntimeError(f"no output for {len(failed)} inputs, first: {failed[0]}")
+    return [r.output for r in results if r.output is not None]
 
 
 def project_path(t5: Generator, marian: Generator, work: Workload, s: Settings) -> tuple[list[list[str]], float]:

@@ -5,8 +5,9 @@ A Marian model with random weights at a moderate size (3+3 layers, d_model 256, 
 `samples/`) translates the text of about 100 articles of mixed length (one sentence to a
 whole article, in the 14 languages of the samples, paragraphs kept) into English (English
 sources into German). Every sentence of the workload is distinct (each is numbered), so the
-pipeline's deduplication gives neither path an advantage. In one process, with one
-`Pipeline` (greedy, the same `batch_size` and `max_batch_tokens`, the same per-batch
+pipeline's deduplication gives neither path an advantage. Both paths are the tool's own code:
+`Pipeline.translate` (the translator, then the generate stage a run uses). In one process,
+with one `Pipeline` (greedy, the same `batch_size` and `max_batch_tokens`, the same per-batch
 new-token limit proportional to the longest sentence and capped at `--max-new-tokens`):
 
     (a) `Pipeline.translate` with every article of a source language at once: the sentences
@@ -21,7 +22,7 @@ differed, the shorter output is the start of the longer, so "equal up to length"
 all of them, which shows both paths did the same work).
 
 Usage: python benchmarks/translate_batching.py [--quick] [--articles N] [--batch-size B]
-       [--max-new-tokens T] [--repeat R] [--threads K] [--json FILE]
+       [--max-batch-tokens M] [--max-new-tokens T] [--repeat R] [--threads K] [--json FILE]
 The model is built once under `$SUMMARIZE_CACHE/bench` (default ~/.cache/summarize/bench).
 """
 
@@ -240,13 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK.articles} articles, cap {QUICK.max_new_tokens}")
     parser.add_argument("--articles", type=int, default=None, help="articles in the workload (default 100)")
     parser.add_argument("--batch-size", type=int, default=None, help="GenerationOptions.batch_size (default 16)")
+    parser.add_argument("--max-batch-tokens", type=int, default=None,
+                        help="GenerationOptions.max_batch_tokens (default 8192)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="cap on the per-batch limit (default 96)")
     parser.add_argument("--repeat", type=int, default=1, help="time each path R times, alternating; keep the best")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the backend's choice)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
     s = QUICK if args.quick else Settings()
-    for name in ("articles", "batch_size", "max_new_tokens"):
+    for name in ("articles", "batch_size", "max_batch_tokens", "max_new_tokens"):
         if getattr(args, name):
             s = Settings(**{**asdict(s), name: getattr(args, name)})
 
