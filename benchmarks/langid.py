@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:
     # Run as a script from the repository root, the package need not be installed.
     sys.path.insert(0, str(ROOT))
 
-from summarize.detect import CONFIDENT, UND, langdetect_raw, make_detector, normalise_code  # noqa: E402
+from summarize.detect import CONFIDENT, UND, langdetect_raw, make_detector  # noqa: E402
+from summarize.langcodes import normalise as normalise_code  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 
 DEFAULT_DATA = ROOT / "benchmarks" / "data" / "langid.tsv"

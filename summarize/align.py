@@ -10,26 +10,17 @@ translations and errors to it, and makes the frozen `ArticleResult` the writer g
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import guards
 from .schema import ERROR, OK, Article, ArticleResult, Detection, SegmentResult, TranslationResult
 from .segment import reassemble, segment
+from .text import content_hash
 
 IDENTITY = "identity"
 
 DetectShort = Callable[[str], tuple[str, float]]
-
-
-def content_hash(article: Article) -> str:
-    """Hash of what the model sees of an article (title and text), for resume."""
-    h = hashlib.sha256()
-    h.update((article.title or "").encode())
-    h.update(b"\x00")
-    h.update(article.text.encode())
-    return h.hexdigest()[:16]
 
 
 def join_errors(errors: Iterable[str | None]) -> str | None:
@@ -172,11 +163,11 @@ class ArticleState:
             truncated=self.truncated, status=self.status, error=self.error,
             duration_ms=round(self.seconds * 1000, 3), flags=tuple(dict.fromkeys(self.flags)),
             translations=tuple(self.translations), lang_source=self.lang_source,
-            content_hash=content_hash(self.article),
+            content_hash=content_hash(self.article.title, self.article.text),
         )
 
 
 __all__ = [
-    "IDENTITY", "ArticleState", "Summary", "Translated", "assemble_translation", "content_hash",
+    "IDENTITY", "ArticleState", "Summary", "Translated", "assemble_translation",
     "identity_translation", "join_errors", "translation_result",
 ]

@@ -166,7 +166,6 @@ _LANGDETECT_PROXIES = {"sr": "mk", "be": "uk", "kk": "ru", "ps": "fa"}
 _PROXY_NEEDS = {"sr": "ћђјљњџ", "be": "ў", "kk": "әғқңөұүһ", "ps": "ټډړږښګڼېۍځڅ"}
 
 # The one normaliser lives in `langcodes`; this name stays for the modules that import it from here.
-normalise_code = langcodes.normalise
 
 
 # --- cleaning ---------------------------------------------------------------------------------
@@ -397,7 +396,7 @@ class _LangdetectEngine:
         # Kept for `langdetect_raw`, so the profiles are read once per process.
         self.factory = factory
         self._np = np
-        self._profiles = [normalise_code(code) for code in factory.langlist]
+        self._profiles = [langcodes.normalise(code) for code in factory.langlist]
         # zh-cn and zh-tw are both zh; the script decides Chinese before the engine is asked.
         self._column = {lang: i for i, lang in enumerate(self._profiles)}
         self._index = {gram: i for i, gram in enumerate(factory.word_lang_prob_map)}
@@ -521,7 +520,7 @@ def langdetect_raw(text: str, seed: int = 0) -> tuple[str, float]:
         best = detector.get_probabilities()
     except LangDetectException:
         return UND, 0.0
-    return (normalise_code(best[0].lang), float(best[0].prob)) if best else (UND, 0.0)
+    return (langcodes.normalise(best[0].lang), float(best[0].prob)) if best else (UND, 0.0)
 
 
 # --- evidence and decisions ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from . import routing
-from .align import ArticleState, Translated, content_hash, identity_translation
+from .align import ArticleState, Translated, identity_translation
 from .backends import Generator, ModelPool
 from .detect import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
@@ -151,4 +151,4 @@ class Pipeline:
             s.add_translation(fld, req.src, req.tgt, tr)
 
 
-__all__ = ["Pipeline", "SummarizeError", "content_hash"]
+__all__ = ["Pipeline", "SummarizeError"]

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from . import plan, routing
 from .align import DetectShort, Translated, assemble_translation, identity_translation, join_errors, translation_result
 from .backends import Generator, Loader
-from .detect import normalise_code
 from .errors import UnsupportedLanguageError
 from .generate import generate, template_tokens, token_counter
-from .langcodes import language_name
+from .langcodes import language_name, normalise
 from .options import RunOptions
 from .prompts import find_template
 from .registry import Registry
@@ -98,7 +97,7 @@ class Translator:
         status `skipped`; a text that fails, or a pair nothing translates, gets status `error`
         instead of raising.
         """
-        src, tgt = normalise_code(source_lang), normalise_code(target_lang)
+        src, tgt = normalise(source_lang), normalise(target_lang)
         out: list[TranslationResult | None] = [None] * len(texts)
         requests: list[Request] = []
         keys: list[int] = []

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from summarize import detect as detect_module
-from summarize.detect import UND, Detector, make_detector, normalise_code, verify
+from summarize.detect import UND, Detector, make_detector, verify
 from summarize.errors import UsageError
+from summarize.langcodes import normalise as normalise_code
 from summarize.options import DetectOptions
 from summarize.schema import Detection
 

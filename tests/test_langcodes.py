@@ -305,7 +305,7 @@ CODES = ["nb", "NO", "nob", "yue", "zh-Hant", "ZH_tw", "pt-BR", "EN", "deu", "ge
 
 @pytest.mark.parametrize("code", CODES)
 def test_options_routing_and_detection_agree(code: str) -> None:
-    from summarize.detect import normalise_code
+    from summarize.langcodes import normalise as normalise_code
     from summarize.options import RunOptions
     from summarize.routing import detection_of
     from summarize.schema import Article
