@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -55,6 +56,7 @@ class S3Server:
         bucket: a bucket that exists when the fixture yields.
         start_s: seconds from launching `weed` until the bucket accepted its first object.
         data_dir: the server's throw-away data folder.
+        pid: the `weed` process id (for tests of the helper itself).
     """
 
     host_port: str
@@ -64,6 +66,7 @@ class S3Server:
     bucket: str
     start_s: float
     data_dir: Path
+    pid: int
 
     @property
     def endpoint_url(self) -> str:
@@ -225,13 +228,13 @@ def start_seaweedfs(base_dir: Path, *, timeout_s: float = START_TIMEOUT_S, attem
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
         ]  # fmt: skip
         log_path = base_dir / f"weed{attempt}.log"
-        server = S3Server(f"127.0.0.1:{ports['s3']}", ACCESS_KEY, SECRET_KEY, REGION, BUCKET, 0.0, data)
         started = time.monotonic()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=base_dir, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )  # fmt: skip
+        server = S3Server(f"127.0.0.1:{ports['s3']}", ACCESS_KEY, SECRET_KEY, REGION, BUCKET, 0.0, data, proc.pid)
         try:
             while time.monotonic() - started < timeout_s and proc.poll() is None:
                 if _probe(server):
@@ -242,7 +245,7 @@ def start_seaweedfs(base_dir: Path, *, timeout_s: float = START_TIMEOUT_S, attem
                 _stop(proc)
                 continue
             elapsed = round(time.monotonic() - started, 2)
-            yield S3Server(server.host_port, ACCESS_KEY, SECRET_KEY, REGION, BUCKET, elapsed, data)
+            yield dataclasses.replace(server, start_s=elapsed)
             return
         finally:
             _stop(proc)

