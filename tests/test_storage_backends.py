@@ -176,6 +176,14 @@ def test_delta_app_transaction_version_is_read_back(delta_uri: str) -> None:
     assert [h.get("summarize.run") for h in dt.history()] == ["run1", "run1"]
 
 
+def test_polars_write_delta_carries_the_app_transaction(delta_uri: str) -> None:
+    """The I/O layer writes with Polars: its write_delta hands commit properties to deltalake."""
+    props = CommitProperties(app_transactions=[Transaction("run1/7", 1)])
+    pl.from_arrow(_shard(7)).write_delta(delta_uri, mode="append", delta_write_options={"commit_properties": props})
+    assert DeltaTable(delta_uri).transaction_version("run1/7") == 1
+    assert pl.read_delta(delta_uri).height == 3
+
+
 def test_delta_does_not_refuse_a_replayed_app_transaction(tmp_path: Path) -> None:
     """delta-rs records the txn but does not enforce it: the writer must check before committing."""
     uri = str(tmp_path / "t")
