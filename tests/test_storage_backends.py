@@ -77,8 +77,11 @@ def test_server_that_is_not_ready_in_time_is_reported_and_killed(tmp_path: Path)
         start_seaweedfs(tmp_path, timeout_s=0.01, attempts=1),
     ):
         pass
-    # The weed process of the failed try was stopped, so nothing in the base folder is held open.
     assert (tmp_path / "weed0.log").exists()
+    # The weed process of the failed try was stopped: no process runs on its data folder.
+    psutil = pytest.importorskip("psutil")
+    running = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"]]
+    assert not [c for c in running if any(str(tmp_path) in arg for arg in c)]
 
 
 # --- Parquet on S3 with each client --------------------------------------------------------------
