@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# A real S3 server (SeaweedFS, dev extra) for the object-storage tests, started on first use.
+from tests.s3server import s3_prefix, s3_server  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 
