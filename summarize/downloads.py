@@ -105,10 +105,13 @@ class DownloadPlan:
     Attributes:
         models: One record per model, in the plan's order.
         hub_checked: Whether the Hub answered (sizes from its metadata where it did).
+        hub_online: The verdict of the reachability check (or the `online` the caller gave);
+            None when nothing was asked because every model is a local folder.
     """
 
     models: tuple[ModelDownload, ...]
     hub_checked: bool = False
+    hub_online: bool | None = None
 
     @property
     def to_download(self) -> tuple[ModelDownload, ...]:
@@ -124,6 +127,12 @@ class DownloadPlan:
     def unknown_sizes(self) -> int:
         """Models to download whose size is unknown."""
         return sum(1 for m in self.to_download if m.size_bytes is None)
+
+    @property
+    def unfetchable(self) -> tuple[ModelDownload, ...]:
+        """The models a run must download while the Hub cannot be reached: a run would fail on
+        the first of them, so a caller can fail at once, before loading anything."""
+        return self.to_download if self.hub_online is False else ()
 
     @property
     def cached_count(self) -> int:
@@ -164,6 +173,7 @@ class DownloadPlan:
             "cached": self.cached_count,
             "local": self.local_count,
             "hub_checked": self.hub_checked,
+            "hub_online": self.hub_online,
             "text": self.text(),
         }
 
@@ -382,7 +392,7 @@ def plan_downloads(
             out.append(ModelDownload(mid, None, UNKNOWN, cached))
         else:
             out.append(ModelDownload(mid, rec.bytes, REGISTRY, cached, rec.estimate, rec.size_source))
-    return DownloadPlan(tuple(out), hub_checked=hub_answered)
+    return DownloadPlan(tuple(out), hub_checked=hub_answered, hub_online=use_hub if remote else None)
 
 
 __all__ = [

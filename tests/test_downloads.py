@@ -42,9 +42,14 @@ def _snapshot(cache: Path, model_id: str, files: dict[str, bytes | str], commit:
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HF cache, set the way users set it (HF_HUB_CACHE); huggingface_hub's own default
+    is pointed there too, in case it was first imported while another test's cache was set."""
+    from huggingface_hub import constants
+
     path = tmp_path / "hf-cache"
     path.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(path))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(path))
     return path
 
 
@@ -175,7 +180,7 @@ def test_offline_plan_uses_registry_sizes_and_the_fake_cache(cache: Path) -> Non
     assert downloads.is_cached(XLSUM, cache_dir=cache)
 
 
-def test_cache_follows_hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_follows_hf_home(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
@@ -269,7 +274,9 @@ def test_hub_sizes_come_from_file_metadata(fake_hub: type[_FakeHub], cache: Path
     assert not plan_downloads([DE_EN]).models[0].cached
 
 
-def test_reachability_fails_fast_against_a_closed_port(online_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reachability_fails_fast_against_a_closed_port(
+    online_env: None, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     start = time.monotonic()
     assert downloads.hub_reachable(timeout=3.0, refresh=True) is False
@@ -279,6 +286,16 @@ def test_reachability_fails_fast_against_a_closed_port(online_env: None, monkeyp
     plan = plan_downloads([XLSUM])
     assert time.monotonic() - start < 5
     assert plan.models[0].size_source == "registry" and not plan.hub_checked
+    # A run can fail before loading anything: the model to download cannot be fetched.
+    assert plan.hub_online is False and [m.id for m in plan.unfetchable] == [XLSUM]
+
+
+def test_nothing_is_unfetchable_when_everything_is_cached_or_local(cache: Path, tiny: dict[str, Path]) -> None:
+    _snapshot(cache, XLSUM, {"config.json": "{}", "spiece.model": "s", "pytorch_model.bin": "w"})
+    plan = plan_downloads([XLSUM, str(tiny["t5"])], online=False)
+    assert plan.hub_online is False and plan.to_download == () and plan.unfetchable == ()
+    only_local = plan_downloads([str(tiny["t5"])])
+    assert only_local.hub_online is None and only_local.unfetchable == ()
 
 
 def test_reachability_is_false_at_once_offline_and_true_for_a_live_endpoint(
