@@ -385,3 +385,34 @@ def test_the_plan_names_exactly_the_models_the_run_uses(tmp_path: Path, tiny: di
     dl = plan_downloads([m["id"] for m in plan["models"]], online=False)
     assert {m.id for m in dl.models} == set(manifest["models"]) and all(m.status == "local" for m in dl.models)
     assert dl.to_download == () and isinstance(dl.models[0], ModelDownload)
+
+
+# ------------------------------------------------------------------ make demo and the README
+
+
+def test_make_demo_downloads_what_the_readme_says(cache: Path) -> None:
+    from summarize import routing
+    from summarize.options import RunOptions
+
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    line = re.search(r"^DEMO_MODELS \?= (.+)$", makefile, re.M)
+    assert line, "Makefile has no DEMO_MODELS"
+    flags = dict(re.findall(r"--(summary-model|translation-model) (\S+)", line.group(1)))
+    samples = [str(root / "samples" / "articles.jsonl")]
+    demo = routing.plan_inputs(samples, RunOptions(to=("en",), summary_model=flags["summary-model"],
+                                                   translation_model=flags["translation-model"]))
+    # Every article of samples/ is served, by exactly the two demo models.
+    assert not demo.unserved and demo.skipped == 0
+    assert demo.model_ids() == [flags["summary-model"], flags["translation-model"]]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    dl = plan_downloads(demo.model_ids(), online=False)
+    assert dl.download_bytes < 3_000_000_000  # the budget for a first run
+    assert f"downloads two models, about **{format_size(dl.download_bytes)}**" in readme
+    for m in dl.models:
+        assert f"| `{m.id}` |" in readme and format_size(m.size_bytes) in readme, m.id
+    full = routing.plan_inputs(samples, RunOptions(to=("en",)))
+    full_dl = plan_downloads(full.model_ids(), online=False)
+    n = len(full.model_ids())
+    assert f"{n} models, about {format_size(full_dl.download_bytes)}" in readme
+    assert f"{n} models, about {format_size(full_dl.download_bytes)}" in makefile
