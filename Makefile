@@ -9,7 +9,7 @@ EXTRAS ?= dev,lingua,ct2,ray
 TINY ?= .tiny
 OUT ?= out
 
-.PHONY: setup demo demo-offline tiny test lint typecheck unit bench soak clean
+.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck unit bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,22 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-## The main job on samples/ with the default (Hub) models, downloaded on first use.
+## The demo: samples/ summarized by the XL-Sum mT5 model in every language and translated to English
+## by one multilingual opus-mt model: two downloads, about 2.6 GB (see README, Quick start).
+DEMO_MODELS ?= --summary-model csebuetnlp/mT5_multilingual_XLSum --translation-model Helsinki-NLP/opus-mt-mul-en
+
 demo: setup
-	$(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo --to en --overwrite
+	$(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo --to en $(DEMO_MODELS) --overwrite
+
+## What the demo and the full run will use, without loading (or downloading) any model.
+demo-plan: setup
+	$(VENV)/bin/summarize models plan samples/articles.jsonl --to en $(DEMO_MODELS)
+	$(VENV)/bin/summarize models plan samples/articles.jsonl --to en
+
+## The next step: the same job routed through the registry, the best model per language and pair
+## (for samples/: 18 models, about 8.9 GB).
+demo-full: setup
+	$(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo-full --to en --overwrite
 
 ## The same job with tiny random-weight local models: works with no network.
 $(TINY)/.built: $(VENV)/.installed $(wildcard summarize/testing/*.py summarize/testing/corpus/*.jsonl)

@@ -18,11 +18,17 @@ The registry is a TOML file shipped as `summarize/data/registry.toml`. A user fi
 * A translation entry may instead hold `pairs = "file.tsv"` (relative to the TOML file): a
   tab-separated table with columns `src`, `tgt`, `model` and optionally `tgt_token`, one
   bilingual model per row, plus `family`, `licence`, `noncommercial` for all its rows.
+* `[[sizes]]` tables: download sizes for plans made without the Hub. Keys: `id` (a model id, or
+  a glob over ids such as `Helsinki-NLP/opus-mt-tc-big-*`; the first match wins, a user file's
+  first), `bytes` (what a load fetches: weights in one format, config, tokenizer), `size_source`
+  (where the figure comes from and when it was read: required), `estimate` (true for a figure
+  shared by a family of models) and `notes`.
 """
 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -50,7 +56,8 @@ _MODEL_KEYS = frozenset(
     }
 )  # fmt: skip
 _PAIRS_KEYS = frozenset({"pairs", "family", "licence", "noncommercial", "allowed_by_default", "notes"})
-_TOP_KEYS = frozenset({"format", "replace", "exclude", SUMMARIZATION, TRANSLATION})
+_SIZE_KEYS = frozenset({"id", "bytes", "size_source", "estimate", "notes"})
+_TOP_KEYS = frozenset({"format", "replace", "exclude", "sizes", SUMMARIZATION, TRANSLATION})
 # A Norwegian OPUS-MT model reads both written standards; it writes either only when it takes a
 # target label (`>>nob<<` / `>>nno<<`), which all the shipped ones do.
 _NORWEGIAN = frozenset({"no", "nb", "nn"})
@@ -143,6 +150,28 @@ class Route:
 
 
 @dataclass(frozen=True)
+class SizeInfo:
+    """A recorded download size, for plans made without the Hub.
+
+    Attributes:
+        id: The model id, or a glob over ids (`Helsinki-NLP/opus-mt-tc-big-*`).
+        bytes: Bytes a load fetches: the weights in one format, config and tokenizer files.
+        size_source: Where the figure comes from and when it was read.
+        estimate: True for one figure shared by a family of models (shown as "about").
+        notes: Free text for people (which files, which sizes were seen).
+    """
+
+    id: str
+    bytes: int
+    size_source: str
+    estimate: bool = False
+    notes: str = ""
+
+    def matches(self, model_id: str) -> bool:
+        return model_id == self.id or (any(c in self.id for c in "*?[") and fnmatch.fnmatchcase(model_id, self.id))
+
+
+@dataclass(frozen=True)
 class _Spec:
     """One parsed registry file."""
 
@@ -150,6 +179,7 @@ class _Spec:
     translation: tuple[ModelInfo, ...]
     replace: bool = False
     exclude: frozenset[str] = frozenset()
+    sizes: tuple[SizeInfo, ...] = ()
 
 
 class Registry:
@@ -162,10 +192,12 @@ class Registry:
         translation: Iterable[ModelInfo],
         *,
         sources: tuple[str, ...] = (),
+        sizes: Iterable[SizeInfo] = (),
     ) -> None:
         self.summarization = tuple(summarization)
         self.translation = tuple(translation)
         self.sources = sources
+        self.sizes = tuple(sizes)
         for m in self.summarization:
             if m.task != SUMMARIZATION:
                 raise ValueError(f"{m.id} is a {m.task} model, listed for summarization")
@@ -180,7 +212,7 @@ class Registry:
         module docstring for the format). Raises UsageError for an unreadable or invalid file."""
         shipped = _shipped()
         if path is None:
-            return cls(shipped.summarization, shipped.translation, sources=(str(_SHIPPED),))
+            return cls(shipped.summarization, shipped.translation, sources=(str(_SHIPPED),), sizes=shipped.sizes)
         user = _read(Path(path))
         if user.replace:
             summ, trans = user.summarization, user.translation
@@ -191,7 +223,8 @@ class Registry:
             sources = (str(_SHIPPED), str(path))
         summ = tuple(m for m in summ if m.id not in user.exclude)
         trans = tuple(m for m in trans if m.id not in user.exclude)
-        return cls(summ, trans, sources=sources)
+        # Sizes are facts about Hub files, not routing choices: `replace` keeps the shipped ones.
+        return cls(summ, trans, sources=sources, sizes=(*user.sizes, *shipped.sizes))
 
     def models(self) -> list[ModelInfo]:
         """Every model, summarizers first, each list in priority order."""
@@ -200,6 +233,11 @@ class Registry:
     def get(self, model_id: str, task: str | None = None) -> ModelInfo | None:
         """The first entry with this id (and task, when given), or None."""
         return next((m for m in self.models() if m.id == model_id and (task is None or m.task == task)), None)
+
+    def size_of(self, model_id: str) -> SizeInfo | None:
+        """The recorded download size of a model: the first `[[sizes]]` entry whose id or glob
+        matches, or None when none is recorded."""
+        return next((s for s in self.sizes if s.matches(model_id)), None)
 
     def translation_candidates(self, src: str, tgt: str, *, allow_noncommercial: bool = False) -> list[ModelInfo]:
         """Single models that translate `src` into `tgt`, best first. A caller may fall back to
@@ -357,12 +395,31 @@ def _read(path: Path) -> _Spec:
                 out.extend(_pairs(entry, path.parent, at))
             else:
                 out.append(_model(entry, task, at))
+    sizes = doc.get("sizes", [])
+    if not isinstance(sizes, list):
+        raise UsageError(f"{where}: sizes must be an array of tables ([[sizes]])")
     return _Spec(
         summarization=tuple(lists[SUMMARIZATION]),
         translation=tuple(lists[TRANSLATION]),
         replace=_bool(doc, "replace", where),
         exclude=frozenset(exclude),
+        sizes=tuple(_size(entry, f"{where}: [[sizes]] entry {i}") for i, entry in enumerate(sizes, 1)),
     )
+
+
+def _size(entry: Any, at: str) -> SizeInfo:
+    if not isinstance(entry, dict):
+        raise UsageError(f"{at} is not a table")
+    _no_unknown_keys(entry, _SIZE_KEYS, at)
+    model_id, source = _str(entry, "id", at, ""), _str(entry, "size_source", at, "")
+    if not model_id:
+        raise UsageError(f"{at}: id is required")
+    if not source:
+        raise UsageError(f"{at}: size_source is required (where the figure comes from, and when)")
+    size = entry.get("bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise UsageError(f"{at}: bytes must be a positive integer")
+    return SizeInfo(model_id, size, source, _bool(entry, "estimate", at), _str(entry, "notes", at, ""))
 
 
 def _model(entry: Mapping[str, Any], task: str, at: str) -> ModelInfo:
