@@ -55,7 +55,7 @@ bench: setup
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/ray_scaling.py
 
-## End to end through the real `summarize run` (not in CI; about 15 minutes on 2 cores): prints
+## End to end through the real `summarize run` (not in CI; long: minutes per path on 2 cores): prints
 ## one JSON document. E2E_ARGS="--quick" for a smoke run, e.g. make bench-e2e E2E_ARGS=--quick
 .PHONY: bench-e2e
 bench-e2e: setup
