@@ -68,6 +68,12 @@ bench: setup
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/ray_scaling.py
 
+## End to end through the real `summarize run` (not in CI; long: minutes per path on 2 cores): prints
+## one JSON document. E2E_ARGS="--quick" for a smoke run, e.g. make bench-e2e E2E_ARGS=--quick
+.PHONY: bench-e2e
+bench-e2e: setup
+	$(PY) benchmarks/e2e.py $(E2E_ARGS)
+
 ## Kill/resume loop (not in CI): prints how many SIGKILLs it survived with nothing lost.
 soak: setup
 	$(PY) benchmarks/soak.py
