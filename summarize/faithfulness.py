@@ -50,7 +50,7 @@ _SCALE = re.compile(r"\s?([万萬亿億千兆]|[^\W\d_]+\.?)", re.UNICODE)
 # Scale words after a figure, case-folded; several values where languages disagree (a German
 # "Billion" is 10^12, an English "billion" 10^9). Any of them may match.
 _SCALES: dict[str, tuple[int, ...]] = {}
-for _words, _values in (
+for _words, _factors in (
     ("thousand thousands tsd tsd. тыс тыс. тысяч тысячи тысяча mil k 千 mille mila tys. tys", (10**3,)),
     ("万 萬", (10**4,)),
     ("lakh lakhs", (10**5,)),
@@ -64,7 +64,7 @@ for _words, _values in (
     ("trillion trillions billionen бн трлн трлн. триллион триллиона триллионов 兆", (10**12,)),
 ):
     for _w in _words.split():
-        _SCALES[_w] = _values
+        _SCALES[_w] = _factors
 
 _SENTENCE_END = frozenset(".!?…。！？:;»«\"“”„()[]")
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-‐]|[\u0300-\u036f])*", re.UNICODE)
