@@ -55,15 +55,14 @@ def eval_command(
     """
     try:
         from .evaluate import evaluate, format_table, result_json
-        from .io_eval import read_hypotheses, read_references, write_eval_parquet
+        from .io_eval import read_hypotheses, read_references, read_run_json, write_eval
 
-        refs = read_references(references, ref_summary_col, ref_id_col)
-        result = evaluate(read_hypotheses(out), refs)
-        target = write_eval_parquet(result, parquet or out / "eval.parquet")
-        data = result_json(result)
-        (target.parent / "eval.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        run_id = read_run_json(out).get("run_id")
+        result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
+        target, _ = write_eval(result, parquet or out / "eval.parquet", run_id)
     except SummarizeError as exc:
         raise _fail(exc) from None
+    data = {"run_id": run_id, **result_json(result)}
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else format_table(result))
     typer.echo(f"summarize: per-article scores in {target}", err=True)
 

@@ -163,41 +163,55 @@ def read_report_tables(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[s
     return manifest, articles, translations, rejects
 
 
-EVAL_SCHEMA = {
-    "id": "String", "task": "String", "field": "String", "lang": "String",
-    "rouge1": "Float64", "rouge2": "Float64", "rougeL": "Float64", "chrf": "Float64", "bleu": "Float64",
-    "hyp_chars": "Int64", "ref_chars": "Int64", "logprob": "Float64", "tokens": "Int64",
-}
+# eval.parquet's columns follow ArticleScore's fields, so the writer and the record cannot drift.
+_PL_TYPES = {"str": "String", "float": "Float64", "int": "Int64", "float | None": "Float64", "int | None": "Int64"}
 
 
-def write_eval_parquet(result: EvalResult, path: str | Path) -> Path:
-    """Per-article scores as Parquet, one row per scored output (for BI tools)."""
+def eval_schema() -> dict[str, Any]:
+    """eval.parquet's Polars schema, derived from `ArticleScore`."""
     import polars as pl
 
-    assert [f.name for f in fields(ArticleScore)] == list(EVAL_SCHEMA), "EVAL_SCHEMA must follow ArticleScore"
-    schema = {k: getattr(pl, v) for k, v in EVAL_SCHEMA.items()}
-    df = pl.DataFrame([asdict(a) for a in result.articles], schema=schema, orient="row") if result.articles else pl.DataFrame(schema=schema)
-    path = Path(path)
+    return {f.name: getattr(pl, _PL_TYPES[str(f.type)]) for f in fields(ArticleScore)}
+
+
+def write_eval(result: EvalResult, parquet_path: str | Path, run_id: str | None) -> tuple[Path, Path]:
+    """Per-article scores as Parquet (for BI tools) and, beside it, `eval.json`: totals and the
+    scores per task, field and language, with the id of the run they score."""
+    import polars as pl
+
+    from .evaluate import result_json
+
+    schema = eval_schema()
+    rows = [asdict(a) for a in result.articles]
+    df = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    path = Path(parquet_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     df.write_parquet(tmp)
     tmp.replace(path)
-    return path
+    summary = path.with_name("eval.json")
+    data = {"run_id": run_id, **result_json(result)}
+    tmp = summary.with_name(summary.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(summary)
+    return path, summary
 
 
-def read_eval(path: str | Path) -> list[dict[str, Any]]:
-    """A written eval.parquet (or the JSON of `summarize eval --json`) as records for the report."""
+def read_eval(path: str | Path) -> tuple[list[dict[str, Any]], str | None]:
+    """A written eval.json / `summarize eval --json` output (groups) or eval.parquet (per-article rows)
+    as records for the report, with the id of the run it scored when known."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such eval file")
     if path.suffix.lower() == ".json":
         try:
-            return list(json.loads(path.read_text(encoding="utf-8"))["groups"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return list(data["groups"]), data.get("run_id")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise UsageError(f"{path}: not the JSON of summarize eval --json: {e}") from e
     import polars as pl
 
     try:
-        return pl.read_parquet(path).to_dicts()
+        return pl.read_parquet(path).to_dicts(), None
     except (pl.exceptions.PolarsError, OSError) as e:
         raise UsageError(f"{path}: cannot read: {e}") from e

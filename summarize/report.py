@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 import warnings
 from collections import Counter, defaultdict
@@ -18,6 +19,8 @@ from statistics import fmean, median
 from typing import Any
 
 from .errors import UsageError
+
+log = logging.getLogger(__name__)
 
 FAITHFULNESS_FLAGS = ("unsupported_number", "unsupported_name")
 LOW_CONFIDENCE_FLAG = "low_confidence"
@@ -393,9 +396,16 @@ def write_report(out_dir: str | Path, html_path: str | Path, eval_file: str | Pa
 
     out = Path(out_dir)
     manifest, articles, translations, rejects = read_report_tables(out)
-    if eval_file is None and (out / "eval.json").is_file():
-        eval_file = out / "eval.json"
-    records = read_eval(eval_file) if eval_file is not None else None
+    records: list[dict[str, Any]] | None = None
+    if eval_file is not None:
+        records, _ = read_eval(eval_file)
+    elif (out / "eval.json").is_file():
+        found, scored_run = read_eval(out / "eval.json")
+        # --overwrite leaves an older run's eval.json behind: show only scores of this run.
+        if scored_run == manifest.get("run_id"):
+            records = found
+        else:
+            log.warning("%s scores run %s, not this run %s: not shown", out / "eval.json", scored_run, manifest.get("run_id"))
     page = render(manifest, articles, translations, rejects, records)
     target = Path(html_path)
     target.parent.mkdir(parents=True, exist_ok=True)

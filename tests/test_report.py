@@ -171,3 +171,22 @@ def test_report_renders_in_headless_chromium(run_out: Path, references: Path, tm
     # The status chart's bars are drawn: a sizeable area in its 'ok' green (#009E73).
     green = sum(n for n, rgb in colours if rgb == (0x00, 0x9E, 0x73))
     assert green > 2_000
+
+
+def test_report_picks_up_this_runs_eval_json_only(run_out: Path, references: Path) -> None:
+    from summarize.report import write_report
+
+    run_quality("eval", str(run_out), "--references", str(references))
+    page = write_report(run_out, run_out.parent / "auto.html").read_text(encoding="utf-8")
+    assert "<h2>Evaluation against references</h2>" in page
+    # An eval.json left from another run (--overwrite keeps it) is not shown as this run's scores.
+    data = json.loads((run_out / "eval.json").read_text(encoding="utf-8"))
+    (run_out / "eval.json").write_text(json.dumps({**data, "run_id": "another-run"}), encoding="utf-8")
+    page = write_report(run_out, run_out.parent / "auto.html").read_text(encoding="utf-8")
+    assert "<h2>Evaluation against references</h2>" not in page
+
+
+def test_commands_have_help() -> None:
+    for command, words in (("eval", "ROUGE"), ("report", "self-contained HTML")):
+        result = run_quality(command, "--help")
+        assert result.exit_code == 0 and words in result.stdout
