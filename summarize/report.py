@@ -47,7 +47,8 @@ body{font-family:system-ui,'Noto Sans','DejaVu Sans',sans-serif;margin:0 auto;ma
 h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.2em;margin:1.6em 0 .4em;border-bottom:2px solid #0072B2;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.4em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums}.kpi{display:flex;flex-wrap:wrap;gap:10px}
-.kpi div{border:1px solid #ccc;border-radius:6px;padding:6px 14px;min-width:110px}.kpi b{display:block;font-size:1.5em}
+.kpi div{border:1px solid #ccc;border-radius:6px;padding:4px 10px;min-width:90px}.kpi b{display:block;font-size:1.4em}
+.row{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start}
 .chart svg{max-width:100%;height:auto}.note{color:#555;font-size:.85em}.warn{color:#D55E00;font-weight:bold}
 """
 
@@ -99,7 +100,7 @@ def _matplotlib() -> Any:
     return matplotlib
 
 
-def _figure(n_rows: int, width: float = 8.0) -> Any:
+def _figure(n_rows: int, width: float = 7.0) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, max(1.8, 0.3 * n_rows + 1.2)), layout="constrained")
@@ -152,7 +153,7 @@ def boxplots(values: Mapping[str, Sequence[float]], xlabel: str) -> str:
 
 def histogram(values: Sequence[float], xlabel: str) -> str:
     """One histogram, with the median marked."""
-    fig = _figure(4)
+    fig = _figure(4, width=6.0)
     ax = fig.subplots()
     ax.hist(values, bins=min(30, max(5, len(values) // 3)), color="#0072B2")
     ax.axvline(median(values), color="#D55E00", linestyle="--", label=f"median {median(values):,.0f}")
@@ -204,7 +205,7 @@ def _run_section(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, An
         ("resumed articles", manifest.get("resumed")), ("interrupted", manifest.get("interrupted") or "no"),
     ]
     kpi = "".join(f"<div>{_esc(k)}<b>{_esc(v)}</b></div>" for k, v in kpis)
-    return f'<h2>Run</h2><div class="kpi">{kpi}</div>' + _table(("", "value"), rows, numeric_from=9)
+    return f'<h2>Run</h2><div class="kpi">{kpi}</div><div class="row">' + _table(("", "value"), rows, numeric_from=9) + "</div>"
 
 
 def _languages_section(articles: Sequence[Mapping[str, Any]]) -> str:
@@ -213,9 +214,9 @@ def _languages_section(articles: Sequence[Mapping[str, Any]]) -> str:
         counts[str(a.get("lang") or "und")][str(a.get("status"))] += 1
     statuses = sorted({s for c in counts.values() for s in c}, key=lambda s: (s not in STATUS_COLOURS, s))
     rows = [(label(lang), *(c.get(s, 0) for s in statuses), sum(c.values())) for lang, c in sorted(counts.items(), key=lambda kv: -sum(kv[1].values()))]
-    return ("<h2>Articles per language and status</h2>"
+    return ('<h2>Articles per language and status</h2><div class="row">'
             + stacked_bars(counts, statuses, "articles", STATUS_COLOURS)
-            + _table(("language", *statuses, "total"), rows))
+            + _table(("language", *statuses, "total"), rows) + "</div>")
 
 
 def _flags_section(articles: Sequence[Mapping[str, Any]], translations: Sequence[Mapping[str, Any]]) -> str:
@@ -230,11 +231,13 @@ def _flags_section(articles: Sequence[Mapping[str, Any]], translations: Sequence
     out = ["<h2>Flags</h2>"]
     if totals:
         names = [f for f, _ in totals.most_common()]
+        out.append('<div class="row">')
         out.append(stacked_bars({k: v for k, v in per_lang.items() if sum(v.values())}, names, "articles flagged"))
         n_by_lang = Counter(str(a.get("lang") or "und") for a in articles)
         out.append(_table(("language", "articles", *names), [
             (label(lang), n_by_lang[lang], *(c.get(f, 0) for f in names)) for lang, c in sorted(per_lang.items())
         ]))
+        out.append("</div>")
     else:
         out.append('<p class="note">No article was flagged.</p>')
     tflags = Counter(f for t in translations for f in _flags(t))
@@ -305,9 +308,11 @@ def _durations(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, Any]
         ("median time per article (ms)", _num(median(durations), 0) if durations else "–"),
         ("mean time per article (ms)", _num(fmean(durations), 0) if durations else "–"),
     ]
-    out.append(_table(("", "value"), rows))
+    out.append('<div class="row">')
     if durations:
         out.append(histogram(durations, "time per article (ms, its share of batched work)"))
+    out.append(_table(("", "value"), rows))
+    out.append("</div>")
     return "".join(out)
 
 
