@@ -16,7 +16,7 @@ from .errors import SummarizeError
 
 OutDir = Annotated[
     Path,
-    typer.Argument(help="Output folder of `summarize run` (holds run.json).", exists=True, file_okay=False, dir_okay=True,
+    typer.Argument(help="Output folder of `summarize run` (holds run.json).", exists=True, file_okay=False, dir_okay=True, metavar="OUT",
                    show_default=False),
 ]
 

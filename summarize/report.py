@@ -188,7 +188,7 @@ def _flags(row: Mapping[str, Any]) -> list[str]:
 def _run_section(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, Any]], rejects: int) -> str:
     status = Counter(str(a.get("status")) for a in articles)
     seconds = manifest.get("seconds") or 0
-    rate = len(articles) / seconds if seconds else None
+    rate = _processed(manifest, articles) / seconds if seconds else None
     opts = manifest.get("options") or {}
     kpis = [
         ("articles", _num(len(articles))), ("ok", _num(status.get("ok", 0))),
@@ -223,10 +223,9 @@ def _flags_section(articles: Sequence[Mapping[str, Any]], translations: Sequence
     per_lang: dict[str, Counter[str]] = defaultdict(Counter)
     totals: Counter[str] = Counter()
     for a in articles:
-        lang = str(a.get("lang") or "und")
-        per_lang[lang]["articles"] += 0
+        counts = per_lang[str(a.get("lang") or "und")]  # every language gets a row, flagged or not
         for f in _flags(a):
-            per_lang[lang][f] += 1
+            counts[f] += 1
             totals[f] += 1
     out = ["<h2>Flags</h2>"]
     if totals:
@@ -293,6 +292,11 @@ def _distributions(articles: Sequence[Mapping[str, Any]], translations: Sequence
     return "".join(out)
 
 
+def _processed(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, Any]]) -> int:
+    """Articles this session worked on: a resumed run's earlier articles took none of its time."""
+    return max(0, len(articles) - int(manifest.get("resumed") or 0))
+
+
 def _durations(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, Any]], translations: Sequence[Mapping[str, Any]]) -> str:
     out = ["<h2>Durations and throughput</h2>"]
     durations = [float(a["duration_ms"]) for a in articles if a.get("duration_ms") is not None]
@@ -301,7 +305,7 @@ def _durations(manifest: Mapping[str, Any], articles: Sequence[Mapping[str, Any]
     out_tok = sum(int(a.get("summary_tokens") or 0) for a in articles)
     rows = [
         ("wall time (s)", _num(float(seconds), 1) if seconds else "–"),
-        ("articles per second", _num(len(articles) / seconds, 2) if seconds else "–"),
+        ("articles per second", _num(_processed(manifest, articles) / seconds, 2) if seconds else "–"),
         ("translations per second", _num(len(translations) / seconds, 2) if seconds else "–"),
         ("input tokens per second", _num(in_tok / seconds, 0) if seconds else "–"),
         ("summary tokens per second", _num(out_tok / seconds, 0) if seconds else "–"),
