@@ -250,7 +250,9 @@ def check_summary(summary: str | None, source: str, lang: str | None = None) -> 
 
     candidates = name_candidates(summary, lang)
     if candidates:
-        source_words = {_fold(p) for w in _WORD.findall(source) for p in re.split(r"['’\-‐]", w) if p}
+        # Dotted abbreviations count undotted too ("U.S." supports "US").
+        undotted = re.sub(r"(?<=\b\w)\.(?=\w\b)|(?<=\b\w\.\w)\.", "", source)
+        source_words = {_fold(p) for text in (source, undotted) for w in _WORD.findall(text) for p in re.split(r"['’\-‐]", w) if p}
         missing_names = [c for c in candidates if not _stem_match(_fold(c), source_words)]
         for name in missing_names:
             if name not in unsupported:

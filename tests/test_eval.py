@@ -214,3 +214,22 @@ def test_bad_reference_files_name_file_and_row(tmp_path: Path) -> None:
     h = _write(tmp_path / "h.csv", [{"id": "a", "body": "x"}])
     with pytest.raises(UsageError, match="no reference column"):
         read_references(h)
+
+
+def test_outputs_are_read_from_partitioned_tables(tmp_path: Path) -> None:
+    """`--partition-by lang` folders: the language comes from the path when the file lacks it."""
+    import polars as pl
+
+    from summarize.io_eval import read_hypotheses
+
+    (tmp_path / "run.json").write_text(json.dumps({"run_id": "r"}), encoding="utf-8")
+    part = tmp_path / "articles" / "lang=de" / "date=2026-10-14"
+    part.mkdir(parents=True)
+    pl.DataFrame({"id": ["a"], "summary": ["Der Rat tagte."], "status": ["ok"], "summary_tokens": [5]}).write_parquet(part / "p0.parquet")
+    tpart = tmp_path / "translations" / "target_lang=en"
+    tpart.mkdir(parents=True)
+    pl.DataFrame({"id": ["a"], "field": ["summary"], "text": ["The council met."], "status": ["ok"]}).write_parquet(tpart / "p0.parquet")
+    hyps = read_hypotheses(tmp_path)
+    assert [(h.task, h.field, h.lang, h.text, h.tokens) for h in hyps] == [
+        ("summary", "summary", "de", "Der Rat tagte.", 5), ("translation", "summary", "en", "The council met.", None),
+    ]

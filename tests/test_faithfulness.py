@@ -157,3 +157,9 @@ def test_inflected_names_match_their_source_form() -> None:
 def test_empty_summary_is_faithful() -> None:
     assert check_summary(None, "anything 42").flags == ()
     assert check_summary("   ", "anything 42").unsupported == ()
+
+
+def test_dotted_abbreviations_support_undotted_ones() -> None:
+    source = "Officials from the U.S. and the E.U. met in Geneva."
+    assert check_summary("Officials from the US and the EU met in Geneva.", source, "en").flags == ()
+    assert check_summary("Officials from the UK met in Geneva.", source, "en").unsupported == ("UK",)
