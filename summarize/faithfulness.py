@@ -67,7 +67,15 @@ for _words, _factors in (
         _SCALES[_w] = _factors
 
 _SENTENCE_END = frozenset(".!?…。！？:;»«\"“”„()[]")
-_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-‐]|[\u0300-\u036f])*", re.UNICODE)
+# Letters of the cased scripts (Latin, Greek, Cyrillic, Armenian): a word is a run of them, so a
+# Latin acronym glued to Japanese text ("ICカード") gives "IC", not the whole run of letters.
+_CASED = (
+    "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"  # Latin
+    "\u0370-\u03ff\u1f00-\u1fff"  # Greek
+    "\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f"  # Cyrillic
+    "\u0531-\u0587"  # Armenian
+)
+_WORD = re.compile(rf"[{_CASED}](?:[{_CASED}\u0300-\u036f]|['’\-‐](?=[{_CASED}]))*")
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,37 @@ def _sentence_initial(text: str, start: int) -> bool:
     return i < 0 or text[i] in _SENTENCE_END
 
 
+def _mostly_cased(text: str) -> bool:
+    """Whether most letters of `text` are in a script with case."""
+    cased = sum(len(w) for w in _WORD.findall(text))
+    letters = sum(1 for ch in text if ch.isalpha())
+    return cased * 2 > letters
+
+
+def _acronyms(text: str) -> set[str]:
+    """Initials of runs of capitalised words ("Gross Domestic Product", "Bank of England"), folded."""
+    out: set[str] = set()
+    run: list[str] = []
+    for w in [*text.split(), ""]:
+        word = w.strip("\"'“”«»„()[],.;:!?")
+        if word[:1].isupper():
+            run.append(word[0])
+            continue
+        if word and len(word) <= 3 and run:
+            continue  # "of", "for", "de", "la" inside a name
+        for i in range(len(run)):
+            for j in range(i + 2, len(run) + 1):
+                out.add(_fold("".join(run[i:j])))
+        run = []
+    return out
+
+
+def _initials(word: str) -> str:
+    """An acronym's capitals, folded ("BoE" -> "be"); empty for a word with fewer than two capitals."""
+    caps = "".join(ch for ch in word if ch.isupper())
+    return _fold(caps) if len(caps) >= 2 else ""
+
+
 def name_candidates(summary: str, lang: str | None = None) -> list[str]:
     """Capitalised words inside sentences of `summary`, in scripts whose case marks names.
 
@@ -196,6 +235,10 @@ def name_candidates(summary: str, lang: str | None = None) -> list[str]:
     hyphens ("l'Élysée" gives "Élysée", "Ankara'da" gives "Ankara").
     """
     if lang and lang.split("-")[0].lower() in NOUN_CAPITALISING_LANGS:
+        return []
+    if not _mostly_cased(summary):
+        # A Latin acronym inside Chinese or Arabic text (GDP, NATO) is usually a translation of a
+        # term the source spells out in its own script: nothing to compare it with.
         return []
     out: list[str] = []
     for m in _WORD.finditer(summary):
@@ -253,7 +296,11 @@ def check_summary(summary: str | None, source: str, lang: str | None = None) -> 
         # Dotted abbreviations count undotted too ("U.S." supports "US").
         undotted = re.sub(r"(?<=\b\w)\.(?=\w\b)|(?<=\b\w\.\w)\.", "", source)
         source_words = {_fold(p) for text in (source, undotted) for w in _WORD.findall(text) for p in re.split(r"['’\-‐]", w) if p}
-        missing_names = [c for c in candidates if not _stem_match(_fold(c), source_words)]
+        acronyms = _acronyms(source)
+        missing_names = [
+            c for c in candidates
+            if not _stem_match(_fold(c), source_words) and _initials(c) not in acronyms
+        ]
         for name in missing_names:
             if name not in unsupported:
                 unsupported.append(name)
