@@ -13,7 +13,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import OutputError, UsageError
 from .evaluate import ArticleScore, EvalResult, Hypothesis, Reference
 
 FIELDS = ("summary", "title", "text")
@@ -185,15 +185,18 @@ def write_eval(result: EvalResult, parquet_path: str | Path, run_id: str | None)
     rows = [asdict(a) for a in result.articles]
     df = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     path = Path(parquet_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.write_parquet(tmp)
-    tmp.replace(path)
     summary = path.with_name("eval.json")
     data = {"run_id": run_id, **result_json(result)}
-    tmp = summary.with_name(summary.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(summary)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        df.write_parquet(tmp)
+        tmp.replace(path)
+        tmp = summary.with_name(summary.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(summary)
+    except OSError as e:
+        raise OutputError(f"cannot write the scores to {path.parent}: {e.strerror or e}") from e
     return path, summary
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from statistics import fmean, median
 from typing import Any
 
-from .errors import UsageError
+from .errors import OutputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -417,8 +417,11 @@ def write_report(out_dir: str | Path, html_path: str | Path, eval_file: str | Pa
             log.warning("%s scores run %s, not this run %s: not shown", out / "eval.json", scored_run, manifest.get("run_id"))
     page = render(manifest, articles, translations, rejects, records)
     target = Path(html_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        raise OutputError(f"cannot write the report {target}: {e.strerror or e}") from e
     return target
