@@ -197,6 +197,10 @@ def rouge_scorer(lang: str) -> Any:
     kwargs: dict[str, Any] = {"use_stemmer": True, "lang": name or lang}
     if name == "japanese":
         kwargs["callable_tokenizer"] = _japanese_segmenter()
+    if name == "chinese":
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading to stderr by default
     if name in SNOWBALL:
         # The fork builds Snowball with NLTK's stopword list, a corpus that needs a download; without
         # it stopwords are stemmed too, which changes a score only where a stopword's stem is shared.
@@ -298,7 +302,8 @@ def evaluate(hypotheses: Iterable[Hypothesis], references: Sequence[Reference]) 
             float(bleu.corpus_score(hyp_texts, [ref_texts]).score),
             bleu_tokenizer(lang),
         ))
-    groups.extend(_overall(groups))
+    # Each task and field: its languages, then their average.
+    groups = sorted([*groups, *_overall(groups)], key=lambda g: (g.task, g.field, g.lang == "all", g.lang))
     return EvalResult(
         groups=tuple(groups), articles=tuple(articles),
         scored=len(articles), missing=sum(missing.values()), without_reference=without_reference,

@@ -332,13 +332,17 @@ def _models(manifest: Mapping[str, Any]) -> str:
                if rows else '<p class="note">run.json lists no model.</p>'))
 
 
+def _output(group: Mapping[str, Any]) -> str:
+    return "summary" if group["task"] == "summary" else f"{group['field']} translation"
+
+
 def _eval(groups: Sequence[Mapping[str, Any]] | None, source: str) -> str:
     if groups is None:
         return ""
     metrics = ("rouge1", "rouge2", "rougeL", "chrf", "bleu")
-    rows = [(f"{g['task']}/{g['field']}", label(str(g["lang"])), g.get("scored", "–"), g.get("missing", "–"),
+    rows = [(_output(g), label(str(g["lang"])), g.get("scored", "–"), g.get("missing", "–"),
              *(_num(g.get(m), 2) for m in metrics)) for g in groups]
-    chart_groups = [{"label": f"{g['task']}/{g['field']} {label(str(g['lang']))}", **g} for g in groups if g.get("rougeL") is not None]
+    chart_groups = [{**g, "label": f"{_output(g)}: {label(str(g['lang']))}"} for g in groups if g.get("rougeL") is not None]
     chart = grouped_bars(chart_groups, ("rougeL", "chrf", "bleu"), "score (0-100)") if chart_groups else ""
     return (f"<h2>Evaluation against references</h2><p class=\"note\">{_esc(source)}</p>" + chart
             + _table(("output", "language", "scored", "missing", "ROUGE-1", "ROUGE-2", "ROUGE-L", "chrF++", "BLEU"), rows, numeric_from=2))
