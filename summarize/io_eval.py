@@ -7,18 +7,20 @@ scoring and report code is plain records.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError, UsageError
+from .errors import OutputError, SummarizeError, UsageError
 from .evaluate import ArticleScore, EvalResult, Hypothesis, Reference
 
 FIELDS = ("summary", "title", "text")
 _WIDE = re.compile(r"^(summary|title|text)_([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)$")
 LONG_COLUMNS = ("id", "field", "lang", "text")
+log = logging.getLogger(__name__)
 
 
 def _read_frame(path: Path) -> Any:
@@ -57,7 +59,10 @@ def read_references(path: str | Path, summary_col: str | None = None, id_col: st
         raise UsageError(f"{path}: no column {summary_col!r} (columns: {', '.join(cols)})")
     refs: list[Reference] = []
     long = all(c in cols for c in LONG_COLUMNS)
-    wide = {c: m for c in cols if (m := _WIDE.match(c))}
+    wide = {c: m for c in cols if (m := _WIDE.match(c)) and _known_language(m.group(2))}
+    odd = [c for c in cols if _WIDE.match(c) and c not in wide and c != summary_col]
+    if odd:
+        log.warning("%s: columns %s look like FIELD_LANG but name no known language: ignored", path, ", ".join(odd))
     plain = summary_col or ("summary" if "summary" in cols and not long else None)
     if not long and not wide and plain is None:
         raise UsageError(
@@ -84,6 +89,16 @@ def read_references(path: str | Path, summary_col: str | None = None, id_col: st
                 lang = m.group(2).replace("_", "-")
                 refs.append(Reference(rid, m.group(1), lang, str(row[col]), where))
     return refs
+
+
+def _known_language(code: str) -> bool:
+    from .langcodes import language_name
+
+    try:
+        language_name(code.replace("_", "-"))
+    except SummarizeError:
+        return False
+    return True
 
 
 def _text(value: Any) -> bool:

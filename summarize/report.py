@@ -239,9 +239,18 @@ def _flags_section(articles: Sequence[Mapping[str, Any]], translations: Sequence
         out.append("</div>")
     else:
         out.append('<p class="note">No article was flagged.</p>')
-    tflags = Counter(f for t in translations for f in _flags(t))
-    if tflags:
-        out.append("<p>Translation flags: " + ", ".join(f"{_esc(f)} {n:,}" for f, n in tflags.most_common()) + "</p>")
+    tflags: dict[str, Counter[str]] = defaultdict(Counter)
+    for t in translations:
+        counts = tflags[str(t.get("target_lang"))]
+        counts["translations"] += 1
+        for f in _flags(t):
+            counts[f] += 1
+    names = sorted({f for c in tflags.values() for f in c if f != "translations"})
+    if names:
+        out.append("<p>Translations flagged, by target language:</p>" + _table(
+            ("target language", "translations", *names),
+            [(label(lang), c["translations"], *(c.get(f, 0) for f in names)) for lang, c in sorted(tflags.items())],
+        ))
     out.append(_faithfulness(articles, per_lang))
     return "".join(out)
 

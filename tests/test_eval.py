@@ -233,3 +233,8 @@ def test_outputs_are_read_from_partitioned_tables(tmp_path: Path) -> None:
     assert [(h.task, h.field, h.lang, h.text, h.tokens) for h in hyps] == [
         ("summary", "summary", "de", "Der Rat tagte.", 5), ("translation", "summary", "en", "The council met.", None),
     ]
+
+
+def test_columns_that_name_no_language_are_not_references(tmp_path: Path) -> None:
+    f = _write(tmp_path / "r.jsonl", [{"id": "a", "summary": "S", "summary_len": "12", "title_de": "T"}])
+    assert sorted((r.field, r.lang or "") for r in read_references(f)) == [("summary", ""), ("title", "de")]

@@ -190,3 +190,9 @@ def test_commands_have_help() -> None:
     for command, words in (("eval", "ROUGE"), ("report", "self-contained HTML")):
         result = run_quality(command, "--help")
         assert result.exit_code == 0 and words in result.stdout
+
+
+def test_report_is_deterministic() -> None:
+    manifest = {"run_id": "r1", "seconds": 1.0}
+    articles = [{"id": "a", "lang": "ru", "status": "ok", "summary": "Текст", "summary_tokens": 4, "duration_ms": 3.0, "flags": ["repetition"]}]
+    assert render(manifest, articles, []) == render(manifest, articles, [])
