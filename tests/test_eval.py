@@ -9,9 +9,6 @@ from statistics import fmean
 
 import pytest
 
-pytest.importorskip("multilingual_rouge")
-pytest.importorskip("sacrebleu")
-
 from summarize.errors import UsageError
 from summarize.evaluate import Hypothesis, Reference, bleu_tokenizer, evaluate, rouge_language
 from summarize.io_eval import read_references

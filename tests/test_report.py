@@ -14,9 +14,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("multilingual_rouge")
-
 from summarize.cli_quality import register
 from summarize.report import render
 from tests.conftest import invoke, read, sample_articles, write_jsonl
