@@ -11,8 +11,9 @@ Pure Python, no model. Two checks, each a flag on the article row:
   "3,000,000".
 * `unsupported_name`: a capitalised word inside a sentence of the summary (a person, place or
   organisation in a script with upper and lower case) that no word of the source starts like.
-  Judged only in the bicameral scripts (Latin, Cyrillic, Greek, Armenian), and not for German or
-  Luxembourgish, which capitalise every noun. Scripts without case (Han, Kana, Hangul, Arabic,
+  Judged only in summaries written mostly in the bicameral scripts (Latin, Cyrillic, Greek,
+  Armenian), and not for German or Luxembourgish, which capitalise every noun. An acronym made of
+  the initials of capitalised source words ("ECB", "BoE") or of a dotted one ("U.S.") is supported. Scripts without case (Han, Kana, Hangul, Arabic,
   Hebrew, the Indic scripts, Thai, Georgian, ...) give no evidence of what is a name, so their words
   are never judged: a name in those scripts is not checked at all.
 
