@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 from ..errors import UsageError
-from . import models, run
+from . import models, quality, run
 
 app = typer.Typer(
     name="summarize",
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("run")(run.run)
 app.command("detect")(run.detect)
 app.command("schema")(run.schema)
+quality.register(app)
 app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
 
 
