@@ -55,7 +55,7 @@ def eval_command(
     """
     try:
         from ..io.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
-        from .evaluate import evaluate, format_table, result_json
+        from ..evaluate import evaluate, format_table, result_json
 
         run_id = read_run_json(out).get("run_id")
         result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
@@ -84,7 +84,7 @@ def report_command(
     eval scores when given.
     """
     try:
-        from .report import write_report
+        from ..report import write_report
 
         path = write_report(out, html, eval_file)
     except SummarizeError as exc:
