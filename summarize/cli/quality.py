@@ -54,8 +54,8 @@ def eval_command(
     Writes per-article scores to OUT/eval.parquet and the table to OUT/eval.json (shown by `summarize report`).
     """
     try:
-        from ..io.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
         from ..evaluate import evaluate, format_table, result_json
+        from ..io.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
 
         run_id = read_run_json(out).get("run_id")
         result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
