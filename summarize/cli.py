@@ -60,7 +60,9 @@ class LogFormat(str, Enum):
 
 
 class DetectorName(str, Enum):
+    ensemble = "ensemble"
     langdetect = "langdetect"
+    fasttext = "fasttext"
     lingua = "lingua"
 
 
@@ -214,7 +216,7 @@ def run(
     strip_html: StripHtml = False,
     on_duplicate_id: OnDup = OnDuplicate.all,
     max_chars: MaxChars = 100_000,
-    detector: DetectorOpt = DetectorName.langdetect,
+    detector: DetectorOpt = DetectorName.ensemble,
     min_lang_score: MinScore = 0.5,
     min_lang_chars: MinChars = 6,
     verify_lang: Annotated[bool, typer.Option("--verify-lang", help="Check languages given by --lang-col and flag confident disagreement.")] = False,
@@ -304,7 +306,7 @@ def detect(
     title_col: TitleCol = "title",
     lang_col: LangCol = None,
     strip_html: StripHtml = False,
-    detector: DetectorOpt = DetectorName.langdetect,
+    detector: DetectorOpt = DetectorName.ensemble,
     min_lang_score: MinScore = 0.5,
     min_lang_chars: MinChars = 6,
     config: ConfigOpt = None,
