@@ -121,7 +121,8 @@ _ALPHABETS = {
     "kk": _RU + "әғқңөұүһі",
     "mn": _RU + "өү",
     "ar": "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىيٱ",
-    "fa": "ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیۀيكة",
+    # Persian typed on Arabic keyboards has Arabic kaf and yeh, and alef maksura for final yeh.
+    "fa": "ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیۀيكةى",
     "ur": "ءآأؤئابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیےۃۂۓهيكة",
     "ps": "ءآأؤئابپتټثجځچڅحخدډذرړزږژسشښصضطظعغفقکګگلمنڼوهۀیېۍيكة",
 }
@@ -149,6 +150,22 @@ _CUES = {
     "yi": _words("און איז דער ניט נישט זיך מיט אויף ווי פֿון"),
 }
 _CUE_WEIGHT = 1.5
+# Latin-script close pairs: letters one language of the pair writes and the other never does
+# (counted against the other), and function words of one only. Czech ě ř ů / Slovak ä ô ľ ĺ ŕ,
+# Swedish ä ö / Danish and Norwegian æ ø, Portuguese ã õ ç â ê ô à / Spanish ñ. A name in the
+# other spelling (São Paulo in a Spanish text) costs less than a sentence of evidence.
+_LATIN_FOREIGN = {
+    "sk": "ěřů", "cs": "äôľĺŕ", "sv": "æø", "no": "äö", "da": "äö", "es": "ãõçâêôà", "pt": "ñ",
+}  # fmt: skip
+LATIN_LETTER_PENALTY = 3.0
+_LATIN_CUES = {
+    "cs": _words("se jsou jsem jsme nebo který která které byl byla bylo pro jen také jako když již ještě"),
+    "sk": _words("sa sú som sme alebo ktorý ktorá ktoré bol bola bolo pre len tiež ako keď už ešte aj nie"),
+    "no": _words("av hva noen meg deg seg etter mye kanskje ikkje eg dei ei berre"),
+    "da": _words("af hvad nogen nogle mig dig sig efter meget måske"),
+    "ms": _words("kerana selepas kerajaan wang boleh sahaja beliau"),
+    "id": _words("karena setelah pemerintah uang bisa saja sudah"),
+}
 # Script groups where alphabets, markers or cue words apply.
 _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
 _YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
@@ -218,7 +235,11 @@ _DOMAIN = re.compile(
 # (a pattern free to start anywhere in it would take quadratic time).
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HANDLE = re.compile(r"(?<![\w@#])[@#][\w.]*\w")
-_NUMBER = re.compile(r"\b\w*\d\w*")  # a token with a digit: 2024, 3rd, G7, COVID19
+# Scripts written without spaces: a number inside them ends at the first letter, or the whole
+# run of text around it would be taken for one token and dropped (英国はリオ五輪で金メダルを27個獲得).
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+# A token with a digit: 2024, 3rd, G7, COVID19.
+_NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]*")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u0640]")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
@@ -476,6 +497,28 @@ def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
     return out
 
 
+def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
+    """Letter and word evidence between Latin-script close pairs (see `_LATIN_FOREIGN`)."""
+    lowered = text.lower()
+    letters = set(lowered)
+    words: set[str] | None = None
+    out = {}
+    for lang in candidates:
+        foreign = _LATIN_FOREIGN.get(lang)
+        cues = _LATIN_CUES.get(lang)
+        if foreign is None and cues is None:
+            continue
+        value = 0.0
+        if foreign is not None and not letters.isdisjoint(foreign):
+            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(lowered.count(ch)) for ch in foreign if ch in letters)
+        if cues is not None:
+            if words is None:
+                words = {w.strip(".,;:!?\"'«»„“()") for w in lowered.split()}
+            value += _CUE_WEIGHT * len(cues & words)
+        out[lang] = value
+    return out
+
+
 def _softmax(logits: dict[str, float]) -> dict[str, float]:
     top = max(logits.values())
     exp = {lang: math.exp(v - top) for lang, v in logits.items()}
@@ -537,7 +580,10 @@ class Detector:
         scores = self._engine.scores(text[: self._cut(text)], candidates)
         if not scores:
             return _Evidence(scripts.letters, letters, words, main)
-        letter_ev = _letter_evidence(text, scores) if main in _LETTER_GROUPS else {}
+        if main in _LETTER_GROUPS:
+            letter_ev = _letter_evidence(text, scores)
+        else:
+            letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
         logits = {lang: s + math.log(_prior(lang)) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
         return _Evidence(scripts.letters, letters, words, main, logits=logits)
 

