@@ -16,7 +16,7 @@ without spaces, the first five letters) the share correct and the share confiden
 with a score >= 0.9); then news-length articles per second of one core's CPU time. Detectors:
 raw langdetect (seeded sampling, its top answer), raw fastText `lid.176` (top label), raw lingua
 (top confidence), `old` (our detector on langdetect alone, the previous default) and `ensemble`
-(the default). Run from the repository root:
+(the default); `--detectors ... ld+ft` adds the ensemble without lingua. Run from the repository root:
 
     .venv/bin/python benchmarks/langid.py [--per-lang 300] [--split heldout|tune] [--json FILE]
 """
@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
     # Run as a script from the repository root, the package need not be installed.
     sys.path.insert(0, str(ROOT))
 
-from summarize.detect import CONFIDENT, UND, langdetect_raw, make_detector, normalise_code  # noqa: E402
-from summarize.detect_engines import _engine  # noqa: E402
+from summarize.detect import CONFIDENT, UND, Detector, langdetect_raw, make_detector, normalise_code  # noqa: E402
+from summarize.detect_engines import _engine, _EnsembleEngine  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 
 LANGID_TSV = ROOT / "benchmarks" / "data" / "langid.tsv"
@@ -53,6 +53,8 @@ ELD_TUNE = 500  # per language, the first ELD_TUNE lines are the tuning part, th
 # Nynorsk is Norwegian: the `no` sentences mix Bokmål and Nynorsk.
 FOLD = {"nn": "no", "nb": "no"}
 DETECTORS = ("langdetect", "fasttext", "lingua", "old", "ensemble")
+# Not run by default: the ensemble without lingua (langdetect and fastText only).
+EXTRA_DETECTORS = ("ld+ft",)
 NO_SPACES = frozenset({"zh", "ja"})
 PARAGRAPHS = 4
 PARAGRAPH_WORDS = 75
@@ -192,7 +194,12 @@ def detectors(names: Iterable[str], seed: int) -> dict[str, Answer]:
 
             out[name] = lingua_raw
         else:
-            detector = make_detector(DetectOptions(engine="langdetect" if name == "old" else name, seed=seed))
+            engine = {"old": "langdetect", "ld+ft": "ensemble"}.get(name, name)
+            detector = make_detector(DetectOptions(engine=engine, seed=seed))
+            if name == "ld+ft":
+                detector = Detector(DetectOptions(engine=engine, seed=seed))
+                ld, ft = _engine("langdetect"), _engine("fasttext")
+                detector._engine = _EnsembleEngine(ld, ft, None)  # type: ignore[arg-type]
 
             def ours(text: str, detector=detector) -> tuple[str, float]:
                 found = detector.detect(text)
@@ -312,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", choices=("all", "eld", "langid.tsv"), default="all", help="which set(s) to run")
     parser.add_argument("--split", choices=("heldout", "tune"), default="heldout", help="which part of the eld set")
     parser.add_argument("--per-lang", type=int, default=300, help="eld sentences per language (at most 500)")
-    parser.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS))
+    parser.add_argument("--detectors", nargs="+", choices=DETECTORS + EXTRA_DETECTORS, default=list(DETECTORS))
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--seed", type=int, default=0, help="seed for raw langdetect and for building articles")
     parser.add_argument("--articles-per-lang", type=int, default=20, help="news-length articles built per language")

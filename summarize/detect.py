@@ -158,6 +158,7 @@ _LATIN_FOREIGN = {
     "sk": "ěřů", "cs": "äôľĺŕ", "sv": "æø", "no": "äö", "da": "äö", "es": "ãõçâêôà", "pt": "ñ",
 }  # fmt: skip
 LATIN_LETTER_PENALTY = 3.0
+_WORD = re.compile(r"\w+")
 _LATIN_CUES = {
     "cs": _words("se jsou jsem jsme nebo který která které byl byla bylo pro jen také jako když již ještě"),
     "sk": _words("sa sú som sme alebo ktorý ktorá ktoré bol bola bolo pre len tiež ako keď už ešte aj nie"),
@@ -499,6 +500,9 @@ def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
 
 def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
     """Letter and word evidence between Latin-script close pairs (see `_LATIN_FOREIGN`)."""
+    candidates = [lang for lang in candidates if lang in _LATIN_FOREIGN or lang in _LATIN_CUES]
+    if not candidates:
+        return {}
     lowered = text.lower()
     letters = set(lowered)
     words: set[str] | None = None
@@ -513,7 +517,7 @@ def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
             value -= LATIN_LETTER_PENALTY * sum(1 + math.log(lowered.count(ch)) for ch in foreign if ch in letters)
         if cues is not None:
             if words is None:
-                words = {w.strip(".,;:!?\"'«»„“()") for w in lowered.split()}
+                words = set(_WORD.findall(lowered))
             value += _CUE_WEIGHT * len(cues & words)
         out[lang] = value
     return out
