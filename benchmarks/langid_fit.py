@@ -67,13 +67,21 @@ def collect(items: list, detector: detect.Detector) -> list[Case]:
         if ev.logits is not None and isinstance(scores, dict):
             extra = {lang: ev.logits[lang] - scores[lang] for lang in ev.logits}
         parts = last.get("parts") if ev.logits is not None and ev.decided is None else None
-        cases.append(Case(item.lang, item.kind, ev.decided if ev.letters >= 2 else None, ev.weight, ev.words,
-                          parts, extra))  # type: ignore[arg-type]
+        cases.append(
+            Case(item.lang, item.kind, ev.decided if ev.letters >= 2 else None, ev.weight, ev.words, parts, extra)
+        )  # type: ignore[arg-type]
     return cases
 
 
-def judge(case: Case, weights: dict[str, float], below: float, sharp: float, scale: float, doubt: float,
-          min_score: float = 0.5) -> tuple[str, float, bool]:
+def judge(
+    case: Case,
+    weights: dict[str, float],
+    below: float,
+    sharp: float,
+    scale: float,
+    doubt: float,
+    min_score: float = 0.5,
+) -> tuple[str, float, bool]:
     """(language, score, lingua asked) as the detector would answer with these settings."""
     if case.decided is not None:
         return case.decided[0], case.decided[1], False
@@ -131,8 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         cases = collect(items, detect.Detector(DetectOptions(engine="ensemble")))
         if args.cache:
             args.cache.write_bytes(pickle.dumps(cases))
-    current = (*(detect_engines.ENSEMBLE_WEIGHTS[k] for k in ("langdetect", "fasttext", "lingua")),
-               detect_engines.LINGUA_BELOW, detect_engines.ENSEMBLE_SHARPNESS, detect.LENGTH_SCALE, detect.WORD_DOUBT)
+    current = (
+        *(detect_engines.ENSEMBLE_WEIGHTS[k] for k in ("langdetect", "fasttext", "lingua")),
+        detect_engines.LINGUA_BELOW,
+        detect_engines.ENSEMBLE_SHARPNESS,
+        detect.LENGTH_SCALE,
+        detect.WORD_DOUBT,
+    )
     grid = itertools.product(
         (0.2, 0.3, 0.45), (0.2, 0.3, 0.45), (1.2, 1.5, 2.0, 3.0), (0.8, 0.9), (3.0, 4.0, 6.0, 8.0), (5.0,), (0.25, 0.35)
     )

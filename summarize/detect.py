@@ -1,13 +1,14 @@
 """Language detection: which language an article is in, how sure we are, and its paragraph mix.
 
-Raw langdetect is good on sentences but confidently wrong on short text. This module keeps
-langdetect's n-gram profiles and scores them exactly (every n-gram once, no random sampling, so
-the answer is the same on every run), then calibrates: the script of the text decides or narrows
-the candidates (Kana is Japanese, Hangul Korean, Cyrillic never a Latin-script language), letters
-a language does not use count against it, priors favour the languages common in news, the
-naive-Bayes posterior is tempered, and short texts are scaled down. Articles are detected per
-paragraph, so mixed-language articles report their mix. lingua can replace the n-gram scorer
-(`DetectOptions(engine="lingua")`); everything around it stays the same.
+Single detectors make different mistakes, and raw langdetect is confidently wrong on short text.
+The script of the text decides or narrows the candidates (Kana is Japanese, Hangul Korean,
+Cyrillic never a Latin-script language); an engine from `detect_engines` scores the candidates
+(by default the ensemble of langdetect's profiles scored exactly, fastText's lid.176 and, for
+hard cases, lingua; `DetectOptions(engine=...)` picks one alone); then letters and words a
+language does not use count against it (ě/ř/ů are not Slovak, і/ї/є not Russian, æ/ø not
+Swedish), priors favour the languages common in news, and short texts are scaled down. The
+answer is the same on every run. Articles are detected per paragraph, so mixed-language articles
+report their mix.
 """
 
 from __future__ import annotations

