@@ -5,7 +5,14 @@ asking it can be tried); then a grid of weights, lingua thresholds and length-ce
 is replayed in pure Python the way `Detector` judges one piece of text. It prints the best
 settings by mean sentence accuracy, with two-word texts confidently wrong (score >= 0.9) at most
 1% and lingua asked for few sentences (speed), and the figures of the settings in the code now.
-Only the tuning part is read (`langid.py`'s split); the held-out part stays unseen. Run:
+Only the tuning part is read (`langid.py`'s split); the held-out part stays unseen.
+
+The code's settings (weights 0.2 / 0.3 / 3.0, lingua below 0.8, sharpness 6, length scale 5, word
+doubt 0.35) come from this grid with 200 sentences per language: 99.38% mean sentence accuracy,
+0.28% of sentences confidently wrong, 76.1% of two-word texts correct, none confidently wrong,
+lingua asked for 15% of sentences. Sharpness 8 ranks first by 0.0002 of the objective but is
+confidently wrong more often (0.34%), so 6 was taken. Scaling the letter, word and prior evidence
+up against the engines (x1.5 to x3) only lowered accuracy. Run:
 
     .venv/bin/python benchmarks/langid_fit.py [--per-lang 200]
 """
