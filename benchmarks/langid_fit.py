@@ -97,7 +97,10 @@ def judge(
     detect_engines.ENSEMBLE_WEIGHTS.update(weights)
     p_ld, p_ft, p_li = case.parts
     mix = detect_engines.combine(p_ld, p_ft, None)
-    asked = detect_engines._best(p_ld) != detect_engines._best(p_ft) or max(mix.values()) < below
+    # No fastText answer: langdetect alone decided (a long text it is sure of).
+    asked = p_ft is not None and (
+        detect_engines._best(p_ld) != detect_engines._best(p_ft) or max(mix.values()) < below
+    )
     if asked:
         mix = detect_engines.combine(p_ld, p_ft, p_li)
     logits = {lang: sharp * math.log(p + detect_engines._FLOOR) + case.extra.get(lang, 0.0) for lang, p in mix.items()}

@@ -303,6 +303,39 @@ LINGUA_BELOW = 0.8
 LINGUA_CANDIDATES = 5
 # A langdetect probability below this, with none from fastText, rules a language out.
 _PLAUSIBLE = 1e-6
+# langdetect alone decides paragraphs of at least `_LONG` characters it gives at least `_SURE`,
+# unless its answer has a close relative it confuses (it is as sure when wrong on those).
+_LONG = 250
+_SURE = 1.0 - 1e-9
+_CLOSE_LANGS = frozenset(
+    [
+        "cs",
+        "sk",
+        "sl",
+        "pl",
+        "uk",
+        "ru",
+        "bg",
+        "mk",
+        "sr",
+        "be",
+        "kk",
+        "sv",
+        "no",
+        "nn",
+        "da",
+        "pt",
+        "es",
+        "gl",
+        "ca",
+        "hr",
+        "bs",
+        "id",
+        "ms",
+        "af",
+        "nl",
+    ]
+)
 # The combined probabilities are raised to this power before the detector's calibration: an
 # average of engines that half agree is flatter than how often its best answer is right.
 ENSEMBLE_SHARPNESS = 6.0
@@ -352,7 +385,7 @@ class _EnsembleEngine:
 
     def parts(
         self, text: str, candidates: Sequence[str], lingua: bool | None = None
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, float] | None] | None:
+    ) -> tuple[dict[str, float], dict[str, float] | None, dict[str, float] | None] | None:
         """Each engine's probabilities over the candidates: langdetect's, fastText's, lingua's.
 
         lingua's are computed when `lingua` is True, or when it is None and the case is hard.
@@ -369,6 +402,11 @@ class _EnsembleEngine:
         exp = {lang: math.exp(v - top) for lang, v in ld.items()}
         norm = sum(exp.values())
         p_ld = {lang: v / norm for lang, v in exp.items()}
+        best = _best(p_ld)
+        if len(text) >= _LONG and p_ld[best] >= _SURE and best not in _CLOSE_LANGS:
+            # A long paragraph that langdetect is sure of, in a language without a close
+            # relative it confuses: the other engines would only agree, at most of the cost.
+            return {lang: p for lang, p in p_ld.items() if p >= _PLAUSIBLE}, None, None
         p_ft = self._ft.probabilities(text, list(p_ld))
         # Only languages one of the two finds plausible go on: the others' combined probability
         # is below the floor anyway, and every step after this one costs per language.

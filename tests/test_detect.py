@@ -536,3 +536,22 @@ def test_cjk_sentences_are_answered(det: Detector, text: str, lang: str) -> None
 def test_numbers_inside_unspaced_scripts_leave_the_text() -> None:
     assert detect_module._strip("金メダルを27個獲得").split() == ["金メダルを", "個獲得"]
     assert detect_module._strip("G7 summit ab2c").split() == ["summit"]
+
+
+def test_long_paragraph_langdetect_is_sure_of_skips_the_other_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = detect_engines._engine("ensemble")
+    calls: list[str] = []
+    real = detect_engines._FastTextEngine.probabilities
+
+    def counted(self: object, text: str, candidates: list[str]) -> dict[str, float]:
+        calls.append(text)
+        return real(self, text, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detect_engines._FastTextEngine, "probabilities", counted)
+    candidates = ["de", "en", "fr", "nl", "cs", "sk"]
+    parts = engine.parts(f"{DE} {DE2}", candidates)  # type: ignore[attr-defined]
+    assert parts is not None and parts[1] is None and calls == []
+    # A close pair, or a short text, still asks fastText.
+    assert engine.parts(CLOSE["cs"] * 3, candidates)[1] is not None  # type: ignore[attr-defined]
+    assert engine.parts("Die Polizei nahm drei Männer fest.", candidates)[1] is not None  # type: ignore[attr-defined]
+    assert len(calls) == 2
