@@ -1,13 +1,14 @@
 """Language detection: which language an article is in, how sure we are, and its paragraph mix.
 
-Raw langdetect is good on sentences but confidently wrong on short text. This module keeps
-langdetect's n-gram profiles and scores them exactly (every n-gram once, no random sampling, so
-the answer is the same on every run), then calibrates: the script of the text decides or narrows
-the candidates (Kana is Japanese, Hangul Korean, Cyrillic never a Latin-script language), letters
-a language does not use count against it, priors favour the languages common in news, the
-naive-Bayes posterior is tempered, and short texts are scaled down. Articles are detected per
-paragraph, so mixed-language articles report their mix. lingua can replace the n-gram scorer
-(`DetectOptions(engine="lingua")`); everything around it stays the same.
+Single detectors make different mistakes, and raw langdetect is confidently wrong on short text.
+The script of the text decides or narrows the candidates (Kana is Japanese, Hangul Korean,
+Cyrillic never a Latin-script language); an engine from `detect_engines` scores the candidates
+(by default the ensemble of langdetect's profiles scored exactly, fastText's lid.176 and, for
+hard cases, lingua; `DetectOptions(engine=...)` picks one alone); then letters and words a
+language does not use count against it (ě/ř/ů are not Slovak, і/ї/є not Russian, æ/ø not
+Swedish), priors favour the languages common in news, and short texts are scaled down. The
+answer is the same on every run. Articles are detected per paragraph, so mixed-language articles
+report their mix.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
 
 from . import langcodes
-from .errors import UsageError
+from .detect_engines import TEMPERATURE, CharTable, _engine, langdetect_raw
 from .options import DetectOptions
 from .schema import Detection
 from .text import looks_like_html, paragraphs, remove_invisible, strip_html
+
+__all__ = ["CONFIDENT", "TEMPERATURE", "UND", "Detector", "langdetect_raw", "make_detector", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,6 @@ AMBIGUOUS = "ambiguous"
 # A detection at least this sure counts as confident: a paragraph may then stand apart from the
 # article's language, and `verify` may overrule a given language.
 CONFIDENT = 0.9
-# langdetect's n-gram probabilities are not independent (each letter sits in three n-grams, and
-# words repeat), so the naive-Bayes log-likelihoods are divided by this before the softmax.
-TEMPERATURE = 2.0
 # Short texts are capped, whatever the model says: by letters (the ceiling is 1 - exp(-letters /
 # LENGTH_SCALE)) and by words (1 - WORD_DOUBT ** words), so two words never reach 0.9: raw
 # langdetect is wrong on about one two-word text in four.
@@ -59,8 +57,6 @@ ARTICLE_BIAS = 3.0
 # langdetect gives up after 10,000 characters; a few hundred per paragraph is plenty here.
 MAX_PARAGRAPH_CHARS = 400
 MAX_SEGMENTS = 64
-# Words whose n-gram rows are remembered; news vocabulary repeats, so most look-ups hit.
-_WORD_CACHE_SIZE = 200_000
 # Ideographs and syllable blocks carry more than one alphabetic letter's worth of evidence.
 DENSE_SCRIPT_WEIGHT = 3
 
@@ -126,7 +122,8 @@ _ALPHABETS = {
     "kk": _RU + "әғқңөұүһі",
     "mn": _RU + "өү",
     "ar": "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىيٱ",
-    "fa": "ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیۀيكة",
+    # Persian typed on Arabic keyboards has Arabic kaf and yeh, and alef maksura for final yeh.
+    "fa": "ءآأؤئابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهیۀيكةى",
     "ur": "ءآأؤئابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیےۃۂۓهيكة",
     "ps": "ءآأؤئابپتټثجځچڅحخدډذرړزږژسشښصضطظعغفقکګگلمنڼوهۀیېۍيكة",
 }
@@ -154,16 +151,27 @@ _CUES = {
     "yi": _words("און איז דער ניט נישט זיך מיט אויף ווי פֿון"),
 }
 _CUE_WEIGHT = 1.5
+# Latin-script close pairs: letters one language of the pair writes and the other never does
+# (counted against the other), and function words of one only. Czech ě ř ů / Slovak ä ô ľ ĺ ŕ,
+# Swedish ä ö / Danish and Norwegian æ ø, Portuguese ã õ ç â ê ô à / Spanish ñ. A name in the
+# other spelling (São Paulo in a Spanish text) costs less than a sentence of evidence.
+_LATIN_FOREIGN = {
+    "sk": "ěřů", "cs": "äôľĺŕ", "sv": "æø", "no": "äö", "da": "äö", "es": "ãõçâêôà", "pt": "ñ",
+}  # fmt: skip
+LATIN_LETTER_PENALTY = 3.0
+_WORD = re.compile(r"\w+")
+_LATIN_CUES = {
+    "cs": _words("se jsou jsem jsme nebo který která které byl byla bylo pro jen také jako když již ještě"),
+    "sk": _words("sa sú som sme alebo ktorý ktorá ktoré bol bola bolo pre len tiež ako keď už ešte aj nie"),
+    "no": _words("av hva noen meg deg seg etter mye kanskje ikkje eg dei ei berre"),
+    "da": _words("af hvad nogen nogle mig dig sig efter meget måske"),
+    "ms": _words("kerana selepas kerajaan wang boleh sahaja beliau"),
+    "id": _words("karena setelah pemerintah uang bisa saja sudah"),
+}
 # Script groups where alphabets, markers or cue words apply.
 _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
 _YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
 
-# langdetect has no profile for these; they are scored with a close relative's profile and told
-# apart by alphabet and cue words.
-_LANGDETECT_PROXIES = {"sr": "mk", "be": "uk", "kk": "ru", "ps": "fa"}
-# ... and are candidates only when the text has a letter of theirs, as the proxy's score says
-# nothing about them otherwise.
-_PROXY_NEEDS = {"sr": "ћђјљњџ", "be": "ў", "kk": "әғқңөұүһ", "ps": "ټډړږښګڼېۍځڅ"}
 
 # The one normaliser lives in `langcodes`; this name stays for the modules that import it from here.
 
@@ -180,7 +188,11 @@ _DOMAIN = re.compile(
 # (a pattern free to start anywhere in it would take quadratic time).
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HANDLE = re.compile(r"(?<![\w@#])[@#][\w.]*\w")
-_NUMBER = re.compile(r"\b\w*\d\w*")  # a token with a digit: 2024, 3rd, G7, COVID19
+# Scripts written without spaces: a number inside them ends at the first letter, or the whole
+# run of text around it would be taken for one token and dropped (英国はリオ五輪で金メダルを27個獲得).
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+# A token with a digit: 2024, 3rd, G7, COVID19.
+_NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]*")
 
 
 def _strip(text: str) -> str:
@@ -245,22 +257,10 @@ def _script_tag(ch: str) -> str | None:
     return _OTHER_TAG if category == "L" else None
 
 
-class _Table(dict[int, Any]):
-    """A `str.translate` table filled on first sight of each character, so it stays small."""
-
-    def __init__(self, fn: Any) -> None:
-        super().__init__()
-        self._fn = fn
-
-    def __missing__(self, cp: int) -> Any:
-        value = self[cp] = self._fn(chr(cp))
-        return value
-
-
-_SCRIPT_TABLE = _Table(_script_tag)
+_SCRIPT_TABLE = CharTable(_script_tag)
 # Per script group: letters of other scripts become spaces, everything else stays.
 _KEEP_TABLES = {
-    group: _Table(lambda ch, tag=_TAGS[group]: ch if _SCRIPT_TABLE[ord(ch)] in (tag, None) else " ")
+    group: CharTable(lambda ch, tag=_TAGS[group]: ch if _SCRIPT_TABLE[ord(ch)] in (tag, None) else " ")
     for group in ("latin", "cyrillic", "arabic", "devanagari")
 }
 
@@ -312,7 +312,7 @@ def _han_kind(ch: str) -> str | None:
     return None
 
 
-_HAN_TABLE = _Table(lambda ch: _han_kind(ch) if _script_tag(ch) == _TAGS["han"] else None)
+_HAN_TABLE = CharTable(lambda ch: _han_kind(ch) if _script_tag(ch) == _TAGS["han"] else None)
 
 
 def _decide_cjk(text: str, scripts: _Scripts) -> tuple[str, float]:
@@ -348,179 +348,6 @@ def _decide_hebrew(text: str) -> tuple[str, float]:
     if cues >= 2:
         return "yi", 0.9
     return "he", 0.97 if cues == 0 else 0.9
-
-
-# --- engines --------------------------------------------------------------------------------------
-
-
-class _Engine(Protocol):
-    """Scores a text against the languages of one script; higher is more likely (log scale)."""
-
-    name: str
-    languages: frozenset[str]
-
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None: ...
-
-
-def _letter_split_table() -> _Table:
-    """Map every character to langdetect's normalised form, and non-letters to a space."""
-    from langdetect.utils.ngram import NGram
-
-    def norm(ch: str) -> str:
-        if unicodedata.category(ch)[0] not in "LM":
-            return " "
-        out: str = NGram.normalize(ch)
-        return out
-
-    return _Table(norm)
-
-
-class _LangdetectEngine:
-    """langdetect's profiles, scored exactly as a naive-Bayes model over every n-gram of the text.
-
-    langdetect itself samples n-grams at random and stops once one language passes 0.99999, which
-    is slow (several milliseconds a paragraph) and, unseeded, different on each run. Summing the
-    log-probabilities of all n-grams uses the same model and smoothing, costs a table look-up per
-    n-gram, and gives the same answer every time.
-    """
-
-    name = "langdetect"
-
-    def __init__(self) -> None:
-        import numpy as np
-        from langdetect.detector import Detector as _LdDetector
-        from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-
-        factory = DetectorFactory()
-        factory.load_profile(PROFILES_DIRECTORY)
-        # Kept for `langdetect_raw`, so the profiles are read once per process.
-        self.factory = factory
-        self._np = np
-        self._profiles = [langcodes.normalise(code) for code in factory.langlist]
-        # zh-cn and zh-tw are both zh; the script decides Chinese before the engine is asked.
-        self._column = {lang: i for i, lang in enumerate(self._profiles)}
-        self._index = {gram: i for i, gram in enumerate(factory.word_lang_prob_map)}
-        smoothing = _LdDetector.ALPHA_DEFAULT / _LdDetector.BASE_FREQ
-        probs = np.array(list(factory.word_lang_prob_map.values()), dtype=np.float64)
-        self._logp = np.log(probs + smoothing).astype(np.float32)
-        self._chars = _letter_split_table()
-        self._words: dict[str, tuple[int, ...]] = {}
-        self._by_candidates: dict[tuple[str, ...], tuple[tuple[str, ...], Any]] = {}
-        self.languages = frozenset(self._profiles) | frozenset(_LANGDETECT_PROXIES)
-
-    def _word_rows(self, word: str) -> tuple[int, ...]:
-        """Profile rows of a word's n-grams (1 to 3 letters, spaces marking its ends), cached."""
-        rows = self._words.get(word)
-        if rows is None:
-            padded = f" {word} "
-            grams = [*word, *(padded[i : i + 2] for i in range(len(padded) - 1))]
-            grams += [padded[i : i + 3] for i in range(len(padded) - 2)]
-            rows = tuple(row for row in map(self._index.get, grams) if row is not None)
-            if len(self._words) >= _WORD_CACHE_SIZE:
-                self._words.clear()
-            self._words[word] = rows
-        return rows
-
-    def _ngrams(self, text: str) -> list[int]:
-        rows: list[int] = []
-        for word in unicodedata.normalize("NFC", text).translate(self._chars).split():
-            # Like langdetect, skip acronyms and all-caps words: they say little about the language.
-            if len(word) > 1 and word[0].isupper() and word[1].isupper():
-                continue
-            rows.extend(self._word_rows(word))
-        return rows
-
-    def _columns(self, candidates: Sequence[str]) -> tuple[tuple[str, ...], Any]:
-        """The candidates with a profile (or a proxy's) and their columns of the log-probabilities.
-
-        Gathering only these columns for each n-gram, rather than all 55, halves the work for
-        Latin text and cuts it tenfold for other scripts.
-        """
-        key = tuple(candidates)
-        found = self._by_candidates.get(key)
-        if found is None:
-            langs = tuple(lang for lang in key if _LANGDETECT_PROXIES.get(lang, lang) in self._column)
-            columns = [self._column[_LANGDETECT_PROXIES.get(lang, lang)] for lang in langs]
-            found = self._by_candidates[key] = (langs, self._np.ascontiguousarray(self._logp[:, columns]))
-        return found
-
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
-        if text.isupper():
-            # Like langdetect, `_ngrams` skips all-caps words; a headline in capitals would have
-            # none left, so read it in lower case instead.
-            text = text.lower()
-        ids = self._ngrams(text)
-        if not ids:
-            return None
-        langs, logp = self._columns(candidates)
-        total = logp[ids].sum(axis=0, dtype=self._np.float64)
-        out = {}
-        for lang, value in zip(langs, total.tolist(), strict=True):
-            needs = _PROXY_NEEDS.get(lang)
-            if needs is None or any(ch in text for ch in needs):
-                out[lang] = value / TEMPERATURE
-        return out
-
-
-class _LinguaEngine:
-    """lingua's confidence values, taken as log-evidence over the same candidates."""
-
-    name = "lingua"
-
-    def __init__(self) -> None:
-        try:
-            from lingua import Language, LanguageDetectorBuilder
-        except ImportError as exc:
-            raise UsageError("--detector lingua needs the lingua extra: pip install 'summarize[lingua]'") from exc
-        self._detector = LanguageDetectorBuilder.from_all_languages().build()
-        # lingua says Bokmål (`nb`) where langdetect and the script groups say Norwegian (`no`).
-        self._codes = {lang: langcodes.macrolanguage(lang.iso_code_639_1.name) for lang in Language.all()}
-        self.languages = frozenset(self._codes.values())
-
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
-        wanted = set(candidates)
-        out: dict[str, float] = {}
-        for value in self._detector.compute_language_confidence_values(text):
-            code = self._codes.get(value.language)
-            if code in wanted:
-                # lingua's values are already probabilities; the floor keeps a zero finite.
-                out[code] = max(out.get(code, -math.inf), math.log(value.value + 1e-6))
-        return out if any(v > math.log(2e-6) for v in out.values()) else None
-
-
-_ENGINE_LOCK = threading.Lock()
-_ENGINES: dict[str, _Engine] = {}
-
-
-def _engine(name: str) -> _Engine:
-    """Build each engine once per process: loading langdetect's 55 profiles takes half a second."""
-    with _ENGINE_LOCK:
-        if name not in _ENGINES:
-            _ENGINES[name] = _LangdetectEngine() if name == "langdetect" else _LinguaEngine()
-            log.debug("language detection engine %s loaded", name)
-        return _ENGINES[name]
-
-
-def langdetect_raw(text: str, seed: int = 0) -> tuple[str, float]:
-    """langdetect's own top answer and probability (seeded), for comparing against in benchmarks.
-
-    Returns (`und`, 0.0) where langdetect finds no features. This is the uncalibrated baseline the
-    `Detector` improves on; the pipeline does not use it.
-    """
-    from langdetect.lang_detect_exception import LangDetectException
-
-    engine = _engine("langdetect")
-    assert isinstance(engine, _LangdetectEngine)
-    detector = engine.factory.create()
-    # The seed is read from the factory when a detector is made; setting it on the detector
-    # instead leaves langdetect's global factory alone and makes each call independent.
-    detector.seed = seed
-    detector.append(text)
-    try:
-        best = detector.get_probabilities()
-    except LangDetectException:
-        return UND, 0.0
-    return (langcodes.normalise(best[0].lang), float(best[0].prob)) if best else (UND, 0.0)
 
 
 # --- evidence and decisions ---------------------------------------------------------------------
@@ -574,6 +401,31 @@ def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
         cues = _CUES.get(lang)
         if cues is not None:
             value += _CUE_WEIGHT * sum(1 for w in words if w.strip(".,;:!?\"'«»()") in cues)
+        out[lang] = value
+    return out
+
+
+def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
+    """Letter and word evidence between Latin-script close pairs (see `_LATIN_FOREIGN`)."""
+    candidates = [lang for lang in candidates if lang in _LATIN_FOREIGN or lang in _LATIN_CUES]
+    if not candidates:
+        return {}
+    lowered = text.lower()
+    letters = set(lowered)
+    words: set[str] | None = None
+    out = {}
+    for lang in candidates:
+        foreign = _LATIN_FOREIGN.get(lang)
+        cues = _LATIN_CUES.get(lang)
+        if foreign is None and cues is None:
+            continue
+        value = 0.0
+        if foreign is not None and not letters.isdisjoint(foreign):
+            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(lowered.count(ch)) for ch in foreign if ch in letters)
+        if cues is not None:
+            if words is None:
+                words = set(_WORD.findall(lowered))
+            value += _CUE_WEIGHT * len(cues & words)
         out[lang] = value
     return out
 
@@ -639,7 +491,10 @@ class Detector:
         scores = self._engine.scores(text[: self._cut(text)], candidates)
         if not scores:
             return _Evidence(scripts.letters, letters, words, main)
-        letter_ev = _letter_evidence(text, scores) if main in _LETTER_GROUPS else {}
+        if main in _LETTER_GROUPS:
+            letter_ev = _letter_evidence(text, scores)
+        else:
+            letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
         logits = {lang: s + math.log(_prior(lang)) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
         return _Evidence(scripts.letters, letters, words, main, logits=logits)
 

@@ -61,7 +61,8 @@ class DetectOptions:
     """Language detection settings.
 
     Attributes:
-        engine: `langdetect` (default) or `lingua` (optional extra).
+        engine: `ensemble` (default: langdetect and fastText, lingua for hard cases when installed),
+            or one engine alone: `langdetect`, `fasttext` or `lingua` (optional extra).
         seed: Seed that makes langdetect deterministic.
         min_chars: Fewer letters than this and the answer is `und` (`too_short`).
         min_score: A detector probability below this gives `und` (`ambiguous`).
@@ -69,7 +70,7 @@ class DetectOptions:
         verify_min_score: Detector confidence needed to overrule a given language.
     """
 
-    engine: str = "langdetect"
+    engine: str = "ensemble"
     seed: int = 0
     min_chars: int = 6
     min_score: float = 0.5
@@ -77,8 +78,8 @@ class DetectOptions:
     verify_min_score: float = 0.9
 
     def __post_init__(self) -> None:
-        if self.engine not in ("langdetect", "lingua"):
-            raise UsageError(f"--detector must be langdetect or lingua, not {self.engine!r}")
+        if self.engine not in ("ensemble", "langdetect", "fasttext", "lingua"):
+            raise UsageError(f"--detector must be ensemble, langdetect, fasttext or lingua, not {self.engine!r}")
         if not 0.0 <= self.min_score <= 1.0:
             raise UsageError("--min-lang-score must be between 0 and 1")
         if self.min_chars < 0:

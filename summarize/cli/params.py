@@ -45,7 +45,9 @@ class Backend(str, Enum):
 
 
 class DetectorName(str, Enum):
+    ensemble = "ensemble"
     langdetect = "langdetect"
+    fasttext = "fasttext"
     lingua = "lingua"
 
 
@@ -97,7 +99,7 @@ READING = (
 )
 #: Language detection.
 DETECTION = (
-    _opt("detector", DetectorName, "--detector", DetectorName(_DETECT.engine), "Language detection engine (lingua needs the `lingua` extra)."),
+    _opt("detector", DetectorName, "--detector", DetectorName(_DETECT.engine), "Language detection engine: the ensemble (langdetect + fastText, lingua for hard cases) or one engine alone."),
     _opt("min_lang_score", float, "--min-lang-score", _DETECT.min_score, "Below this detector confidence the language is `und`."),
     _opt("min_lang_chars", int, "--min-lang-chars", _DETECT.min_chars, "Texts with fewer letters than this are `und` (too short to tell)."),
 )
