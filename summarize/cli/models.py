@@ -131,8 +131,8 @@ def _size(m: ModelDownload) -> str:
 
 
 def size_sources(dl: DownloadPlan) -> str:
-    """Where the sizes come from, e.g. `sizes: 16 recorded in the registry (read 2026-11-29; ~ marks
-    one figure for a model family)`."""
+    """Where the sizes come from, e.g. `sizes: 16 recorded in the registry (read 2026-11-29); the
+    Hub was not reached; ~ marks one figure for a model family`."""
     import re
 
     by: dict[str, int] = {}
@@ -143,17 +143,17 @@ def size_sources(dl: DownloadPlan) -> str:
         parts.append(f"{by['hub']} from the Hub's file metadata")
     if by.get("registry"):
         dates = sorted({d for m in dl.models for d in re.findall(r"\b20\d\d-\d\d-\d\d\b", m.source_note)})
-        notes = [f"read {', '.join(dates)}"] if dates else []
-        if any(m.estimate for m in dl.models):
-            notes.append("~ marks one figure for a model family")
-        why = "" if dl.hub_online else ", the Hub not reached"
-        parts.append(f"{by['registry']} recorded in the registry ({'; '.join(notes)}{why})" if notes
-                     else f"{by['registry']} recorded in the registry")
+        parts.append(f"{by['registry']} recorded in the registry" + (f" (read {', '.join(dates)})" if dates else ""))
     if by.get("local"):
         parts.append(f"{by['local']} measured on disk")
     if by.get("unknown"):
         parts.append(f"{by['unknown']} unknown")
-    return "sizes: " + ", ".join(parts) if parts else "sizes: no models"
+    notes = ["sizes: " + (", ".join(parts) or "no models")]
+    if dl.hub_online is False:
+        notes.append("the Hub was not reached")
+    if any(m.estimate for m in dl.models):
+        notes.append("~ marks one figure for a model family")
+    return "; ".join(notes)
 
 
 def render_downloads(dl: DownloadPlan) -> str:
