@@ -26,9 +26,9 @@ def fetch_model(model: str, *, revision: str | None = None, progress: bool = Fal
     retries. `progress` shows the download's byte counts on stderr (whatever
     `HF_HUB_DISABLE_PROGRESS_BARS` says, which the CLI sets to keep transformers quiet). Raises
     ModelError with one sentence naming the model and why it failed."""
-    from huggingface_hub import list_repo_files, snapshot_download
+    from huggingface_hub import HfApi, snapshot_download
 
-    from ..downloads import hub_reachable, is_cached, load_files
+    from ..downloads import hub_endpoint, hub_reachable, is_cached, load_files
 
     try:
         if not hub_reachable():
@@ -38,8 +38,10 @@ def fetch_model(model: str, *, revision: str | None = None, progress: bool = Fal
                 raise ModelError(f"cannot fetch model '{model}': the Hub cannot be reached and it is only "
                                  f"partly in the Hugging Face cache")
             return where
+        # The endpoint the reachability check asked (HF_ENDPOINT as it is now).
+        endpoint = hub_endpoint()
         try:
-            files = list_repo_files(model, revision=revision)
+            files = HfApi(endpoint=endpoint).list_repo_files(model, revision=revision)
         except Exception:
             files = []  # snapshot_download then says why (no such repo, gated) or uses the cache
         # What a transformers load reads, so the download is the size the plan showed.
@@ -51,7 +53,7 @@ def fetch_model(model: str, *, revision: str | None = None, progress: bool = Fal
         # A plain tqdm class is shown as is; huggingface_hub's own would obey the switch-off.
         bars = _stderr_bar() if progress else None
         return str(snapshot_download(model, revision=revision, allow_patterns=allow, ignore_patterns=ignore,
-                                     tqdm_class=bars))
+                                     tqdm_class=bars, endpoint=endpoint))
     except ModelError:
         raise
     except Exception as exc:
