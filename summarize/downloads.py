@@ -15,6 +15,7 @@ first can go straight to the cache (`local_files_only=True`) instead of spending
 the Hub client's retries before it fails.
 
 No torch, no Typer: only huggingface_hub (already a dependency of transformers) and the registry.
+The backends consult `hub_reachable` before every load, so this module imports nothing of them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backends import is_local
 from .registry import Registry
 
 HUB = "hub"
@@ -55,6 +55,12 @@ _WEIGHTS = (
 )
 _REACH_TTL_S = 30.0
 _reach_memo: dict[str, tuple[float, bool]] = {}
+
+
+def is_local(model: str) -> bool:
+    """A model given as an existing folder: the test `backends.is_local` makes, repeated here
+    because the backends import this module (for `hub_reachable`) and not the other way."""
+    return Path(model).expanduser().is_dir()
 
 
 # ------------------------------------------------------------------------------ records

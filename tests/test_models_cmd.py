@@ -186,6 +186,9 @@ def test_plan_functions_match_registry() -> None:
 
 # ----------------------------------------------------------------------------- fetch
 
+# What a cached snapshot needs for a load to find everything: config, tokenizer, weights.
+_COMPLETE = ("config.json", "tokenizer.json", "model.safetensors")
+
 
 def test_fetch_offline_fails_with_one_line_per_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
@@ -224,7 +227,8 @@ def test_fetch_local_folders_and_cached_models_are_no_ops(tmp_path: Path, monkey
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     (repo / "snapshots" / commit).mkdir(parents=True)
-    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    for name in _COMPLETE:
+        (repo / "snapshots" / commit / name).write_text("{}")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     res = invoke(["models", "fetch", "--model", "org/cached"])
     assert res.exit_code == 0, res.output
@@ -252,7 +256,8 @@ def test_fetch_model_takes_a_revision(tmp_path: Path, monkeypatch: pytest.Monkey
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / ref).write_text(commit)
         (repo / "snapshots" / commit).mkdir(parents=True)
-        (repo / "snapshots" / commit / "config.json").write_text("{}")
+        for name in _COMPLETE:
+            (repo / "snapshots" / commit / name).write_text("{}")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     assert fetch_model("org/cached") == str(repo / "snapshots" / ("1" * 40))
     assert fetch_model("org/cached", revision="v1") == str(repo / "snapshots" / ("2" * 40))
@@ -262,3 +267,89 @@ def test_fetch_model_takes_a_revision(tmp_path: Path, monkeypatch: pytest.Monkey
     res = invoke(["models", "fetch", "--model", "org/cached", "--revision", "v1"])
     assert res.exit_code == 0, res.output
     assert f"org/cached: in the cache at {repo / 'snapshots' / ('2' * 40)}" in res.stderr
+
+
+# ------------------------------------------------------------------- sizes and cache status
+
+MUL_EN = "Helsinki-NLP/opus-mt-mul-en"
+DEMO = ["--to", "en", "--summary-model", XLSUM, "--translation-model", MUL_EN]
+
+
+@pytest.fixture
+def fake_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache (HF_HUB_CACHE, and huggingface_hub's default pointed there)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def _cache_model(cache: Path, model_id: str, names: tuple[str, ...] = _COMPLETE) -> Path:
+    repo = cache / ("models--" + model_id.replace("/", "--"))
+    snap = repo / "snapshots" / ("e" * 40)
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("e" * 40)
+    for name in names:
+        (snap / name).write_text("{}")
+    return snap
+
+
+def test_plan_shows_sizes_cache_status_and_the_total(fake_cache: Path) -> None:
+    from summarize.downloads import format_size
+
+    reg = Registry.load()
+    xlsum, mul = reg.size_of(XLSUM), reg.size_of(MUL_EN)
+    assert xlsum is not None and mul is not None
+    _cache_model(fake_cache, XLSUM)
+    res = invoke(["models", "plan", str(SAMPLES / "articles.jsonl"), *DEMO])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert "models (id, tasks, articles, family, licence, size, cache)" in lines
+    row = {ln.split()[0]: ln.split() for ln in lines if ln.startswith("  ") and ln.split()[0] in (XLSUM, MUL_EN)}
+    assert row[XLSUM][-3:] == [*format_size(xlsum.bytes).split(), "cached"]
+    assert row[MUL_EN][-3:] == [*format_size(mul.bytes).split(), "download"]
+    assert f"downloads: will download 1 model, {format_size(mul.bytes)}; 1 cached" in lines
+    date = mul.size_source.rsplit(" ", 1)[-1]
+    assert f"sizes: 2 recorded in the registry (read {date}); the Hub was not reached" in lines
+
+    doc = _plan(str(SAMPLES / "articles.jsonl"), *DEMO)
+    dl = doc["downloads"]
+    assert (dl["to_download"], dl["download_bytes"], dl["cached"], dl["hub_online"]) == (1, mul.bytes, 1, False)
+    by = {m["id"]: m for m in dl["models"]}
+    assert [m["id"] for m in dl["models"]] == [m["id"] for m in doc["models"]]
+    assert (by[XLSUM]["size_bytes"], by[XLSUM]["cached"], by[XLSUM]["status"]) == (xlsum.bytes, True, "cached")
+    assert (by[MUL_EN]["size_bytes"], by[MUL_EN]["cached"], by[MUL_EN]["status"]) == (mul.bytes, False, "download")
+    assert by[MUL_EN]["size_source"] == "registry" and by[MUL_EN]["source_note"] == mul.size_source
+    assert dl["text"] == f"will download 1 model, {format_size(mul.bytes)}; 1 cached"
+
+
+def test_fetch_shows_the_plan_then_fetches_and_reports_json(fake_cache: Path) -> None:
+    from summarize.downloads import format_size
+
+    reg = Registry.load()
+    snap = _cache_model(fake_cache, XLSUM)
+    _cache_model(fake_cache, MUL_EN, ("config.json",))  # weights and tokenizer missing
+    res = invoke(["models", "fetch", str(SAMPLES / "articles.jsonl"), *DEMO])
+    assert res.exit_code == 2
+    table = res.stdout.splitlines()
+    assert table[0].split() == ["model", "size", "cache"]
+    assert table[1].split() == [XLSUM, *format_size(reg.size_of(XLSUM).bytes).split(), "cached"]  # type: ignore[union-attr]
+    assert table[2].split() == [MUL_EN, *format_size(reg.size_of(MUL_EN).bytes).split(), "download"]  # type: ignore[union-attr]
+    assert f"will download 1 model, {format_size(reg.size_of(MUL_EN).bytes)}; 1 cached" in table  # type: ignore[union-attr]
+    errors = [ln for ln in res.stderr.splitlines() if "error" in ln]
+    assert errors == [f"summarize: error: cannot fetch model '{MUL_EN}': the Hub cannot be reached and it is only "
+                      "partly in the Hugging Face cache"]
+    assert f"{XLSUM}: in the cache at" in res.stderr
+
+    res = invoke(["models", "fetch", "--model", XLSUM, "--model", MUL_EN, "--json"])
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)
+    by = {m["id"]: m for m in doc["models"]}
+    assert doc["failed"] == 1 and doc["to_download"] == 1 and doc["cached"] == 1
+    assert by[XLSUM]["ok"] and by[XLSUM]["path"] == str(snap)
+    assert not by[MUL_EN]["ok"] and "only partly in the Hugging Face cache" in by[MUL_EN]["error"]
+    assert all({"size_bytes", "size", "size_source", "cached", "status"} <= set(m) for m in doc["models"])

@@ -168,8 +168,15 @@ def _converter_class() -> Any:
 
 def convert(source: Source, quantization: str, target: Path) -> None:
     """Convert `source` with `quantization` into the new folder `target` (which must not exist)."""
-    converter = _converter_class()(source.path, family=source.family, revision=source.revision,
-                                   low_cpu_mem_usage=True)
+    from ..downloads import hub_reachable
+
+    path, revision = source.path, source.revision
+    if not source.local and not hub_reachable():
+        from huggingface_hub import snapshot_download
+
+        # Offline: convert the cached snapshot rather than let transformers retry the Hub first.
+        path, revision = str(snapshot_download(source.path, revision=revision, local_files_only=True)), None
+    converter = _converter_class()(path, family=source.family, revision=revision, low_cpu_mem_usage=True)
     converter.convert(str(target), quantization=quantization)
 
 

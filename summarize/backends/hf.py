@@ -98,12 +98,15 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
+        from ..downloads import hub_reachable
+
         _set_threads()
         dev = resolve_device(device)
         bf16 = dev == "cuda" and torch.cuda.is_bf16_supported()
         dtype = getattr(torch, choose_dtype(source.family, dev, bf16_supported=bf16))
         try:
-            net = AutoModelForSeq2SeqLM.from_pretrained(source.path, local_files_only=source.local, dtype=dtype)
+            cache_only = source.local or not hub_reachable()  # offline: no retries before the cache
+            net = AutoModelForSeq2SeqLM.from_pretrained(source.path, local_files_only=cache_only, dtype=dtype)
         except (OSError, ValueError) as exc:
             raise load_error(source.model, source.local, exc) from exc
         net.to(dev)

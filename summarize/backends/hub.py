@@ -7,6 +7,8 @@ huggingface_hub is imported inside the functions: importing this module costs no
 
 from __future__ import annotations
 
+import sys
+
 from ..errors import ModelError
 
 # Weights for other frameworks: transformers with torch never reads them, and they can be GBs.
@@ -16,24 +18,58 @@ _OTHER_FRAMEWORKS = [
 ]  # fmt: skip
 
 
-def fetch_model(model: str, *, revision: str | None = None) -> str:
+def fetch_model(model: str, *, revision: str | None = None, progress: bool = False) -> str:
     """Download a Hub model's files for transformers into the Hugging Face cache, or find them
     there, and return the snapshot folder. `revision` is a branch, tag or commit (default: the
-    main branch). Raises ModelError with one sentence naming the model and why it failed."""
-    from huggingface_hub import list_repo_files, snapshot_download
+    main branch). Where the Hub cannot be reached (one check, `downloads.hub_reachable`), only
+    the cache is consulted, so an offline fetch fails at once instead of after the Hub client's
+    retries. `progress` shows the download's byte counts on stderr (whatever
+    `HF_HUB_DISABLE_PROGRESS_BARS` says, which the CLI sets to keep transformers quiet). Raises
+    ModelError with one sentence naming the model and why it failed."""
+    from huggingface_hub import HfApi, snapshot_download
 
-    ignore = list(_OTHER_FRAMEWORKS)
+    from ..downloads import hub_endpoint, hub_reachable, is_cached, load_files
+
     try:
-        files = list_repo_files(model, revision=revision)
-    except Exception:
-        files = []  # offline or unreachable: snapshot_download then uses the cache or says why
-    if any(f.endswith(".safetensors") for f in files):
-        # transformers prefers safetensors; the legacy pickles would double the download.
-        ignore += ["pytorch_model*.bin", "*.pt"]
-    try:
-        return str(snapshot_download(model, revision=revision, ignore_patterns=ignore))
+        if not hub_reachable():
+            where = str(snapshot_download(model, revision=revision, local_files_only=True))
+            if not is_cached(model, revision=revision):
+                # The snapshot folder exists but a load would still need files from the Hub.
+                raise ModelError(f"cannot fetch model '{model}': the Hub cannot be reached and it is only "
+                                 f"partly in the Hugging Face cache")
+            return where
+        # The endpoint the reachability check asked (HF_ENDPOINT as it is now).
+        endpoint = hub_endpoint()
+        try:
+            files = HfApi(endpoint=endpoint).list_repo_files(model, revision=revision)
+        except Exception:
+            files = []  # snapshot_download then says why (no such repo, gated) or uses the cache
+        # What a transformers load reads, so the download is the size the plan showed.
+        allow = load_files(files) or None
+        ignore = list(_OTHER_FRAMEWORKS)
+        if any(f.endswith(".safetensors") for f in files):
+            # transformers prefers safetensors; the legacy pickles would double the download.
+            ignore += ["pytorch_model*.bin", "*.pt"]
+        # A plain tqdm class is shown as is; huggingface_hub's own would obey the switch-off.
+        bars = _stderr_bar() if progress else None
+        return str(snapshot_download(model, revision=revision, allow_patterns=allow, ignore_patterns=ignore,
+                                     tqdm_class=bars, endpoint=endpoint))
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"cannot fetch model '{model}': {why_not_fetched(model, exc)}") from exc
+
+
+def _stderr_bar() -> type:
+    from tqdm import tqdm
+
+    class StderrBar(tqdm):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs.setdefault("file", sys.stderr)
+            kwargs.setdefault("dynamic_ncols", True)
+            super().__init__(*args, **kwargs)
+
+    return StderrBar
 
 
 def _looks_like_path(model: str) -> bool:

@@ -77,15 +77,19 @@ def load_source(model: str) -> Source:
     """
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
+    from ..downloads import hub_reachable
+
     local = is_local(model)
     path = str(Path(model).expanduser()) if local else model
+    # Cache only when the Hub cannot be reached: one quick check instead of the client's retries.
+    cache_only = local or not hub_reachable()
     try:
-        config = AutoConfig.from_pretrained(path, local_files_only=local)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
+        config = AutoConfig.from_pretrained(path, local_files_only=cache_only)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=cache_only)
     except (OSError, ValueError) as exc:
         raise load_error(model, local, exc) from exc
     try:
-        generation = GenerationConfig.from_pretrained(path, local_files_only=local)
+        generation = GenerationConfig.from_pretrained(path, local_files_only=cache_only)
     except (OSError, ValueError):
         # Older checkpoints keep their generation defaults in config.json only.
         generation = GenerationConfig.from_model_config(config)

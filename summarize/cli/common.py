@@ -49,7 +49,7 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("transformers", "huggingface_hub", "urllib3", "filelock", "ray", "ray.data"):
+    for noisy in ("transformers", "huggingface_hub", "urllib3", "httpx", "httpx2", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
 
 

@@ -39,8 +39,13 @@ models_app = typer.Typer(
 )
 
 if TYPE_CHECKING:
+    from ..downloads import DownloadPlan, ModelDownload
+    from ..options import ReadOptions, RunOptions
     from ..registry import ModelInfo
     from ..routing import Assignment, Plan
+
+# A run that would download more than this asks first, on an interactive terminal only.
+CONFIRM_BYTES = 1_000_000_000
 
 # ------------------------------------------------------------------------------ list
 
@@ -119,8 +124,47 @@ def _what(a: Assignment) -> str:
     return f"{a.source_lang} -> {a.target_lang}"
 
 
-def render_plan(plan: Plan) -> str:
-    """The plan as text for people: languages, summaries, translations, models, unserved work."""
+def _size(m: ModelDownload) -> str:
+    from ..downloads import format_size
+
+    return format_size(m.size_bytes, m.estimate)
+
+
+def size_sources(dl: DownloadPlan) -> str:
+    """Where the sizes come from, e.g. `sizes: 16 recorded in the registry (read 2026-11-29); the
+    Hub was not reached; ~ marks one figure for a model family`."""
+    import re
+
+    by: dict[str, int] = {}
+    for m in dl.models:
+        by[m.size_source] = by.get(m.size_source, 0) + 1
+    parts = []
+    if by.get("hub"):
+        parts.append(f"{by['hub']} from the Hub's file metadata")
+    if by.get("registry"):
+        dates = sorted({d for m in dl.models for d in re.findall(r"\b20\d\d-\d\d-\d\d\b", m.source_note)})
+        parts.append(f"{by['registry']} recorded in the registry" + (f" (read {', '.join(dates)})" if dates else ""))
+    if by.get("local"):
+        parts.append(f"{by['local']} measured on disk")
+    if by.get("unknown"):
+        parts.append(f"{by['unknown']} unknown")
+    notes = ["sizes: " + (", ".join(parts) or "no models")]
+    if dl.hub_online is False:
+        notes.append("the Hub was not reached")
+    if any(m.estimate for m in dl.models):
+        notes.append("~ marks one figure for a model family")
+    return "; ".join(notes)
+
+
+def render_downloads(dl: DownloadPlan) -> str:
+    """The download plan as text: each model's size and cache status, the total, the size sources."""
+    rows = [["model", "size", "cache"]] + [[m.id, _size(m), m.status] for m in dl.models]
+    return "\n".join([_table(rows, indent=""), "", dl.text(), size_sources(dl)])
+
+
+def render_plan(plan: Plan, downloads: DownloadPlan | None = None) -> str:
+    """The plan as text for people: languages, summaries, translations, models (with their download
+    size and cache status when `downloads` is given), unserved work, and the total to download."""
     langs = ", ".join(f"{k} {v}" for k, v in plan.languages.items()) or "none"
     out = [f"{plan.articles} articles ({plan.skipped} skipped, {plan.rejected} rejected); languages: {langs}"]
     if plan.summaries:
@@ -132,14 +176,24 @@ def render_plan(plan: Plan) -> str:
         out.append(_table([[a.field or "", _what(a), str(a.articles), a.model or "-",
                             "pivot" if a.route and a.route.is_pivot else ""] for a in plan.translations]))
     if plan.models:
-        out += ["", "models (id, tasks, articles, family, licence)"]
-        out.append(_table([[u.info.id, ",".join(u.tasks), str(u.articles), u.info.family,
-                            _licence(u.info) if u.in_registry else "unknown (not in the registry: check it yourself)"]
-                           for u in plan.models]))
+        sized = {m.id: m for m in downloads.models} if downloads else {}
+        head = "models (id, tasks, articles, family, licence" + (", size, cache)" if downloads else ")")
+        out += ["", head]
+        rows = []
+        for u in plan.models:
+            row = [u.info.id, ",".join(u.tasks), str(u.articles), u.info.family,
+                   _licence(u.info) if u.in_registry else "unknown (not in the registry: check it yourself)"]
+            if downloads:
+                m = sized.get(u.info.id)
+                row += [_size(m), m.status] if m else ["?", "?"]
+            rows.append(row)
+        out.append(_table(rows))
     if plan.unserved:
         out += ["", "nothing can serve (these rows will have status error)"]
         out.append(_table([["summarize" if a.field is None else f"translate {a.field}", _what(a), str(a.articles),
                             a.error or ""] for a in plan.unserved]))
+    if downloads is not None and plan.models:
+        out += ["", f"downloads: {downloads.text()}", size_sources(downloads)]
     return "\n".join(out)
 
 
@@ -156,16 +210,26 @@ def plan(
 
     Reads and detects the inputs as `summarize run` does with the same options, then prints the
     route of every summary language and translation pair with its article count, each model's
-    licence, and the work nothing can serve (those rows would fail in a run).
+    licence, download size and cache status, the total still to download, and the work nothing
+    can serve (those rows would fail in a run). Sizes come from the Hub's file metadata where it
+    answers, else from the sizes recorded in the registry.
     """
     setup_logging(verbose, quiet)
     try:
+        from ..downloads import plan_downloads
+        from ..registry import Registry
         from ..routing import plan_inputs
 
-        result = plan_inputs(inputs, run_options(shared), read_options(shared))
+        options = run_options(shared)
+        reg = Registry.load(options.registry)
+        result = plan_inputs(inputs, options, read_options(shared), registry=reg)
+        dl = plan_downloads(result.model_ids(), registry=reg)
     except SummarizeError as exc:
         raise fail(exc) from None
-    typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else render_plan(result))
+    if as_json:
+        typer.echo(json.dumps({**result.to_dict(), "downloads": dl.to_dict()}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(render_plan(result, dl))
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -177,6 +241,7 @@ def fetch(
     inputs: Annotated[list[str] | None, typer.Argument(help="Input files to plan the models from (as for `summarize models plan`); or use --model.", show_default=False)] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="A model to fetch (Hub id); repeatable, with or without inputs.")] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Branch, tag or commit of the --model models to fetch (default: their main branch).")] = None,
+    as_json: AsJson = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
     **shared: Any,
@@ -184,41 +249,104 @@ def fetch(
     """Download the models a job will use into the Hugging Face cache, for later offline runs.
 
     With inputs, the models are those `summarize models plan` shows for the same options; with
-    --model, the ones named. Local folders are skipped. Exit status 2 when any model could not be
-    fetched (each failure is one line naming the model and why).
+    --model, the ones named. First prints each model's download size and cache status and the
+    total still to download, then fetches with progress on stderr (none with --quiet). Local
+    folders are skipped. With --json, one JSON document on stdout at the end: the download plan
+    and, per model, where it is in the cache or why it could not be fetched. Exit status 2 when
+    any model could not be fetched (each failure is one line naming the model and why).
     """
     setup_logging(verbose, quiet)
     wanted: list[str] = []
     try:
         if not inputs and not model:
             raise UsageError("give input files (to fetch the models their plan uses) or --model ID")
+        from ..downloads import plan_downloads
+        from ..registry import Registry
+
+        options = run_options(shared)
+        reg = Registry.load(options.registry)
         if inputs:
             from ..routing import plan_inputs
 
-            wanted += plan_inputs(inputs, run_options(shared), read_options(shared)).model_ids()
+            wanted += plan_inputs(inputs, options, read_options(shared), registry=reg).model_ids()
+        wanted += model or []
+        dl = plan_downloads(wanted, registry=reg)
     except SummarizeError as exc:
         raise fail(exc) from None
-    from ..backends import is_local
     from ..backends.hub import fetch_model
 
     revisions = dict.fromkeys(model or [], revision)
-    wanted += model or []
-
+    if not as_json:
+        typer.echo(render_downloads(dl) if dl.models else "the plan needs no model")
+    results: dict[str, dict[str, Any]] = {}
     failed = 0
-    for mid in dict.fromkeys(wanted):
-        if is_local(mid):
+    for m in dl.models:
+        if m.local:
+            results[m.id] = {"ok": True, "path": m.id, "error": None}
             if not quiet:
-                typer.echo(f"summarize: {mid}: local folder, nothing to fetch", err=True)
+                typer.echo(f"summarize: {m.id}: local folder, nothing to fetch", err=True)
             continue
         try:
-            where = fetch_model(mid, revision=revisions.get(mid))
+            where = fetch_model(m.id, revision=revisions.get(m.id), progress=not quiet and not m.cached)
         except ModelError as exc:
             failed += 1
+            results[m.id] = {"ok": False, "path": None, "error": str(exc)}
             typer.echo(f"summarize: error: {exc}", err=True)
             continue
+        results[m.id] = {"ok": True, "path": where, "error": None}
         if not quiet:
-            typer.echo(f"summarize: {mid}: in the cache at {where}", err=True)
+            typer.echo(f"summarize: {m.id}: in the cache at {where}", err=True)
+    if as_json:
+        doc = dl.to_dict()
+        for entry in doc["models"]:
+            entry.update(results.get(entry["id"], {}))
+        typer.echo(json.dumps({**doc, "failed": failed}, indent=2, ensure_ascii=False))
     if failed:
         raise typer.Exit(2)
-    if not wanted and not quiet:
-        typer.echo("summarize: the plan needs no model", err=True)
+
+
+# ------------------------------------------------------------------- before a run
+
+
+def _interactive() -> bool:
+    """Someone can answer a question: stdin and stderr are terminals (never in a pipeline or CI)."""
+    import sys
+
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadOptions, *, quiet: bool,
+                        yes: bool) -> None:
+    """Before `summarize run` loads a model: say what it will download, ask on a terminal when
+    that is over `CONFIRM_BYTES` (unless `yes`), then fetch it with progress, so that a run fails
+    on a model it cannot get before any work, and within seconds when the Hub is unreachable.
+
+    Reads and detects the inputs once (as `models plan` does) to learn the models; skipped for
+    stdin, which cannot be read twice (the loads then fetch as they go). Raises ModelError for
+    the first model that cannot be fetched; exits 1 when the question is answered no."""
+    if "-" in inputs:
+        return
+    from ..backends.hub import fetch_model
+    from ..backends.text import fetch_error
+    from ..downloads import format_size, plan_downloads
+    from ..registry import Registry
+    from ..routing import plan_inputs
+
+    reg = Registry.load(options.registry)
+    dl = plan_downloads(plan_inputs(inputs, options, read_opts, registry=reg).model_ids(), registry=reg)
+    if not quiet and dl.models:
+        typer.echo(f"summarize: {dl.text()}", err=True)
+    if dl.unfetchable:
+        raise fetch_error(dl.unfetchable[0].id, ConnectionError("the Hub cannot be reached"))
+    todo = dl.to_download
+    if not todo:
+        return
+    ask = not yes and dl.download_bytes > CONFIRM_BYTES and _interactive()
+    if ask and not typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?",
+                                 default=False, err=True):
+        typer.echo("summarize: nothing downloaded; --yes (or yes = true in the config) skips this question", err=True)
+        raise typer.Exit(1)
+    for i, m in enumerate(todo, 1):
+        if not quiet:
+            typer.echo(f"summarize: downloading {i}/{len(todo)}: {m.id} ({_size(m)})", err=True)
+        fetch_model(m.id, progress=not quiet)

@@ -15,6 +15,7 @@ import typer
 from ..errors import SummarizeError, UsageError
 from ..options import DetectOptions, ReadOptions, RunOptions
 from .common import LogFormat, fail, setup_logging, split_list
+from .models import preflight_downloads
 from .params import (
     COLUMNS,
     DETECTION,
@@ -63,6 +64,7 @@ def run(
     workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Download what the run needs without asking (a terminal is asked above 1 GB; a pipeline never is).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
     verify_lang: Annotated[bool, typer.Option("--verify-lang", help="Check languages given by --lang-col and flag confident disagreement.")] = _DETECT.verify_lang,
     config: ConfigOpt = None,
@@ -85,6 +87,8 @@ def run(
         if dry_run:
             _dry_run(inputs, options, ropts)
             return
+        if ray_address is None:  # a cluster resolves its models itself
+            preflight_downloads(inputs, options, ropts, quiet=quiet, yes=yes)
         eng = None
         if engine == EngineName.ray:
             from ..engines.ray import RayEngine
