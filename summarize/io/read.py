@@ -48,6 +48,8 @@ class _Builder:
         if self.options.lang_col:
             wanted.append(("--lang-col", self.options.lang_col))
         wanted += [("--keep-col", c) for c in self.options.keep_cols]
+        if self.options.published_col:
+            wanted.append(("--published-col", self.options.published_col))
         for flag, col in wanted:
             if col not in cols:
                 raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
@@ -98,13 +100,13 @@ class _Builder:
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
         extra = {c: rec.get(c) for c in o.keep_cols}
-        published = rec.get("published")
+        published = rec.get(o.published_col or "published")
         idx = self.counter[0]
         self.counter[0] += 1
         return Article(
             id=rid, row_index=idx, source=self.source, line=line, text=text,
             title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
-            published=str(published) if published not in (None, "") else None,
+            published=published if published is not None and published != "" else None,
         )
 
 
