@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from . import __version__, io
+from .errors import UsageError
 from .options import ReadOptions, RunOptions
 from .pipeline import Pipeline
 from .routing import detection_of
-from .errors import UsageError
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
 from .text import content_hash
 

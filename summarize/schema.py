@@ -194,7 +194,7 @@ TABLES: dict[str, Table] = {
                 _c("summary_tokens", "i64", "Tokens of the summary."),
                 _c("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
                 _c("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
-                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`, `control_chars`, `bad_published`)."),
+                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert)."),
                 _c("status", "str", "`ok`, `error` or `skipped`."),
                 _c("error", "str", "What went wrong when `status` is `error` (or why it was skipped); null when `ok`.", null=True),
                 _c("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),

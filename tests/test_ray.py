@@ -187,7 +187,7 @@ def _kill_actor_after_commit(out: Path, killed: list[int]) -> threading.Thread:
     import signal
 
     def commits() -> int:
-        folder = out / "_commits"
+        folder = out / "_summarize" / "commits"
         return len(list(folder.iterdir())) if folder.is_dir() else 0
 
     before = commits()

@@ -147,12 +147,12 @@ def detect(
     """
     setup_logging(verbose, quiet, log_format)
     try:
+        import datetime as dt
+        import uuid
+
         from .. import io
         from ..api import detection_rows
         from ..detect import make_detector
-
-        import datetime as dt
-        import uuid
 
         det = make_detector(detect_options(shared))
         rows = detection_rows(io.read_records(inputs, read_options(shared)), det)

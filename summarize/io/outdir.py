@@ -198,7 +198,7 @@ def _replace(out: Path) -> None:
             _remove_part(out, part.get("path", ""))
     for t in TABLES:
         for f in files.files_under(out / t):
-            if f.name.startswith(PART_PREFIX) and f.suffix == ".parquet" or ".tmp-" in f.name:
+            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
                 files.remove(f)
         files.remove_empty_dirs(out / t)
     for name in ("run.json", "wide.parquet"):

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import UsageError
+from .. import langcodes
+from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
@@ -99,6 +100,10 @@ class _Builder:
         self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
+        if lang is not None and not _known_language(lang):
+            # An unknown code cannot route a model or name a folder: detect the language instead.
+            all_flags.append("bad_lang")
+            lang = None
         extra = {c: rec.get(c) for c in o.keep_cols}
         published = rec.get(o.published_col or "published")
         idx = self.counter[0]
@@ -108,6 +113,14 @@ class _Builder:
             title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
             published=published if published is not None and published != "" else None,
         )
+
+
+def _known_language(code: str) -> bool:
+    try:
+        langcodes.language_name(code)
+    except UnsupportedLanguageError:
+        return False
+    return "\x00" not in code
 
 
 def _decode(data: bytes, where: str) -> tuple[str, list[str]]:

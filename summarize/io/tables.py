@@ -13,9 +13,9 @@ import datetime as dt
 import email.utils
 import json
 import re
-from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import langcodes
@@ -163,6 +163,7 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     """A UTC datetime from an ISO 8601 string, an RFC 2822 date, a plain date (`2026-10-14`,
     `2026/10/14`, `20261014`), or a datetime/date object; None when it is none of those.
     A value without a zone is taken as UTC."""
+    ts: dt.datetime | None = None
     if isinstance(value, dt.datetime):
         ts = value
     elif isinstance(value, dt.date):
@@ -171,7 +172,6 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         text = value.strip()
         if not text or "\x00" in text:
             return None
-        ts = None
         try:
             ts = dt.datetime.fromisoformat(text)
         except ValueError:
@@ -179,7 +179,8 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
                 m = pattern.match(text)
                 if m:
                     try:
-                        ts = dt.datetime(*map(int, m.groups()))
+                        year, month, day = (int(g) for g in m.groups())
+                        ts = dt.datetime(year, month, day)
                     except ValueError:
                         return None
                     break
