@@ -17,6 +17,7 @@ a run that failed before its first commit, so the folder is runnable again witho
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def identity(inputs: list[str], options: dict[str, Any]) -> dict[str, Any]:
     """A run's identity: its inputs' fingerprints and the (flattened) options that change output."""
-    return {"inputs": [fingerprint(i) for i in inputs], "options": _flat(options)}
+    # Through JSON and back, so it compares equal to the copy stored in dataset.json.
+    return json.loads(json.dumps({"inputs": [fingerprint(i) for i in inputs], "options": _flat(options)}, default=str))
 
 
 def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
