@@ -227,7 +227,7 @@ def run(
     eng = engine or LocalEngine(pipeline or Pipeline(options))
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
-    declared = {"partition_by": list(partition_by), "kept": [k.to_dict() for k in kept]}
+    declared = io.declared(kept, partition_by)
     dataset: io.Dataset | None = None
     writer: io.RunWriter | io.JsonlWriter
     if to_stdout:

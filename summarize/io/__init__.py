@@ -20,7 +20,7 @@ from .read import (
     count_records,
     read_records,
 )
-from .tables import Kept, arrow_table, kept_columns, parse_timestamp, partition_lang
+from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang
 from .write import (
     COMMITS,
     JsonlWriter,
@@ -38,7 +38,7 @@ from .write import (
 __all__ = [
     "COMMITS", "JSONL_SUFFIXES", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Dataset", "Existing", "JsonlWriter", "Kept",
     "Plan", "RunWriter", "arrow_table", "atomic_write_bytes", "check_columns", "check_inputs", "check_out",
-    "commit_parts", "committed_state", "count_records", "file_metadata", "identity", "kept_columns",
+    "commit_parts", "committed_state", "count_records", "declared", "file_metadata", "identity", "kept_columns",
     "parse_timestamp", "partition_lang", "read_manifest", "read_records", "read_table", "totals",
     "write_detections", "write_json", "write_parquet", "write_wide",
 ]  # fmt: skip

@@ -291,8 +291,10 @@ class Dataset:
                                                        "first_run": run_id, **declared, "identity": ident})
         except BaseException:
             lock.release()
+            # Only empty folders go: another run may have filled `out` since it was found missing.
+            files.remove_empty_dirs(book(out))
             if out_created:
-                shutil.rmtree(out, ignore_errors=True)
+                files.remove_empty_dirs(out)
             raise
         return cls(out, run_id, lock, plan.action != "resume", out_created, existing)
 

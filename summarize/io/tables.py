@@ -237,6 +237,21 @@ def partition_columns(table: str, partition_by: Sequence[str]) -> list[str]:
     return [c for c in cols if c and c in TABLES.get(table, FILES["wide"]).names]
 
 
+def declared(kept: Sequence[Kept], partition_by: Sequence[str]) -> dict[str, Any]:
+    """The run's declared schema as plain data (for `dataset.json`): each table's file columns
+    (kept columns included, partition columns moved to the path) and its partition keys."""
+    out: dict[str, Any] = {"partition_by": list(partition_by), "kept": [k.to_dict() for k in kept], "tables": {}}
+    for name in TABLES:
+        drop = partition_columns(name, partition_by) if name != "rejects" else []
+        keys = [] if name == "rejects" else [PARTITIONS[p][0][name] for p in partition_by]
+        out["tables"][name] = {
+            "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                        for f in table_fields(name, kept if name == "articles" else (), drop)],
+            "partition_keys": keys,
+        }
+    return out
+
+
 def arrow_table(name: str, rows: Sequence[Mapping[str, Any]], kept: Sequence[Kept] = (), *,
                 drop: Iterable[str] = (), extra: Sequence[Any] = ()) -> Any:
     """Rows as a pyarrow Table with exactly the declared schema; a null in a non-nullable column
