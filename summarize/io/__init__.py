@@ -9,7 +9,7 @@ use. The names below are re-exported so callers write `io.read_records(...)`.
 
 from __future__ import annotations
 
-from .outdir import Dataset, Existing, Plan, check_out, committed_state, identity, read_manifest, read_table
+from .outdir import Dataset, Existing, Plan, check_out, committed_state, identity, read_manifest
 from .read import (
     JSONL_SUFFIXES,
     RAW_LIMIT,
@@ -20,7 +20,7 @@ from .read import (
     count_records,
     read_records,
 )
-from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang
+from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang, read_table
 from .write import (
     COMMITS,
     JsonlWriter,

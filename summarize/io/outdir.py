@@ -320,18 +320,6 @@ class Dataset:
         self.lock.release()
 
 
-def read_table(out_dir: Path, name: str) -> Any:
-    """A written table as a Polars frame (partition columns from the path included)."""
-    import polars as pl
-
-    from .tables import arrow_table
-
-    if not any(files.files_under(out_dir / name, ".parquet")):
-        return pl.from_arrow(arrow_table(name, []))
-    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
-                           missing_columns="insert").collect()
-
-
 def read_manifest(out: Path) -> dict[str, Any]:
     """The folder's `run.json` as a dict; empty when there is none or it cannot be read."""
     return files.read_json(out / "run.json") or {}

@@ -23,6 +23,7 @@ from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
 from ..text import remove_invisible
+from .files import files_under
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -317,3 +318,13 @@ def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetim
     """Rows of `rejects/` for a shard."""
     return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "run_id": run_id,
              "processed_at": processed_at} for r in rejects]
+
+
+def read_table(out_dir: Path, name: str) -> Any:
+    """A written table as a Polars frame (partition columns from the path included)."""
+    import polars as pl
+
+    if not any(files_under(out_dir / name, ".parquet")):
+        return pl.from_arrow(arrow_table(name, []))
+    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
+                           missing_columns="insert").collect()

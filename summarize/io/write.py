@@ -25,7 +25,7 @@ from ..schema import BOOKKEEPING, PARTITIONS, SCHEMA_VERSION, TABLES, ArticleRes
 from . import files
 from .files import atomic_write_bytes, write_json
 from .read import STDIN
-from .tables import Kept, arrow_table, article_rows, partition_columns, partition_lang, reject_rows
+from .tables import Kept, arrow_table, article_rows, partition_columns, partition_lang, read_table, reject_rows
 
 COMMITS = f"{BOOKKEEPING}/commits"
 PART_PREFIX = "part-"
@@ -212,8 +212,6 @@ def write_wide(out_dir: Path, kept: Sequence[Kept], metadata: dict[str, str]) ->
     import polars as pl
     import pyarrow as pa
 
-    from .outdir import read_table
-
     arts = read_table(out_dir, "articles")
     base = arts.with_columns(pl.col("flags").list.join(",")).sort("row_index")
     tr = read_table(out_dir, "translations").select("id", "field", "target_lang", "text")
@@ -232,8 +230,6 @@ def write_wide(out_dir: Path, kept: Sequence[Kept], metadata: dict[str, str]) ->
 
 def totals(out_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Counts by status and language over everything the folder holds (after a resume)."""
-    from .outdir import read_table
-
     df = read_table(out_dir, "articles")
     if not df.height:
         return {}, {}
