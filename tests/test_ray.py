@@ -27,7 +27,7 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.ray
 
-IGNORED = ("run_id", "duration_ms")
+IGNORED = ("run_id", "duration_ms", "processed_at")
 SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
         "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
 
