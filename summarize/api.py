@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from . import __version__, io
+from .errors import UsageError
 from .options import ReadOptions, RunOptions
 from .pipeline import Pipeline
 from .routing import detection_of
-from .schema import ERROR, SCHEMA_VERSION, Article, ArticleResult, Reject
+from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
 from .text import content_hash
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None)
     left = dict(existing.articles)
     for rec in records:
         if isinstance(rec, Reject):
-            if (rec.source, rec.line) in existing.rejects:
+            if (_alias(rec.source, existing.aliases), rec.line) in existing.rejects:
                 continue
         else:
             key = (rec.id, content_hash(rec.title, rec.text))
@@ -95,8 +96,16 @@ def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None)
         yield rec
 
 
+def _alias(source: str, aliases: dict[str, str]) -> str:
+    """`source` as the first run spelled its input (same content, another path spelling)."""
+    for now, then in aliases.items():
+        if source == now or source.startswith(now.rstrip("/") + "/"):
+            return then + source[len(now):]
+    return source
+
+
 def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterator[dict[str, Any]]:
-    """One row per record for `summarize detect` (columns of `io.DETECT_SCHEMA`), in input order.
+    """One row per record for `summarize detect` (the columns of `schema.FILES["detections"]`), in input order.
 
     An article's language is taken as `run` takes it (a given `--lang-col` value, normalised and
     trusted, else the detector's verdict); a record that could not be read gives an error row.
@@ -198,31 +207,47 @@ def run(
         options = RunOptions(**option_fields)
     read_options = read_options or ReadOptions()
     names = [str(i) for i in inputs]
+    # Everything that can be refused is checked before the output folder is touched.
     io.check_inputs(names)
     io.check_columns(names, read_options)
+    kept = io.kept_columns(names, read_options)
+    partition_by = tuple(partition_by)
+    bad = [p for p in partition_by if p not in PARTITIONS]
+    if bad:
+        raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
     to_stdout = str(out) == io.STDIN
     out_dir = Path(str(out))
     ohash = options.output_hash()
-    existing = None if to_stdout else io.prepare_out(out_dir, overwrite=overwrite, resume=resume, options_hash=ohash)
-    eng = engine or LocalEngine(pipeline or Pipeline(options))
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    ident: dict[str, Any] = {}
+    plan = None
+    if not to_stdout:
+        ident = io.identity(names, output_options(options, read_options, partition_by))
+        plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident)
+    eng = engine or LocalEngine(pipeline or Pipeline(options))
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
-    meta = {
-        "schema_version": SCHEMA_VERSION, "run_id": run_id, "tool": "summarize", "tool_version": __version__,
-        "options": json.dumps(options.to_dict(), default=str), "options_hash": ohash,
-    }
+    meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
+    declared = io.declared(kept, partition_by)
+    dataset: io.Dataset | None = None
     writer: io.RunWriter | io.JsonlWriter
     if to_stdout:
-        writer = io.JsonlWriter(run_id, ohash, read_options.keep_cols)
+        writer = io.JsonlWriter(run_id, ohash, kept)
     else:
-        writer = io.RunWriter(out_dir, run_id, ohash, read_options.keep_cols, meta, tuple(partition_by))
+        assert plan is not None
+        dataset = io.Dataset.open(plan, run_id, overwrite=overwrite, resume=resume, ident=ident, declared=declared)
+        try:
+            writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
+        except BaseException:
+            dataset.rollback()
+            raise
+    existing = dataset.existing if dataset else None
     status: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     t0 = time.perf_counter()
     info.resumed = sum(existing.articles.values()) if existing else 0
 
-    def manifest(state: str) -> None:
-        if to_stdout:
+    def manifest(state: str, *, latest: bool) -> None:
+        if dataset is None:
             return
         info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
         info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
@@ -230,19 +255,23 @@ def run(
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
             "options": options.to_dict(), "read_options": read_options.__dict__, "partition_by": list(partition_by),
-            "options_hash": ohash, "rows_written": writer.written,
+            "kept": declared["kept"], "options_hash": ohash, "identity": ident, "rows_written": writer.written,
+            "commits": writer.commits,
         }
         try:
-            io.write_json(out_dir / "run.json", doc)
+            dataset.write_manifest(doc, latest=latest)
         except OSError as exc:
-            log.error("cannot write %s: %s", out_dir / "run.json", exc)
+            log.error("cannot write the manifest of %s: %s", out_dir, exc)
 
-    manifest("running")
+    manifest("running", latest=False)
+    rolled_back = False
     try:
         with _Signals() as signals:
             records = skip_done(io.read_records(names, read_options, stdin=stdin), existing)
             for results, rejects in eng.process(shards(records, options.shard_size)):
                 writer.write(results, rejects)
+                if writer.commits == 1:
+                    manifest("running", latest=True)
                 info.rejected += sum(1 for r in rejects if r.fatal)
                 info.duplicates += sum(1 for r in rejects if not r.fatal)
                 for r in results:
@@ -261,13 +290,34 @@ def run(
         info.interrupted = info.interrupted or "SIGINT"
     finally:
         info.finished = _now()
-        if not to_stdout and info.interrupted is None and sys.exc_info()[0] is None:
-            writer.finish()
         failed = sys.exc_info()[0] is not None and info.interrupted is None
-        manifest("failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done")
-    if wide and not to_stdout and info.interrupted is None:
-        io.write_wide(out_dir)
+        if dataset is not None and writer.commits == 0 and (failed or info.interrupted):
+            # Nothing was committed: leave the folder as it was, runnable again without --overwrite.
+            dataset.rollback()
+            rolled_back = True
+        else:
+            try:
+                if not to_stdout and not failed and info.interrupted is None:
+                    writer.finish()
+                state = "failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done"
+                manifest(state, latest=True)
+            finally:
+                if dataset is not None:
+                    dataset.release()
+    if wide and dataset is not None and info.interrupted is None and not rolled_back:
+        io.write_wide(out_dir, kept, meta)
     return info
+
+
+def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str]) -> dict[str, Any]:
+    """The options that change what a run writes (its identity for `--resume`), as plain data."""
+    run = options.to_dict()
+    for key in ("device", "max_errors", "shard_size", "max_loaded_models", "backend", "compute_type"):
+        run.pop(key, None)
+    for task in ("summary", "translation"):
+        run[task].pop("batch_size", None)
+        run[task].pop("max_batch_tokens", None)
+    return {"run": run, "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
 
 
 def _now() -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import langcodes
 from .errors import UsageError
+from .schema import KEEP_TYPES, TABLES
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
 DEFAULT_TRANSLATION_MODEL = "facebook/m2m100_418M"
@@ -30,7 +31,12 @@ class ReadOptions:
         text_col: Column holding the article body.
         title_col: Column holding the title (optional in the input).
         lang_col: Column holding a known language; None means detect every article.
-        keep_cols: Extra input columns carried through to `articles`.
+        keep_cols: Extra input columns carried through to `articles`; `NAME:TYPE` (TYPE one of
+            `schema.KEEP_TYPES`) fixes the column's type, and is split into `keep_cols` (names)
+            and `keep_types` here.
+        keep_types: (name, type) of the kept columns given a type.
+        published_col: Column holding the publication time (parsed into `published_at`); None
+            means `published` when the input has it.
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `error` rejects them as errors.
@@ -46,8 +52,29 @@ class ReadOptions:
     strip_html: bool = False
     on_duplicate_id: str = "all"
     max_chars: int = 100_000
+    keep_types: tuple[tuple[str, str], ...] = ()
+    published_col: str | None = None
 
     def __post_init__(self) -> None:
+        names, types = [], dict(self.keep_types)
+        for spec in self.keep_cols:
+            name, sep, typ = spec.rpartition(":")
+            if not sep or typ not in KEEP_TYPES:
+                name, typ = spec, ""
+            if not name:
+                raise UsageError(f"--keep-col {spec!r}: give a column name")
+            names.append(name)
+            if typ:
+                types[name] = typ
+        clash = [n for n in names if n in TABLES["articles"].names]
+        if clash:
+            raise UsageError(f"--keep-col {', '.join(clash)}: the articles table already has a column of that name "
+                             f"(its columns: {', '.join(TABLES['articles'].names)}); rename the column in the input")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UsageError(f"--keep-col {', '.join(twice)} given twice")
+        object.__setattr__(self, "keep_cols", tuple(names))
+        object.__setattr__(self, "keep_types", tuple(sorted(types.items())))
         if self.max_chars < 1:
             raise UsageError("--max-chars must be >= 1")
         if self.on_duplicate_id not in ("all", "first", "error"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 # Article status values.
 OK = "ok"
@@ -32,7 +32,7 @@ class Article:
         lang: A language given by the input (`--lang-col`), trusted unless verified.
         extra: Columns kept with `--keep-col`, by name.
         flags: Problems noticed while reading (e.g. `invalid_utf8`), carried to the output.
-        published: The `published` value, if the input has one (used for partitioning).
+        published: The raw `--published-col` value (by default the `published` column), if any.
     """
 
     id: str
@@ -44,7 +44,7 @@ class Article:
     lang: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
-    published: str | None = None
+    published: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +129,26 @@ class ArticleResult:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One output column: its name, its logical type and what it means."""
+    """One declared output column.
+
+    Attributes:
+        name: Column name.
+        type: Logical type, one of `TYPE_NAMES` (the writer maps it to one Arrow type).
+        description: What it means (shown by `summarize schema` and in the README).
+        nullable: Whether the column may hold nulls; a non-nullable column is written as a
+            required Parquet field and the writer refuses a null there.
+    """
 
     name: str
     type: str
     description: str
+    nullable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """One output table (or file): its columns in file order."""
+
     name: str
     description: str
     columns: tuple[Column, ...]
@@ -146,8 +157,21 @@ class Table:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
 
-# Logical types: str, i64, f64, bool, list[str], list[lang_share] (a list of {lang: str, share: f64}).
+
+def _c(name: str, type: str, description: str, *, null: bool = False) -> Column:
+    return Column(name, type, description, null)
+
+
+_RUN_ID = _c("run_id", "str", "Id of the run that wrote the row.")
+_PROCESSED_AT = _c("processed_at", "timestamp", "When the row was written (UTC; one value per shard).")
+
+# To add a column: append a `_c(...)` (or `Column(...)`) to its table here and fill the value in
+# `io/tables.py` (`article_rows`, `translation_rows`, ...). Every writer casts its rows to the
+# declared Arrow schema, so a column left out of a row is written as null (allowed only with
+# `null=True`), and `summarize schema`, the README and the tests pick the column up from here.
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -155,106 +179,191 @@ TABLES: dict[str, Table] = {
             "articles",
             "One row per input article, in input order.",
             (
-                Column("id", "str", "Article id: the input's id column, the file path in a folder input, or `sha256:` + the content hash."),
-                Column("row_index", "i64", "0-based position of the article in the run's input order."),
-                Column("source", "str", "The input file it came from (`-` for stdin)."),
-                Column("line", "i64", "1-based line (JSONL, text) or row (CSV, Parquet) in `source`."),
-                Column("title", "str", "The article's title, if the input had one."),
-                Column("lang", "str", "ISO 639-1 language of the article, or `und` when it cannot be told."),
-                Column("lang_score", "f64", "Confidence in `lang`, 0..1 (1.0 for a given language)."),
-                Column("lang_mix", "list[lang_share]", "Languages found per paragraph and their share of the text, dominant first."),
-                Column("lang_source", "str", "`detected`, or `given` when `--lang-col` supplied it."),
-                Column("summary", "str", "The abstractive summary, in the article's language."),
-                Column("summary_model", "str", "Model that wrote the summary (Hub id or local path)."),
-                Column("input_tokens", "i64", "Tokens of the article's input to the summary model."),
-                Column("summary_tokens", "i64", "Tokens of the summary."),
-                Column("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
-                Column("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
-                Column("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`)."),
-                Column("status", "str", "`ok`, `error` or `skipped`."),
-                Column("error", "str", "What went wrong when `status` is `error` (or why it was skipped)."),
-                Column("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
-                Column("content_hash", "str", "Hash of the article's title and text, used to resume runs."),
-                Column("options_hash", "str", "Hash of the options that affect output, used to resume runs."),
-                Column("run_id", "str", "Id of the run that wrote the row."),
+                _c("id", "str", "Article id: the input's id column, the file path in a folder input, or `sha256:` + the content hash."),
+                _c("row_index", "i64", "0-based position of the article in the run's input order."),
+                _c("source", "str", "The input file it came from (`-` for stdin)."),
+                _c("line", "i64", "1-based line (JSONL, text) or row (CSV, Parquet) in `source`."),
+                _c("title", "str", "The article's title, if the input had one.", null=True),
+                _c("lang", "str", "ISO 639-1 language of the article (ISO 639-3 where there is no 639-1 code), or `und` when it cannot be told."),
+                _c("lang_score", "f64", "Confidence in `lang`, 0..1 (1.0 for a given language)."),
+                _c("lang_mix", "list[lang_share]", "Languages found per paragraph and their share of the text, dominant first."),
+                _c("lang_source", "str", "`detected`, or `given` when `--lang-col` supplied it."),
+                _c("summary", "str", "The abstractive summary, in the article's language; null when it failed or was skipped.", null=True),
+                _c("summary_model", "str", "Model that wrote the summary (Hub id or local path); null when there is no summary.", null=True),
+                _c("input_tokens", "i64", "Tokens of the article's input to the summary model."),
+                _c("summary_tokens", "i64", "Tokens of the summary."),
+                _c("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
+                _c("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
+                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert)."),
+                _c("status", "str", "`ok`, `error` or `skipped`."),
+                _c("error", "str", "What went wrong when `status` is `error` (or why it was skipped); null when `ok`.", null=True),
+                _c("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
+                _c("published", "str", "The raw `--published-col` value (default: the input's `published` column), as text.", null=True),
+                _c("published_at", "timestamp", "`published` parsed (ISO 8601, RFC 2822 or a plain date; no zone means UTC); null when absent or unparseable (flag `bad_published`).", null=True),
+                _c("content_hash", "str", "Hash of the article's title and text, used to resume runs."),
+                _c("options_hash", "str", "Hash of the options that affect output, used to resume runs."),
+                _RUN_ID,
+                _PROCESSED_AT,
             ),
         ),
         Table(
             "translations",
             "One row per article x target language x translated field.",
             (
-                Column("id", "str", "Article id."),
-                Column("field", "str", "`summary`, `title` or `text`."),
-                Column("source_lang", "str", "Language of the source text."),
-                Column("target_lang", "str", "Language translated into."),
-                Column("text", "str", "The translation."),
-                Column("model", "str", "Model that translated it, `identity` when source and target languages are equal."),
-                Column("flags", "list[str]", "Quality warnings on the translation."),
-                Column("status", "str", "`ok`, `error` or `skipped`."),
-                Column("error", "str", "What went wrong, when `status` is not `ok`."),
-                Column("run_id", "str", "Id of the run that wrote the row."),
+                _c("id", "str", "Article id."),
+                _c("field", "str", "`summary`, `title` or `text`."),
+                _c("source_lang", "str", "Language of the source text."),
+                _c("target_lang", "str", "Language translated into."),
+                _c("text", "str", "The translation; null when it failed.", null=True),
+                _c("model", "str", "Model that translated it, `identity` when source and target languages are equal; null when no model serves the pair.", null=True),
+                _c("flags", "list[str]", "Quality warnings on the translation."),
+                _c("status", "str", "`ok`, `error` or `skipped`."),
+                _c("error", "str", "What went wrong, when `status` is not `ok`.", null=True),
+                _RUN_ID,
+                _PROCESSED_AT,
             ),
         ),
         Table(
             "segments",
             "One row per article x target language x field x source sentence: the sentence alignment.",
             (
-                Column("id", "str", "Article id."),
-                Column("field", "str", "`summary`, `title` or `text`."),
-                Column("target_lang", "str", "Language translated into."),
-                Column("para_index", "i64", "0-based paragraph of the sentence in the field."),
-                Column("seg_index", "i64", "0-based sentence position within the field."),
-                Column("source_text", "str", "The source sentence, as segmented (joining them in order gives back the field)."),
-                Column("target_text", "str", "Its translation."),
-                Column("source_tokens", "i64", "Tokens of the source sentence for the translation model."),
-                Column("target_tokens", "i64", "Tokens of the translation."),
-                Column("run_id", "str", "Id of the run that wrote the row."),
+                _c("id", "str", "Article id."),
+                _c("field", "str", "`summary`, `title` or `text`."),
+                _c("target_lang", "str", "Language translated into."),
+                _c("para_index", "i64", "0-based paragraph of the sentence in the field."),
+                _c("seg_index", "i64", "0-based sentence position within the field."),
+                _c("source_text", "str", "The source sentence, as segmented (joining them in order gives back the field)."),
+                _c("target_text", "str", "Its translation."),
+                _c("source_tokens", "i64", "Tokens of the source sentence for the translation model."),
+                _c("target_tokens", "i64", "Tokens of the translation."),
+                _RUN_ID,
+                _PROCESSED_AT,
             ),
         ),
         Table(
             "rejects",
             "One row per input record that could not be read.",
             (
-                Column("source", "str", "The input file."),
-                Column("line", "i64", "1-based line or row number in `source`."),
-                Column("error", "str", "Why the record could not be read."),
-                Column("raw", "str", "The record as read, truncated to 1,000 characters."),
-                Column("run_id", "str", "Id of the run that wrote the row."),
+                _c("source", "str", "The input file."),
+                _c("line", "i64", "1-based line or row number in `source`."),
+                _c("error", "str", "Why the record could not be read."),
+                _c("raw", "str", "The record as read, truncated to 1,000 characters."),
+                _RUN_ID,
+                _PROCESSED_AT,
             ),
         ),
     )
 }
 
+#: Files that are not tables of the output folder: `wide.parquet` (`--format wide`) and the
+#: output of `summarize detect`.
+FILES: dict[str, Table] = {
+    "wide": Table(
+        "wide",
+        "`wide.parquet` (`--format wide`): one row per article for BI tools. After these columns come the kept "
+        "columns, then one string column per translated field and target language (`summary_en`, `title_fr`, ...; "
+        "null where that translation failed).",
+        (
+            *(TABLES["articles"].column(n) for n in ("id", "row_index", "source", "line", "title", "lang", "lang_score",
+                                                    "summary", "summary_model", "status", "error")),
+            _c("flags", "str", "The article's `flags` joined with `,` (empty string when there are none)."),
+            *(TABLES["articles"].column(n) for n in ("published", "published_at", "run_id", "processed_at")),
+        ),
+    ),
+    "detections": Table(
+        "detections",
+        "The file `summarize detect` writes: one row per input record, in input order.",
+        (
+            _c("id", "str", "Article id; null for a record that could not be read.", null=True),
+            _c("lang", "str", "Detected (or given) language, `und` when it cannot be told."),
+            _c("lang_score", "f64", "Confidence in `lang`, 0..1."),
+            _c("lang_mix", "list[lang_share]", "Languages per paragraph and their share, dominant first."),
+            _c("detector", "str", "`langdetect`, `lingua` or `given`."),
+            _c("status", "str", "`ok`, or `error` for a record that could not be read."),
+            _c("error", "str", "Why the language is `und`, or why the record could not be read.", null=True),
+            _c("run_id", "str", "Id of the `detect` command that wrote the file."),
+            _PROCESSED_AT,
+        ),
+    ),
+}
+
+#: `--partition-by` keys: the column each moves from the files into the folder path, per table,
+#: and what the folder value means. Values come only from validated data, never from raw input.
+PARTITIONS: dict[str, tuple[dict[str, str], str]] = {
+    "lang": (
+        {"articles": "lang", "translations": "target_lang", "segments": "target_lang"},
+        "`lang=<code>` (articles) and `target_lang=<code>` (translations, segments): a language code the "
+        "project's code tables know; any other value (an unknown `--lang-col` value) is `und`.",
+    ),
+    "date": (
+        {"articles": "date", "translations": "date", "segments": "date"},
+        "`date=YYYY-MM-DD`: the UTC date of the article's `published_at`; `unknown` when it has none.",
+    ),
+}
+
+#: Types a `--keep-col NAME:TYPE` may ask for, and the logical type each is written as.
+KEEP_TYPES = {"str": "str", "int": "i64", "float": "f64", "bool": "bool", "date": "date", "timestamp": "timestamp"}
 
 TYPE_NAMES = {
     "str": "string",
     "i64": "int64",
-    "f64": "float64",
-    "bool": "boolean",
-    "list[str]": "list<string>",
-    "list[lang_share]": "list<struct<lang: string, share: float64>>",
+    "f64": "double",
+    "bool": "bool",
+    "date": "date32[day]",
+    "timestamp": "timestamp[us, tz=UTC]",
+    "list[str]": "list<item: string>",
+    "list[lang_share]": "list<item: struct<lang: string, share: double>>",
 }
+
+BOOKKEEPING = "_summarize"
+
+
+def _table_markdown(table: Table, heading: str) -> list[str]:
+    lines = [f"#### {heading}", "", table.description, "", "| column | type | null | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {'yes' if c.nullable else 'no'} | {c.description} |" for c in table.columns]
+    return [*lines, ""]
 
 
 def schema_markdown() -> str:
-    """The README's schema section: every table's columns, Parquet types and meanings."""
-    lines = [f"Schema version {SCHEMA_VERSION}. Columns kept with `--keep-col` follow the `articles` columns (as `input_<name>` where a name clashes with one of ours).", ""]
+    """The README's schema section: every table's columns, Arrow types, nullability and meanings."""
+    lines = [
+        f"Schema version {SCHEMA_VERSION}. Every Parquet file the tool writes carries the key-value metadata "
+        "`schema_version`, `run_id`, `tool_version` (and `table`, `options`). Types are Arrow types; `null: no` "
+        "columns are required Parquet fields.",
+        "",
+        "Kept columns (`--keep-col NAME`, or `NAME:TYPE` with TYPE one of " + ", ".join(f"`{k}`" for k in KEEP_TYPES)
+        + ") follow the `articles` columns, nullable, with one type per run: the input's Arrow type for Parquet "
+        "inputs, string for JSONL and CSV unless a TYPE is given (a value that does not convert is null and flagged "
+        "`bad_value:NAME`). A kept column missing from an input, or named like an output column, is a usage error.",
+        "",
+    ]
     for table in TABLES.values():
-        lines += [f"#### `{table.name}/`", "", table.description, "", "| column | type | meaning |", "|---|---|---|"]
-        lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {c.description} |" for c in table.columns]
-        lines.append("")
+        lines += _table_markdown(table, f"`{table.name}/`")
+    lines += ["#### Partition columns (`--partition-by`)", "",
+              "The column moves from the files into the folder path (Hive style); readers with hive partitioning "
+              "see it as a string column.", "", "| key | folders |", "|---|---|"]
+    lines += [f"| `{key}` | {meaning} |" for key, (_cols, meaning) in PARTITIONS.items()]
+    lines.append("")
+    lines += _table_markdown(FILES["wide"], "`wide.parquet`")
+    lines += _table_markdown(FILES["detections"], "`summarize detect` output")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _table_dict(t: Table) -> dict[str, Any]:
+    return {
+        "description": t.description,
+        "columns": [{"name": c.name, "type": TYPE_NAMES[c.type], "nullable": c.nullable, "description": c.description}
+                    for c in t.columns],
+    }
 
 
 def schema_dict() -> dict[str, Any]:
     """Every table's columns as plain data (for `summarize schema --json`)."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "tables": {
-            t.name: {
-                "description": t.description,
-                "columns": [{"name": c.name, "type": TYPE_NAMES[c.type], "description": c.description} for c in t.columns],
-            }
-            for t in TABLES.values()
-        },
+        "tables": {t.name: _table_dict(t) for t in TABLES.values()},
+        "files": {t.name: _table_dict(t) for t in FILES.values()},
+        "partitions": {k: {"columns": cols, "description": d} for k, (cols, d) in PARTITIONS.items()},
+        "keep_types": {k: TYPE_NAMES[v] for k, v in KEEP_TYPES.items()},
+        "bookkeeping": BOOKKEEPING,
     }

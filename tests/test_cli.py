@@ -24,7 +24,7 @@ def test_flags_reach_the_options(articles_file: Path, tmp_path: Path) -> None:
         "run", str(articles_file), "--out", str(tmp_path / "o"), "--dry-run", "--to", "DE,pt-BR,fre",
         "--beams", "2", "--translation-beams", "3", "--batch-size", "5", "--max-batch-tokens", "900",
         "--no-repeat-ngram-size", "0", "--min-lang-score", "0.7", "--verify-lang", "--max-chars", "500",
-        "--on-duplicate-id", "first", "--keep-col", "source", "--device", "cpu", "--max-errors", "4",
+        "--on-duplicate-id", "first", "--keep-col", "outlet:int", "--device", "cpu", "--max-errors", "4",
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
@@ -36,7 +36,8 @@ def test_flags_reach_the_options(articles_file: Path, tmp_path: Path) -> None:
     assert opts["translation"]["max_batch_tokens"] == 900
     assert opts["detect"]["min_score"] == 0.7 and opts["detect"]["verify_lang"] is True
     assert opts["device"] == "cpu" and opts["max_errors"] == 4
-    assert read["max_chars"] == 500 and read["on_duplicate_id"] == "first" and read["keep_cols"] == ["source"]
+    assert read["max_chars"] == 500 and read["on_duplicate_id"] == "first" and read["keep_cols"] == ["outlet"]
+    assert read["keep_types"] == [["outlet", "int"]]
 
 
 def test_plan_takes_the_run_options(articles_file: Path) -> None:

@@ -19,9 +19,9 @@ import summarize
 from summarize.cli import app, build_default_map
 from summarize.docs import render_readme
 from summarize.options import GenerationOptions, RunOptions
-from summarize.schema import SCHEMA_VERSION, TABLES, schema_dict
+from summarize.schema import FILES, SCHEMA_VERSION, TABLES, schema_dict
 
-from .conftest import ROOT, invoke, read, sample_articles
+from .conftest import ROOT, invoke, read, sample_articles, write_jsonl
 
 
 @pytest.fixture
@@ -38,9 +38,10 @@ def test_schema_command_and_readme_do_not_drift() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert render_readme(readme) == readme, "README schema section is stale: run python -m summarize.docs"
     text = invoke(["schema"]).output
-    for table in TABLES.values():
+    for table in (*TABLES.values(), *FILES.values()):
         for col in table.columns:
             assert f"`{col.name}`" in text
+    assert "Partition columns" in text and "`und`" in text and "`unknown`" in text
 
 
 def test_schema_version_in_manifest_and_parquet_metadata(tmp_path: Path, articles_file: Path, fast_args: list[str]) -> None:
@@ -109,9 +110,13 @@ def test_stdout_is_pure_jsonl(tmp_path: Path, articles_file: Path, tiny: dict[st
 
 def test_config_file_env_and_flag_precedence(tmp_path: Path, articles_file: Path, fast_args: list[str]) -> None:
     cfg = tmp_path / "summarize.toml"
-    cfg.write_text('to = "de"\n[run]\nmax-new-tokens = 5\nbeams = 2\nkeep-col = ["source"]\n', encoding="utf-8")
+    # `source` is also an output column: keeping it under that name is refused, so the input here
+    # calls it `outlet`.
+    src = [{**{k: v for k, v in a.items() if k != "source"}, "outlet": a["source"]} for a in sample_articles(6)]
+    articles_file = write_jsonl(tmp_path / "outlets.jsonl", src)
+    cfg.write_text('to = "de"\n[run]\nmax-new-tokens = 5\nbeams = 2\nkeep-col = ["outlet"]\n', encoding="utf-8")
     dm = build_default_map(["run"], env={}, cwd=tmp_path)
-    assert dm["run"]["to"] == "de" and dm["run"]["max_new_tokens"] == 5 and dm["run"]["keep_col"] == ["source"]
+    assert dm["run"]["to"] == "de" and dm["run"]["max_new_tokens"] == 5 and dm["run"]["keep_col"] == ["outlet"]
     dm = build_default_map(["run"], env={"SUMMARIZE_TO": "fr", "SUMMARIZE_BEAMS": "3"}, cwd=tmp_path)
     assert dm["run"]["to"] == "fr" and dm["run"]["beams"] == "3" and dm["run"]["max_new_tokens"] == 5
     # the flag wins over env and file: run for real and read what was used
@@ -124,9 +129,9 @@ def test_config_file_env_and_flag_precedence(tmp_path: Path, articles_file: Path
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["options"]["to"] == ["it"]  # flag beats env (fr) and file (de)
     assert manifest["options"]["summary"]["num_beams"] == 1  # flag in fast_args beats env
-    assert manifest["read_options"]["keep_cols"] == ["source"]  # from the file
+    assert manifest["read_options"]["keep_cols"] == ["outlet"]  # from the file
     arts = read(out, "articles")
-    assert arts["input_source"].to_list() == [a["source"] for a in sample_articles(6)]  # clash renamed
+    assert arts["outlet"].to_list() == [a["source"] for a in sample_articles(6)]  # kept, typed string
     out2 = tmp_path / "out2"
     args2 = ["run", str(articles_file), "--out", str(out2), "--summary-model", fast_args[1], "--translation-model", fast_args[3]]
     assert CliRunner().invoke(app, args2, default_map=dm, catch_exceptions=False).exit_code == 0
@@ -201,12 +206,13 @@ def test_detect_rows_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert given["lang_mix"] == [{"lang": given["lang"], "share": 1.0}] and given["lang"] == given["lang"].lower()
 
     out = tmp_path / "det" / "langs.parquet"
-    assert io.write_detections(rows, str(out)) == 3
+    assert io.write_detections(rows, str(out), "run-1") == 3
     table = pq.read_table(out)
-    assert table.column_names == list(io.DETECT_SCHEMA)
-    assert table.schema.metadata[b"table"] == b"detections"
+    assert table.column_names == FILES["detections"].names
+    assert table.schema.metadata[b"table"] == b"detections" and table.schema.metadata[b"run_id"] == b"run-1"
+    assert table.schema.metadata[b"schema_version"].decode() == SCHEMA_VERSION
     assert table.column("id").to_pylist() == ["a", None, "b"]
-    assert io.write_detections(iter(rows[:1]), "-") == 1
+    assert io.write_detections(iter(rows[:1]), "-", "run-1") == 1
     assert json.loads(capsys.readouterr().out)["id"] == "a"
     with pytest.raises(summarize.errors.UsageError, match="parquet"):
-        io.write_detections(rows, str(tmp_path / "langs.csv"))
+        io.write_detections(rows, str(tmp_path / "langs.csv"), "run-1")

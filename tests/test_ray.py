@@ -27,7 +27,7 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.ray
 
-IGNORED = ("run_id", "duration_ms")
+IGNORED = ("run_id", "duration_ms", "processed_at")
 SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
         "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
 
@@ -187,7 +187,7 @@ def _kill_actor_after_commit(out: Path, killed: list[int]) -> threading.Thread:
     import signal
 
     def commits() -> int:
-        folder = out / "_commits"
+        folder = out / "_summarize" / "commits"
         return len(list(folder.iterdir())) if folder.is_dir() else 0
 
     before = commits()

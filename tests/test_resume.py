@@ -46,7 +46,7 @@ def spawn(args: list[str]) -> subprocess.Popen[bytes]:
 
 def commits(out: Path) -> int:
     folder = out / io.COMMITS
-    return len(list(folder.glob("*.parquet"))) if folder.is_dir() else 0
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
 
 
 def wait_for(proc: subprocess.Popen[bytes], out: Path, n: int, timeout: float = 240) -> bool:
@@ -137,7 +137,7 @@ def test_non_empty_and_option_mismatch_are_refused(tmp_path: Path, tiny: dict[st
     res = invoke(cli_args(inp, out, tiny))
     assert res.exit_code == 2 and "--resume" in res.output and "--overwrite" in res.output
     res = invoke(cli_args(inp, out, tiny, "--resume", "--max-new-tokens", "7"))
-    assert res.exit_code == 2 and "different options" in res.output
+    assert res.exit_code == 2 and "different options" in res.output and "summary.max_new_tokens: 6 then, 7 now" in res.output
     # speed-only options do not change the output, so they may differ on resume
     res = invoke(cli_args(inp, out, tiny, "--resume", "--batch-size", "3"))
     assert res.exit_code == 0, res.output

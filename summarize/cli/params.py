@@ -93,7 +93,8 @@ COLUMNS = (
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
-    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable)."),
+    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp)."),
+    _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it)."),
     _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", OnDuplicate(_READ.on_duplicate_id), "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
     _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts longer than this many characters (flagged input_truncated)."),
 )
@@ -160,7 +161,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         id_col=values["id_col"], text_col=values["text_col"], title_col=values["title_col"],
         lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
         on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
-        max_chars=values.get("max_chars", _READ.max_chars),
+        max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
     )
 
 

@@ -51,12 +51,12 @@ _RUN = RunOptions()
 @takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION)
 def run(
     inputs: Inputs,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json), or - to stream article rows as JSONL on stdout.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = _RUN.max_errors,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = _RUN.shard_size,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tables of an existing output folder.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an output folder written by summarize (other folders are refused; only our files are deleted).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
-    partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (from a `published` column), or lang,date.")] = None,
+    partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (UTC date of published_at), or lang,date; unknown values go to lang=und / date=unknown.")] = None,
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
     engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
     # The Ray engine's own defaults (engines/ray.py imports Ray, so they are not read from there).
@@ -151,13 +151,17 @@ def detect(
     """
     setup_logging(verbose, quiet, log_format)
     try:
+        import datetime as dt
+        import uuid
+
         from .. import io
         from ..api import detection_rows
         from ..detect import make_detector
 
         det = make_detector(detect_options(shared))
         rows = detection_rows(io.read_records(inputs, read_options(shared)), det)
-        n = io.write_detections(rows, out)
+        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        n = io.write_detections(rows, out, run_id)
     except SummarizeError as exc:
         raise fail(exc) from None
     if not quiet:
@@ -167,7 +171,8 @@ def detect(
 def schema(
     as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False,
 ) -> None:
-    """Print every output table's columns, types and meanings."""
+    """Print every output table's columns, Arrow types, nullability and meanings, the partition
+    columns, wide.parquet and the detect output."""
     import json
 
     from ..schema import schema_dict, schema_markdown

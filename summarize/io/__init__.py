@@ -1,14 +1,15 @@
-"""Files in and out: reading articles, writing the tables, and the output folder's state.
+"""Files in and out: reading articles, writing the tables, and the output folder as a dataset.
 
 The only package (with the Ray engine) that touches Polars and pyarrow, and it calls no model
-and no language logic. `read` streams records from the inputs, `write` turns results into
-rows and Parquet part files, `outdir` prepares an output folder and reads what a resumed run
-finds there. The names below are re-exported so callers write `io.read_records(...)`.
+and no language logic. `read` streams records from the inputs, `tables` turns results into rows
+of the declared schema, `write` writes part files and commits them, `outdir` and `lock` keep the
+output folder's bookkeeping (`_summarize/`), `files` holds the few file operations all of them
+use. The names below are re-exported so callers write `io.read_records(...)`.
 """
 
 from __future__ import annotations
 
-from .outdir import Existing, committed_state, prepare_out, read_manifest, read_table
+from .outdir import Dataset, Existing, Plan, check_out, committed_state, identity, read_manifest
 from .read import (
     JSONL_SUFFIXES,
     RAW_LIMIT,
@@ -19,19 +20,14 @@ from .read import (
     count_records,
     read_records,
 )
+from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang, read_table
 from .write import (
     COMMITS,
-    DETECT_SCHEMA,
-    PARTITIONS,
     JsonlWriter,
     RunWriter,
-    article_rows,
     atomic_write_bytes,
-    frame,
-    kept_name,
-    partition_date,
-    reject_rows,
-    table_schema,
+    commit_parts,
+    file_metadata,
     totals,
     write_detections,
     write_json,
@@ -40,9 +36,9 @@ from .write import (
 )
 
 __all__ = [
-    "COMMITS", "DETECT_SCHEMA", "JSONL_SUFFIXES", "PARTITIONS", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Existing",
-    "JsonlWriter", "RunWriter", "article_rows", "atomic_write_bytes", "check_columns", "check_inputs",
-    "committed_state", "count_records", "frame", "kept_name", "partition_date", "prepare_out", "read_manifest",
-    "read_records", "read_table", "reject_rows", "table_schema", "totals", "write_detections", "write_json",
-    "write_parquet", "write_wide",
+    "COMMITS", "JSONL_SUFFIXES", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Dataset", "Existing", "JsonlWriter", "Kept",
+    "Plan", "RunWriter", "arrow_table", "atomic_write_bytes", "check_columns", "check_inputs", "check_out",
+    "commit_parts", "committed_state", "count_records", "declared", "file_metadata", "identity", "kept_columns",
+    "parse_timestamp", "partition_lang", "read_manifest", "read_records", "read_table", "totals",
+    "write_detections", "write_json", "write_parquet", "write_wide",
 ]  # fmt: skip

@@ -1,38 +1,223 @@
-"""The output folder: preparing it, replacing it, and what a resumed run finds there.
+"""The output folder as a dataset: what it holds, who may write it, and its bookkeeping.
 
-A folder holds one run's tables. Before any work, `prepare_out` refuses to mix runs unless told
-how (`--overwrite` replaces, `--resume` continues the same job); `committed_state` then drops the
-part files a killed run left without a commit marker and says what is already written.
+Bookkeeping lives in `OUT/_summarize/` (no file there is named `*.parquet`):
+
+    lock                 the writer's pid, host, start time and run id (see `lock.py`)
+    dataset.json         tool, schema version, the declared schema (kept columns with their
+                         types), partition_by, the first run and the run identity
+    runs/<run_id>.json   each run's manifest (`OUT/run.json` is a copy of the latest)
+    commits/<name>.json  one marker per committed shard, listing its part files
+
+`check_out` decides, reading only, whether a command may use the folder (so a refused command
+changes nothing); `Dataset.open` then takes the lock, re-checks under it, and prepares the folder
+(replace for `--overwrite`, drop uncommitted parts for `--resume`). `Dataset.rollback` undoes
+a run that failed before its first commit, so the folder is runnable again without `--overwrite`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from ..schema import TABLES
-from .write import COMMITS, table_schema
+from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
+from . import files
+from .lock import Lock, describe, holder_of, is_stale
+from .read import STDIN
+from .write import COMMITS, PART_PREFIX
 
 log = logging.getLogger(__name__)
+
+DATASET = "dataset.json"
+RUNS = "runs"
+LEGACY_COMMITS = "_commits"  # the layout before schema 2.0: recognised for --overwrite only
+
+
+def book(out: Path) -> Path:
+    """The bookkeeping folder of an output folder."""
+    return out / BOOKKEEPING
+
+
+# ------------------------------------------------------------------------------------- identity
+
+
+def fingerprint(name: str) -> dict[str, Any]:
+    """An input's identity by content: size and BLAKE2b of its bytes (a folder: of its text files,
+    with their relative paths). Stdin cannot be read twice, so it has no fingerprint."""
+    if name == STDIN:
+        return {"name": name, "size": None, "blake2b": None}
+    p = Path(name)
+    h = hashlib.blake2b(digest_size=16)
+    size = 0
+    paths = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in paths:
+        if p.is_dir():
+            h.update(f.relative_to(p).as_posix().encode() + b"\x00")
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+    return {"name": name, "size": size, "blake2b": h.hexdigest()}
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): list(d) if isinstance(d, tuple) else d}
+
+
+def identity(inputs: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity: its inputs' fingerprints and the (flattened) options that change output."""
+    # Through JSON and back, so it compares equal to the copy stored in dataset.json.
+    return json.loads(json.dumps({"inputs": [fingerprint(i) for i in inputs], "options": _flat(options)}, default=str))
+
+
+def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two identities, one phrase each (empty when they match)."""
+    diffs: list[str] = []
+    a, b = old.get("inputs", []), new.get("inputs", [])
+    if len(a) != len(b):
+        diffs.append(f"the run had {len(a)} input(s) ({', '.join(i['name'] for i in a)}), now {len(b)}")
+    for i, (x, y) in enumerate(zip(a, b, strict=False), start=1):
+        if x.get("blake2b") is None or y.get("blake2b") is None:
+            if x.get("name") != y.get("name"):
+                diffs.append(f"input {i} was {x.get('name')}, now {y.get('name')}")
+            elif y.get("name") == STDIN:
+                log.warning("--resume with stdin: its content cannot be checked against the first run")
+        elif (x["size"], x["blake2b"]) != (y["size"], y["blake2b"]):
+            diffs.append(f"input {y['name']} differs in content from the run's input {i} ({x['name']})")
+    oa, ob = old.get("options", {}), new.get("options", {})
+    for key in sorted(set(oa) | set(ob)):
+        if oa.get(key) != ob.get(key):
+            diffs.append(f"option {key}: {oa.get(key)!r} then, {ob.get(key)!r} now")
+    return diffs
+
+
+# ------------------------------------------------------------------------------------ the folder
 
 
 @dataclass
 class Existing:
-    """What an output folder already holds, for `--resume`."""
+    """What an output folder already holds, for `--resume`.
+
+    Attributes:
+        articles: (id, content_hash) of every committed article, with a count.
+        rejects: (source, line) of every committed reject.
+        options_hashes: The `options_hash` values found.
+        removed: Uncommitted part files deleted (a killed run's half shard).
+        aliases: Input names now -> as the first run spelled them (same content).
+    """
 
     articles: dict[tuple[str, str], int]
     rejects: set[tuple[str, int]]
     options_hashes: set[str]
     removed: list[str]
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
-def committed_state(out_dir: Path) -> Existing:
+@dataclass(frozen=True)
+class Plan:
+    """What `check_out` found and what the run will do: `new`, `resume` or `replace`."""
+
+    out: Path
+    action: str
+    existed: bool
+    dataset: dict[str, Any] | None
+
+
+def _ours(out: Path) -> dict[str, Any] | None:
+    """The folder's dataset.json, or a stand-in for a legacy folder (run.json by summarize)."""
+    doc = files.read_json(book(out) / DATASET)
+    if doc is not None and doc.get("tool") == "summarize":
+        return doc
+    legacy = files.read_json(out / "run.json")
+    if legacy is not None and legacy.get("tool") == "summarize":
+        return {"tool": "summarize", "schema_version": legacy.get("schema_version"), "legacy": True}
+    return None
+
+
+def markers(out: Path) -> list[dict[str, Any]]:
+    """Every commit marker of the folder."""
+    return [m for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
+
+
+def _only_lock(out: Path) -> bool:
+    # A folder holding nothing but a lock (ours, just taken) is as good as empty.
+    entries = list(out.iterdir())
+    return not entries or (entries == [book(out)] and {p.name for p in book(out).iterdir()} <= {"lock"})
+
+
+def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any], me: str | None = None) -> Plan:
+    """Decide, reading only, whether this run may use `out` and how; raise OutputError (exit 2) if not.
+
+    `me` is the run id of a caller that already holds the lock.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a folder")
+    if not out.exists() or _only_lock(out):
+        return Plan(out, "new", out.exists(), None)
+    ds = _ours(out)
+    holder = holder_of(book(out))
+    if holder is not None and holder.get("run_id") != me and not is_stale(holder):
+        raise OutputError(f"--out {out} is in use by another summarize run: {describe(holder)}; wait for it to finish")
+    if ds is None:
+        what = "is not empty and was not written by summarize"
+        if overwrite:
+            raise OutputError(f"--out {out} {what} (no {BOOKKEEPING}/{DATASET}): --overwrite replaces only a summarize "
+                              "output; nothing was deleted, choose another folder")
+        raise OutputError(f"--out {out} {what}; choose an empty or new folder")
+    if overwrite:
+        return Plan(out, "replace", True, ds)
+    if not ds.get("legacy") and not markers(out):
+        return Plan(out, "replace", True, ds)  # only the bookkeeping of a run that committed nothing
+    if not resume:
+        raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, or --overwrite to replace it")
+    if ds.get("legacy") or ds.get("schema_version") != SCHEMA_VERSION:
+        raise OutputError(f"--out {out} was written by another version of summarize (schema "
+                          f"{ds.get('schema_version')}, now {SCHEMA_VERSION}) and cannot be resumed; use --overwrite")
+    diffs = identity_diff(ds.get("identity", {}), ident)
+    if diffs:
+        opts = any(d.startswith("option ") for d in diffs)
+        raise OutputError(
+            f"--out {out} holds a run made with {'different options' if opts else 'different inputs'}: {'; '.join(diffs)}; "
+            "rerun with the same inputs and options, or use --overwrite to replace it"
+        )
+    return Plan(out, "resume", True, ds)
+
+
+def _replace(out: Path) -> None:
+    """Delete what summarize wrote in `out` (never other files), keeping the lock."""
+    for m in markers(out):
+        for part in m.get("parts", []):
+            _remove_part(out, part.get("path", ""))
+    for t in TABLES:
+        for f in files.files_under(out / t):
+            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
+                files.remove(f)
+        files.remove_empty_dirs(out / t)
+    for name in ("run.json", "wide.parquet"):
+        files.remove(out / name)
+    for sub in (COMMITS, f"{BOOKKEEPING}/{RUNS}", LEGACY_COMMITS):
+        if (out / sub).is_dir():
+            shutil.rmtree(out / sub)
+    files.remove(book(out) / DATASET)
+
+
+def _remove_part(out: Path, rel: str) -> None:
+    p = (out / rel).resolve()
+    if out.resolve() in p.parents:  # a marker never names a file outside the folder
+        files.remove(p)
+
+
+def committed_state(out: Path) -> Existing:
     """Remove uncommitted parts (a killed run's half shard) and read what the folder holds.
 
     Articles are keyed by (id, content_hash) with a count, so identical duplicates in the
@@ -40,94 +225,101 @@ def committed_state(out_dir: Path) -> Existing:
     """
     import polars as pl
 
-    commits = {p.name for p in (out_dir / COMMITS).glob("*.parquet")} if (out_dir / COMMITS).is_dir() else set()
+    committed: dict[str, list[Path]] = {t: [] for t in TABLES}
+    listed: set[Path] = set()
+    for m in markers(out):
+        for part in m.get("parts", []):
+            p = out / part["path"]
+            listed.add(p)
+            committed.setdefault(part.get("table", ""), []).append(p)
     removed: list[str] = []
     for t in TABLES:
-        folder = out_dir / t
-        if not folder.is_dir():
-            continue
-        for f in folder.rglob("*"):
-            if f.is_file() and ((f.name.startswith(".") and ".tmp-" in f.name) or
-                                (f.suffix == ".parquet" and f.name not in commits and not f.name.endswith("-empty.parquet"))):
-                f.unlink()
-                removed.append(str(f.relative_to(out_dir)))
+        for f in files.files_under(out / t):
+            if (f.suffix == ".parquet" and f.name.startswith(PART_PREFIX) and f not in listed) or ".tmp-" in f.name:
+                files.remove(f)
+                removed.append(f.relative_to(out).as_posix())
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
-    files = sorted((out_dir / "articles").rglob("*.parquet")) if (out_dir / "articles").is_dir() else []
-    for f in files:
+    for f in sorted(committed["articles"]):
         df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
         hashes.update(h for h in df["options_hash"].unique().to_list() if h)
         for rid, ch in zip(df["id"].to_list(), df["content_hash"].to_list(), strict=True):
             articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
     rejects: set[tuple[str, int]] = set()
-    for f in sorted((out_dir / "rejects").rglob("*.parquet")) if (out_dir / "rejects").is_dir() else []:
+    for f in sorted(committed["rejects"]):
         df = pl.read_parquet(f, columns=["source", "line"], hive_partitioning=False)
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
 
 
+@dataclass
+class Dataset:
+    """An output folder opened for writing by one run: the lock is held until `release`."""
 
-def read_table(out_dir: Path, name: str) -> Any:
-    """A written table as a Polars frame (for tests, resume and the Python API)."""
-    import polars as pl
-
-    folder = out_dir / name
-    files = sorted(folder.rglob("*.parquet"))
-    if not files:
-        return pl.DataFrame(schema=table_schema(name))
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-
-
-def prepare_out(out: Path, *, overwrite: bool, resume: bool, options_hash: str) -> Existing | None:
-    """Check the output folder before any work: refuse to mix runs unless told how.
-
-    A non-empty folder needs `--resume` (same options: continue) or `--overwrite` (replace);
-    `--resume` against a run made with other options is refused. Returns what a resumed run
-    must skip.
-    """
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} exists and is not a folder")
+    out: Path
+    run_id: str
+    lock: Lock
+    created: bool  # this run made the dataset (so a rollback removes it all)
+    out_created: bool
     existing: Existing | None = None
-    if out.exists() and any(out.iterdir()):
-        if overwrite:
-            for t in (*TABLES, COMMITS, "wide.parquet", "run.json"):
-                target = out / t
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        elif resume:
-            previous = read_manifest(out)
-            existing = committed_state(out)
-            hashes = set(existing.options_hashes)
-            if previous.get("options_hash"):
-                hashes.add(previous["options_hash"])
-            if not hashes and not (out / "articles").is_dir():
-                raise OutputError(f"--out {out} holds no summarize run to resume; use another folder or --overwrite")
-            if hashes - {options_hash}:
-                raise OutputError(
-                    f"--out {out} holds a run made with different options (options hash {', '.join(sorted(hashes))}, "
-                    f"now {options_hash}); rerun with the same options, or use --overwrite to replace it"
-                )
-            if existing.removed:
-                log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
-        else:
-            raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, or --overwrite to replace it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
-    return existing
+
+    @classmethod
+    def open(cls, plan: Plan, run_id: str, *, overwrite: bool, resume: bool, ident: dict[str, Any],
+             declared: dict[str, Any]) -> Dataset:
+        """Take the lock, re-check the folder under it, and prepare it for this run."""
+        out = plan.out
+        out_created = not out.exists()
+        try:
+            lock = Lock.acquire(book(out), run_id, str(out))
+        except OSError as exc:
+            raise OutputError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+        try:
+            # Another run may have finished between the first check and the lock.
+            plan = check_out(out, overwrite=overwrite, resume=resume, ident=ident, me=run_id)
+            existing: Existing | None = None
+            if plan.action == "replace":
+                _replace(out)
+            elif plan.action == "resume":
+                existing = committed_state(out)
+                if existing.removed:
+                    log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
+                old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]
+                existing.aliases = {n["name"]: o for n, o in zip(ident["inputs"], old, strict=False) if n["name"] != o}
+            (book(out) / RUNS).mkdir(parents=True, exist_ok=True)
+            if plan.action != "resume":
+                files.write_json(book(out) / DATASET, {"tool": "summarize", "schema_version": SCHEMA_VERSION,
+                                                       "first_run": run_id, **declared, "identity": ident})
+        except BaseException:
+            lock.release()
+            # Only empty folders go: another run may have filled `out` since it was found missing.
+            files.remove_empty_dirs(book(out))
+            if out_created:
+                files.remove_empty_dirs(out)
+            raise
+        return cls(out, run_id, lock, plan.action != "resume", out_created, existing)
+
+    def write_manifest(self, doc: dict[str, Any], *, latest: bool) -> None:
+        """This run's manifest in `runs/`; with `latest`, also as `OUT/run.json`."""
+        files.write_json(book(self.out) / RUNS / f"{self.run_id}.json", doc)
+        if latest:
+            files.write_json(self.out / "run.json", doc)
+
+    def rollback(self) -> None:
+        """Undo a run that committed nothing: its manifest, and a dataset it created itself."""
+        files.remove(book(self.out) / RUNS / f"{self.run_id}.json")
+        if self.created:
+            _replace(self.out)
+            for t in TABLES:
+                files.remove_empty_dirs(self.out / t)
+        self.release()
+        files.remove_empty_dirs(book(self.out))
+        if self.out_created:
+            files.remove_empty_dirs(self.out)
+
+    def release(self) -> None:
+        self.lock.release()
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
     """The folder's `run.json` as a dict; empty when there is none or it cannot be read."""
-    try:
-        data = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
+    return files.read_json(out / "run.json") or {}

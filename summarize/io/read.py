@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import UsageError
+from .. import langcodes
+from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
@@ -48,6 +49,8 @@ class _Builder:
         if self.options.lang_col:
             wanted.append(("--lang-col", self.options.lang_col))
         wanted += [("--keep-col", c) for c in self.options.keep_cols]
+        if self.options.published_col:
+            wanted.append(("--published-col", self.options.published_col))
         for flag, col in wanted:
             if col not in cols:
                 raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
@@ -97,15 +100,27 @@ class _Builder:
         self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
+        if lang is not None and not _known_language(lang):
+            # An unknown code cannot route a model or name a folder: detect the language instead.
+            all_flags.append("bad_lang")
+            lang = None
         extra = {c: rec.get(c) for c in o.keep_cols}
-        published = rec.get("published")
+        published = rec.get(o.published_col or "published")
         idx = self.counter[0]
         self.counter[0] += 1
         return Article(
             id=rid, row_index=idx, source=self.source, line=line, text=text,
             title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
-            published=str(published) if published not in (None, "") else None,
+            published=published if published is not None and published != "" else None,
         )
+
+
+def _known_language(code: str) -> bool:
+    try:
+        langcodes.language_name(code)
+    except UnsupportedLanguageError:
+        return False
+    return "\x00" not in code
 
 
 def _decode(data: bytes, where: str) -> tuple[str, list[str]]:

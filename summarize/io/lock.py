@@ -1,0 +1,96 @@
+"""One writer per output dataset: `OUT/_summarize/lock`.
+
+The lock is a small JSON file (pid, host, start time, run id) created only if absent, so of two
+runs started on one folder exactly one gets it; the other stops with exit 2 naming the holder.
+A lock whose process is gone (same host, pid not alive) is stale: it is taken over with a
+warning. Check-and-take-over runs under `flock` on the bookkeeping folder, so two runs that both
+find the same stale lock cannot both take it. A lock held on another host cannot be checked and
+is never taken over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import OutputError
+from . import files
+
+log = logging.getLogger(__name__)
+
+LOCK = "lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def describe(holder: dict[str, Any]) -> str:
+    """`pid 123 on host h since 2026-...` for messages."""
+    return (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} since {holder.get('started', '?')}"
+            f" (run {holder.get('run_id', '?')})")
+
+
+def holder_of(book: Path) -> dict[str, Any] | None:
+    """Who holds the lock of a bookkeeping folder, or None when nobody does."""
+    return files.read_json(book / LOCK) if (book / LOCK).exists() else None
+
+
+def is_stale(holder: dict[str, Any]) -> bool:
+    """Whether a lock's holder is a dead process on this host."""
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid)
+
+
+@dataclass
+class Lock:
+    """The held lock of one output dataset; `release()` deletes it (only if still ours)."""
+
+    path: Path
+    doc: dict[str, Any]
+
+    @classmethod
+    def acquire(cls, book: Path, run_id: str, out: str) -> Lock:
+        """Take the lock of the dataset whose bookkeeping folder is `book` (created if needed).
+
+        Raises OutputError (exit 2) naming the holder when a live run holds it.
+        """
+        doc = {"pid": os.getpid(), "host": socket.gethostname(),
+               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "run_id": run_id}
+        book.mkdir(parents=True, exist_ok=True)
+        path = book / LOCK
+        fd = os.open(book, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not files.create_exclusive(path, files.json_bytes(doc)):
+                holder = files.read_json(path) or {}
+                if not is_stale(holder):
+                    raise OutputError(
+                        f"--out {out} is in use by another summarize run: {describe(holder)}; wait for it to finish"
+                        f" (if that run is gone, delete {path})"
+                    )
+                log.warning("taking over a stale lock on %s: %s is no longer running", out, describe(holder))
+                files.remove(path)
+                if not files.create_exclusive(path, files.json_bytes(doc)):  # cannot happen under flock
+                    raise OutputError(f"--out {out}: could not take the lock {path}")
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return cls(path, doc)
+
+    def release(self) -> None:
+        """Delete the lock file, if it is still this run's."""
+        if (files.read_json(self.path) or {}).get("run_id") == self.doc["run_id"]:
+            files.remove(self.path)

@@ -1,0 +1,330 @@
+"""Rows of the output tables, cast to the declared Arrow schema.
+
+`schema.TABLES` declares every column once; this module turns that declaration into pyarrow
+schemas (with the run's kept columns), turns results into rows, parses `published` into
+`published_at`, and picks partition values from validated data only. The writers build every
+part file with `arrow_table`, so each file of a run has exactly the declared schema, whatever
+the shard holds (a kept column that is null in a whole shard keeps its type).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import langcodes
+from ..errors import UnsupportedLanguageError, UsageError
+from ..options import ReadOptions
+from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
+from ..text import remove_invisible
+from .files import files_under
+from .read import JSONL_SUFFIXES, STDIN
+
+_ARROW: dict[str, Any] = {}
+
+
+def arrow_type(logical: str) -> Any:
+    """The pyarrow type of a logical column type of `schema.TYPE_NAMES`."""
+    import pyarrow as pa
+
+    if not _ARROW:
+        _ARROW.update({
+            "str": pa.string(), "i64": pa.int64(), "f64": pa.float64(), "bool": pa.bool_(), "date": pa.date32(),
+            "timestamp": pa.timestamp("us", tz="UTC"), "list[str]": pa.list_(pa.string()),
+            "list[lang_share]": pa.list_(pa.struct([("lang", pa.string()), ("share", pa.float64())])),
+        })
+    return _ARROW[logical]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A `--keep-col` column as this run writes it: its name and Arrow type (one per run)."""
+
+    name: str
+    type: Any  # pyarrow.DataType
+    given: str | None = None  # the TYPE of `--keep-col NAME:TYPE`, if any
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "type": str(self.type)}
+
+
+def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...]:
+    """The run's kept columns with one type each, checked against the inputs (usage errors).
+
+    The type is the `NAME:TYPE` given, else the Parquet input's type (large string types made
+    plain; the first Parquet input that has the column decides), else string. A column that an
+    input lacks is a usage error listing the columns it has; a JSONL input is scanned whole,
+    since a key may first appear in a late record.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not options.keep_cols:
+        return ()
+    found: dict[str, Any] = {}
+    for inp in inputs:
+        p = Path(inp)
+        if inp == STDIN:
+            continue
+        if p.is_dir():
+            raise UsageError(f"{inp}: a folder of text files has no columns to keep (--keep-col {', '.join(options.keep_cols)})")
+        suffix = p.suffix.lower()
+        if suffix == ".parquet":
+            schema = pq.ParquetFile(p).schema_arrow
+            cols = {f.name: f.type for f in schema}
+            _check(inp, options.keep_cols, list(cols))
+            for k in options.keep_cols:
+                found.setdefault(k, cols[k])
+        elif suffix in JSONL_SUFFIXES:
+            seen: dict[str, None] = {}
+            with p.open("rb") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(rec, dict):
+                        seen.update(dict.fromkeys(rec))
+                        if all(k in seen for k in options.keep_cols):
+                            break
+            _check(inp, options.keep_cols, list(seen))
+    given = dict(options.keep_types)
+    kept = []
+    for name in options.keep_cols:
+        if name in given:
+            kept.append(Kept(name, arrow_type(KEEP_TYPES[given[name]]), given[name]))
+            continue
+        t = found.get(name)
+        if t is None or pa.types.is_null(t) or pa.types.is_large_string(t):
+            t = pa.string()
+        elif pa.types.is_large_binary(t):
+            t = pa.binary()
+        kept.append(Kept(name, t))
+    return tuple(kept)
+
+
+def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
+    missing = [c for c in wanted if c not in cols]
+    if missing:
+        raise UsageError(f"{inp}: no column {', '.join(map(repr, missing))} (asked by --keep-col); "
+                         f"columns are: {', '.join(map(str, cols))}")
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def coerce_kept(value: Any, kept: Kept) -> tuple[Any, bool]:
+    """`value` as the kept column's type; (None, False) when it does not convert."""
+    import pyarrow as pa
+
+    if value is None or (isinstance(value, float) and value != value):
+        return None, True
+    t = kept.type
+    try:
+        if pa.types.is_string(t):
+            return remove_invisible(_as_str(value))[0], True
+        if pa.types.is_integer(t):
+            if isinstance(value, bool):
+                return None, False
+            if isinstance(value, float):
+                return (int(value), True) if value.is_integer() else (None, False)
+            return int(str(value).strip()), True
+        if pa.types.is_floating(t):
+            return (None, False) if isinstance(value, bool) else (float(value), True)
+        if pa.types.is_boolean(t):
+            if isinstance(value, bool):
+                return value, True
+            word = str(value).strip().lower()
+            return ({"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[word], True)
+        if pa.types.is_timestamp(t) or pa.types.is_date(t):
+            ts = parse_timestamp(value)
+            if ts is None:
+                return None, False
+            return (ts.date() if pa.types.is_date(t) else ts), True
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None, False
+    return value, True  # a Parquet input's own type: pyarrow checks it when the table is built
+
+
+_PLAIN_DATES = (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """A UTC datetime from an ISO 8601 string, an RFC 2822 date, a plain date (`2026-10-14`,
+    `2026/10/14`, `20261014`), or a datetime/date object; None when it is none of those.
+    A value without a zone is taken as UTC."""
+    ts: dt.datetime | None = None
+    if isinstance(value, dt.datetime):
+        ts = value
+    elif isinstance(value, dt.date):
+        ts = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or "\x00" in text:
+            return None
+        try:
+            ts = dt.datetime.fromisoformat(text)
+        except ValueError:
+            for pattern in _PLAIN_DATES:
+                m = pattern.match(text)
+                if m:
+                    try:
+                        year, month, day = (int(g) for g in m.groups())
+                        ts = dt.datetime(year, month, day)
+                    except ValueError:
+                        return None
+                    break
+            if ts is None:
+                try:
+                    ts = email.utils.parsedate_to_datetime(text)
+                except (TypeError, ValueError, IndexError):
+                    return None
+        if ts is None:
+            return None
+    else:
+        return None
+    try:
+        return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def partition_lang(code: str | None) -> str:
+    """A language code fit for a folder name: a code the project's tables know, else `und`."""
+    if not code:
+        return "und"
+    try:
+        norm = langcodes.normalise(code)
+        langcodes.language_name(norm)
+    except UnsupportedLanguageError:
+        return "und"
+    return norm if _CODE.match(norm) else "und"
+
+
+def partition_date(published_at: dt.datetime | None) -> str:
+    """`YYYY-MM-DD` (UTC) of a parsed `published_at`, else `unknown`."""
+    return published_at.strftime("%Y-%m-%d") if published_at is not None else "unknown"
+
+
+def table_fields(name: str, kept: Sequence[Kept] = (), drop: Iterable[str] = ()) -> list[Any]:
+    """The Arrow fields of a declared table (or file), kept columns appended to `articles` and `wide`."""
+    import pyarrow as pa
+
+    table: Table = TABLES.get(name) or FILES[name]
+    dropped = set(drop)
+    fields = [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in table.columns if c.name not in dropped]
+    if name in ("articles", "wide"):
+        fields += [pa.field(k.name, k.type, nullable=True) for k in kept]
+    return fields
+
+
+def partition_columns(table: str, partition_by: Sequence[str]) -> list[str]:
+    """The columns `--partition-by` moves from `table`'s files into the path (`date` is path-only)."""
+    cols = [PARTITIONS[p][0].get(table) for p in partition_by]
+    return [c for c in cols if c and c in TABLES.get(table, FILES["wide"]).names]
+
+
+def declared(kept: Sequence[Kept], partition_by: Sequence[str]) -> dict[str, Any]:
+    """The run's declared schema as plain data (for `dataset.json`): each table's file columns
+    (kept columns included, partition columns moved to the path) and its partition keys."""
+    out: dict[str, Any] = {"partition_by": list(partition_by), "kept": [k.to_dict() for k in kept], "tables": {}}
+    for name in TABLES:
+        drop = partition_columns(name, partition_by) if name != "rejects" else []
+        keys = [] if name == "rejects" else [PARTITIONS[p][0][name] for p in partition_by]
+        out["tables"][name] = {
+            "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                        for f in table_fields(name, kept if name == "articles" else (), drop)],
+            "partition_keys": keys,
+        }
+    return out
+
+
+def arrow_table(name: str, rows: Sequence[Mapping[str, Any]], kept: Sequence[Kept] = (), *,
+                drop: Iterable[str] = (), extra: Sequence[Any] = ()) -> Any:
+    """Rows as a pyarrow Table with exactly the declared schema; a null in a non-nullable column
+    is a bug and raises ValueError naming it."""
+    import pyarrow as pa
+
+    schema = pa.schema([*table_fields(name, kept, drop), *extra])
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    for f in schema:
+        if not f.nullable and table.column(f.name).null_count:
+            raise ValueError(f"{name}.{f.name}: null in a column declared non-nullable")
+    return table
+
+
+def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: str, kept: Sequence[Kept],
+                 processed_at: dt.datetime) -> dict[str, list[dict[str, Any]]]:
+    """Rows of every table for a shard of results (each article row also carries `_date`, its
+    date partition, which is not a column)."""
+    rows: dict[str, list[dict[str, Any]]] = {"articles": [], "translations": [], "segments": []}
+    for r in results:
+        a = r.article
+        flags = list(r.flags)
+        published = None if a.published is None else remove_invisible(_as_str(a.published))[0] or None
+        published_at = parse_timestamp(a.published) if a.published is not None else None
+        if published is not None and published_at is None:
+            flags.append("bad_published")
+        row: dict[str, Any] = {
+            "id": a.id, "row_index": a.row_index, "source": a.source, "line": a.line, "title": a.title,
+            "lang": r.detection.lang, "lang_score": r.detection.score,
+            "lang_mix": [{"lang": lang, "share": share} for lang, share in r.detection.mix],
+            "lang_source": r.lang_source, "summary": r.summary, "summary_model": r.summary_model,
+            "input_tokens": r.input_tokens, "summary_tokens": r.summary_tokens, "n_chunks": r.n_chunks,
+            "truncated": r.truncated, "status": r.status, "error": r.error, "duration_ms": r.duration_ms,
+            "published": published, "published_at": published_at, "content_hash": r.content_hash,
+            "options_hash": options_hash, "run_id": run_id, "processed_at": processed_at,
+        }
+        for k in kept:
+            value, ok = coerce_kept(a.extra.get(k.name), k)
+            row[k.name] = value
+            if not ok:
+                flags.append(f"bad_value:{k.name}")
+        row["flags"] = list(dict.fromkeys(flags))
+        date = partition_date(published_at)
+        row["_date"] = date
+        rows["articles"].append(row)
+        for t in r.translations:
+            rows["translations"].append({
+                "id": a.id, "field": t.field, "source_lang": t.source_lang, "target_lang": t.target_lang,
+                "text": t.text, "model": t.model, "flags": list(t.flags), "status": t.status, "error": t.error,
+                "run_id": run_id, "processed_at": processed_at, "_date": date,
+            })
+            for s in t.segments:
+                rows["segments"].append({
+                    "id": a.id, "field": s.field, "target_lang": s.target_lang, "para_index": s.para_index,
+                    "seg_index": s.seg_index, "source_text": s.source_text, "target_text": s.target_text,
+                    "source_tokens": s.source_tokens, "target_tokens": s.target_tokens, "run_id": run_id,
+                    "processed_at": processed_at, "_date": date,
+                })
+    return rows
+
+
+def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetime) -> list[dict[str, Any]]:
+    """Rows of `rejects/` for a shard."""
+    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "run_id": run_id,
+             "processed_at": processed_at} for r in rejects]
+
+
+def read_table(out_dir: Path, name: str) -> Any:
+    """A written table as a Polars frame (partition columns from the path included)."""
+    import polars as pl
+
+    if not any(files_under(out_dir / name, ".parquet")):
+        return pl.from_arrow(arrow_table(name, []))
+    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
+                           missing_columns="insert").collect()
