@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import SummarizeError, UsageError
+from ..errors import SummarizeError
 from ..options import DetectOptions, ReadOptions, RunOptions
 from .common import LogFormat, fail, setup_logging, split_list
 from .params import (
@@ -80,11 +80,12 @@ def run(
     try:
         options = run_options(shared, max_errors=max_errors, shard_size=shard_size, verify_lang=verify_lang)
         ropts = read_options(shared)
-        if overwrite and resume:
-            raise UsageError("--overwrite and --resume exclude each other")
+        from .. import validate
+
+        validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
+                            partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
         if dry_run:
-            _dry_run(inputs, options, ropts)
-            return
+            raise typer.Exit(_dry_run(inputs, options, ropts))
         eng = None
         if engine == EngineName.ray:
             from ..engines.ray import RayEngine
@@ -117,8 +118,9 @@ def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: 
                        partition_by=partition_by, wide=wide, engine=engine)
 
 
-def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> None:
-    """Print the resolved options and, per task, which model serves which languages."""
+def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> int:
+    """Print the resolved options and, per task, which model serves which languages; the exit
+    code is 2 when the plan leaves work unserved (those rows would be errors in a real run)."""
     import json
 
     from .. import io
@@ -127,8 +129,13 @@ def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> None
     io.check_inputs(inputs)
     io.check_columns(inputs, ropts)
     doc: dict[str, Any] = {"options": options.to_dict(), "read_options": ropts.__dict__}
-    doc["plan"] = plan_inputs(inputs, options, ropts).to_dict()
+    plan = plan_inputs(inputs, options, ropts)
+    doc["plan"] = plan.to_dict()
     typer.echo(json.dumps(doc, indent=2, default=str))
+    if plan.unserved:
+        typer.echo(f"summarize: error: the plan leaves {len(plan.unserved)} task(s) unserved (see plan.unserved)", err=True)
+        return 2
+    return 0
 
 
 @takes(COLUMNS, DETECTION)
