@@ -21,17 +21,99 @@ def records(path: Path, **opts: object) -> list[Article | Reject]:
     return list(io.read_records([str(path)], ReadOptions(**opts)))  # type: ignore[arg-type]
 
 
-def test_invalid_utf8_is_replaced_and_flagged(tmp_path: Path) -> None:
+def test_damaged_utf8_is_replaced_and_flagged(tmp_path: Path) -> None:
+    # Mostly good UTF-8 with a few broken bytes stays UTF-8: re-reading it as a legacy encoding
+    # would turn every good character into mojibake.
+    f = tmp_path / "in.jsonl"
+    f.write_bytes('{"id": "x", "text": "Grüße aus Köln, schöne Straße '.encode() + b'\xff\xfe und mehr"}\n')
+    (art,) = records(f)
+    assert isinstance(art, Article)
+    assert "\ufffd" in art.text and "invalid_utf8" in art.flags and "Grüße aus Köln" in art.text
+
+
+def test_legacy_encodings_are_detected_and_recorded(tmp_path: Path) -> None:
     f = tmp_path / "in.jsonl"
     f.write_bytes(b'{"id": "x", "text": "caf\xe9 au lait, un march\xe9 tr\xe8s anim\xe9 ce matin en ville"}\n')
     (art,) = records(f)
-    assert isinstance(art, Article)
-    assert "\ufffd" in art.text and "invalid_utf8" in art.flags
+    assert isinstance(art, Article) and art.text == "café au lait, un marché très animé ce matin en ville"
+    assert any(flag.startswith("decoded_from:") for flag in art.flags) and "invalid_utf8" not in art.flags
     folder = tmp_path / "texts"
     folder.mkdir()
-    (folder / "a.txt").write_bytes(b"Stra\xdfe gesperrt wegen Bauarbeiten in der Innenstadt.")
+    ru = "Москва — столица России. Сегодня в городе прошло заседание городской думы о новом бюджете."
+    (folder / "ru.txt").write_bytes(ru.encode("cp1251"))
+    (folder / "bom.txt").write_bytes("Ein Text mit Byte-Order-Mark in UTF-16.".encode("utf-16"))
+    bom, got = records(folder)
+    assert isinstance(got, Article) and got.text == ru and got.flags == ("decoded_from:cp1251",)
+    assert isinstance(bom, Article) and bom.text == "Ein Text mit Byte-Order-Mark in UTF-16."
+    assert bom.flags == ("decoded_from:utf-16-le",)
+
+
+ZH = ("北京市政府今天宣布，明年将新建三条地铁线路，以缓解城市交通压力。"
+      "市长在新闻发布会上表示，新线路将连接主要商业区和居民区，预计每天运送乘客五十万人次。")
+GB2312_PAGE = f"""<!DOCTYPE html>
+<html><head><meta charset="gb2312"><title>北京新建地铁线路</title>
+<style>body {{ font-size: 14px; }}</style></head>
+<body><h1>北京新建地铁线路</h1><p>{ZH}</p><script>var x = "广告";</script></body></html>
+""".encode("gb2312")
+
+
+def test_declared_meta_charset_is_honoured(tmp_path: Path) -> None:
+    # The issue's page: GB2312 declared by <meta charset>, read from a folder with --strip-html.
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "news.txt").write_bytes(GB2312_PAGE)
+    (art,) = records(folder, strip_html=True)
+    assert isinstance(art, Article)
+    assert "\ufffd" not in art.text and ZH in art.text and "广告" not in art.text
+    assert "decoded_from:gb2312" in art.flags and "html_stripped" in art.flags
+
+
+def test_gb2312_page_is_detected_as_chinese(tmp_path: Path) -> None:
+    from summarize.detect import make_detector
+    from summarize.options import DetectOptions
+    from summarize.routing import detection_of
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "news.html").write_bytes(GB2312_PAGE)
     (art,) = records(folder)
-    assert isinstance(art, Article) and "invalid_utf8" in art.flags
+    assert isinstance(art, Article)
+    assert detection_of(art, make_detector(DetectOptions())).lang == "zh"
+
+
+def test_folder_reads_html_pages_stripped(tmp_path: Path) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "a.html").write_bytes(GB2312_PAGE)
+    (folder / "b.htm").write_text("<html><head><title>Council vote</title></head><body><p>" + TEXT + "</p></body></html>",
+                                  encoding="utf-8")
+    (folder / "c.txt").write_text(TEXT, encoding="utf-8")
+    got = records(folder)
+    assert [r.source.rsplit("/", 1)[1] for r in got] == ["a.html", "b.htm", "c.txt"]
+    a, b, _ = got
+    assert isinstance(a, Article) and a.title == "北京新建地铁线路" and "<" not in a.text and ZH in a.text
+    assert isinstance(b, Article) and b.title == "Council vote" and b.text == TEXT and "html_stripped" in b.flags
+    assert io.count_records([str(folder)]) == 3
+
+
+def test_stray_nul_does_not_reject_a_text_file(tmp_path: Path) -> None:
+    # Like Markus Kuhn's UTF-8 stress test: one U+0000 and malformed sequences in a real text file.
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    body = ("UTF-8 decoder capability and stress test\n\nGreek: κόσμε\n" + TEXT + "\n").encode()
+    (folder / "stress.txt").write_bytes(body + b"NUL here: \x00 end\nbad: \xc0\xaf \xed\xa0\x80\n")
+    (art,) = records(folder)
+    assert isinstance(art, Article)
+    assert "\x00" not in art.text and "κόσμε" in art.text and "nul_removed" in art.flags and "invalid_utf8" in art.flags
+
+
+def test_csv_blank_lines_are_skipped(tmp_path: Path) -> None:
+    f = tmp_path / "in.csv"
+    quoted = '"' + TEXT.replace('"', '""') + '"'
+    f.write_text(f"id,text\n1,{quoted}\n\n2,second article about the weather\n\n", encoding="utf-8")
+    got = records(f)
+    assert [type(r).__name__ for r in got] == ["Article", "Article"]
+    assert [r.id for r in got] == ["1", "2"]  # type: ignore[union-attr]
 
 
 def test_html_is_flagged_or_stripped(tmp_path: Path) -> None:
@@ -158,6 +240,6 @@ def test_hostile_batch_end_to_end(tmp_path: Path, fast_args: list[str]) -> None:
     assert status["html"] == "ok" and status["ctl"] == "ok"
     assert status["emoji"] == "skipped" and status["digits"] == "skipped"
     flags = dict(zip(arts["id"], arts["flags"].to_list(), strict=True))
-    assert "html_stripped" in flags["html"] and "control_chars" in flags["ctl"] and "invalid_utf8" in flags["latin"]
+    assert "html_stripped" in flags["html"] and "control_chars" in flags["ctl"] and any(f.startswith("decoded_from:") for f in flags["latin"])
     assert read(out, "rejects").height == 1
     assert pl.read_parquet(out / "translations").filter(pl.col("id") == "emoji").height == 0
