@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from summarize import api, io
+from summarize.cli.common import EXIT_PIPE
+from summarize.errors import UsageError
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 from summarize.schema import Article, Reject
 
@@ -243,3 +249,138 @@ def test_hostile_batch_end_to_end(tmp_path: Path, fast_args: list[str]) -> None:
     assert "html_stripped" in flags["html"] and "control_chars" in flags["ctl"] and any(f.startswith("decoded_from:") for f in flags["latin"])
     assert read(out, "rejects").height == 1
     assert pl.read_parquet(out / "translations").filter(pl.col("id") == "emoji").height == 0
+
+
+# --- usage mistakes: logs, pipes, environment, exit codes ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    """The real console entry point in a subprocess: stderr is a pipe, not a terminal."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "summarize.cli", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, timeout=600, **kw)  # type: ignore[call-overload,no-any-return]
+
+
+def json_lines(stderr: bytes) -> list[dict[str, object]]:
+    lines = stderr.decode().splitlines()
+    assert lines
+    docs = [json.loads(line) for line in lines]  # every line parses, or this raises
+    for doc in docs:
+        assert str(doc["time"]).endswith("+00:00")
+    return docs
+
+
+def test_json_logs_are_only_json_lines(tmp_path: Path, fast_args: list[str]) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": TEXT}, '{"id": broken', {"id": "b", "text": TEXT}])
+    args = [a for a in fast_args if a != "--quiet"]
+    res = run_cli(["run", str(f), "--out", str(tmp_path / "out"), *args, "--log-format", "json"])
+    assert res.returncode == 1
+    docs = json_lines(res.stderr)
+    assert "%|" not in res.stderr.decode()  # no progress bar off a terminal
+    closing = docs[-1]
+    assert closing["counts"] == {"ok": 2} and closing["rejected"] == 1 and closing["exit_code"] == 1
+    err = run_cli(["run", str(f), "--out", str(tmp_path / "o2"), *args, "--log-format", "json", "--to", "qq"])
+    assert err.returncode == 2
+    (doc,) = json_lines(err.stderr)
+    assert doc["level"] == "error" and "qq" in str(doc["message"])
+    env_err = run_cli(["run", str(f), "--out", str(tmp_path / "o3"), "--log-format", "json"], env={"SUMMARIZE_TO": ""})
+    assert env_err.returncode == 2 and "SUMMARIZE_TO" in str(json_lines(env_err.stderr)[0]["message"])
+
+
+def test_progress_is_logged_at_intervals_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    import io as stdio
+
+    from summarize.cli.common import Progress
+
+    class Tty(stdio.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe = stdio.StringIO()
+    with caplog.at_level("INFO", logger="summarize.progress"):
+        p = Progress(10, quiet=False, every_s=0.0, stream=pipe)
+        p.update(4)
+        p.close()
+    assert pipe.getvalue() == "" and "progress: 4/10 records" in caplog.text
+    tty = Tty()
+    bar = Progress(10, quiet=False, stream=tty)
+    bar.update(4)
+    bar.close()
+    assert "4/10" in tty.getvalue()
+
+
+def test_stdout_output_counts_its_articles(tmp_path: Path, fast_args: list[str]) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": TEXT}, {"id": "b", "text": TEXT}])
+    res = run_cli(["run", str(f), "--out", "-", *[a for a in fast_args if a != "--quiet"]])
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 2
+    assert "2 ok" in res.stderr.decode() and "no articles" not in res.stderr.decode()
+
+
+def test_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": TEXT} for i in range(3000)])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "summarize.cli", "detect", str(f), "--out", "-"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == EXIT_PIPE
+    assert json.loads(first)["id"] == "0" and err == b""
+
+
+def test_environment_typos_warn_and_empty_values_fail(tmp_path: Path, fast_args: list[str]) -> None:
+    from summarize.cli.app import build_default_map
+
+    warnings: list[str] = []
+    got = build_default_map(["run"], env={"SUMMARIZE_BEAMZ": "3", "SUMMARIZE_BEAMS": "2"}, cwd=tmp_path, warn=warnings.append)
+    assert got["run"]["beams"] == "2"
+    assert len(warnings) == 1 and "SUMMARIZE_BEAMZ" in warnings[0] and "SUMMARIZE_BEAMS" in warnings[0]
+    with pytest.raises(UsageError, match="SUMMARIZE_TO is empty"):
+        build_default_map(["run"], env={"SUMMARIZE_TO": ""}, cwd=tmp_path)
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": TEXT}])
+    res = run_cli(["run", str(f), "--out", str(tmp_path / "out"), *fast_args], env={"SUMMARIZE_BEAMZ": "3"})
+    assert res.returncode == 0 and "SUMMARIZE_BEAMZ" in res.stderr.decode()
+
+
+def _options(tiny: dict[str, Path]) -> RunOptions:
+    fast = GenerationOptions(max_new_tokens=4, num_beams=1, no_repeat_ngram_size=0)
+    return RunOptions(summary_model=str(tiny["t5"]), translation_model=str(tiny["m2m100"]), to=("en",),
+                      summary=fast, translation=fast, shard_size=2)
+
+
+def test_signal_after_the_last_article_is_not_an_interruption(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": TEXT} for i in range(4)])
+    seen = [0]
+
+    def term_on_last(n: int) -> None:
+        seen[0] += n
+        if seen[0] == 4:  # the last shard is done: the signal arrives with nothing left to do
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    out = tmp_path / "out"
+    info = api.run([f], out, _options(tiny), progress=term_on_last)
+    assert info.interrupted is None and info.exit_code == 0
+    assert json.loads((out / "run.json").read_text())["state"] == "done"
+    assert read(out, "articles").height == 4
+
+
+def test_resumed_run_exit_code_follows_the_output(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    # A malformed record in the first shard: the whole output has a reject, so every way of getting
+    # to the complete output must exit 1, whether or not the run was stopped and resumed.
+    recs: list[dict[str, object] | str] = ['{"id": broken', *({"id": str(i), "text": TEXT} for i in range(5))]
+    f = write_jsonl(tmp_path / "in.jsonl", recs)
+    assert api.run([f], tmp_path / "straight", _options(tiny)).exit_code == 1
+
+    def term_once(_: int) -> None:
+        if not (tmp_path / "sent").exists():
+            (tmp_path / "sent").touch()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    out = tmp_path / "out"
+    first = api.run([f], out, _options(tiny), progress=term_once)
+    assert first.interrupted == "SIGTERM" and first.exit_code == 143
+    again = api.run([f], out, _options(tiny), resume=True)
+    assert again.interrupted is None and again.rejected == 1 and again.exit_code == 1
