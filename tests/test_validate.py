@@ -66,10 +66,10 @@ def test_unreadable_config_is_exit_2_naming_the_file(tmp_path: Path, tiny: dict[
     model = tmp_path / "model"
     shutil.copytree(tiny["m2m100"], model)
     (model / "config.json").write_text('{"model_type": "m2m_100", ', encoding="utf-8")
-    with pytest.raises(ModelError, match="config.json"):
+    with pytest.raises(ModelError, match=r"config\.json"):
         validate.check_model(str(model), "--translation-model")
     (model / "config.json").unlink()
-    with pytest.raises(ModelError, match="config.json is missing"):
+    with pytest.raises(ModelError, match=r"config\.json is missing"):
         validate.check_model(str(model), "--translation-model")
     validate.check_model("org/some-hub-model", "--summary-model")  # Hub ids are the fetch step's business
 
