@@ -44,6 +44,7 @@ _SUPERSETS = {
 _CONTROL = frozenset(set(range(32)) - {9, 10, 12, 13, 27})
 # charset-normalizer's "mess" of its best guess above which the guess is not believed.
 MAX_CHAOS = 0.05
+CHAOS_MARGIN = 0.02
 BINARY_SHARE = 0.05  # more control bytes than this in the first 8 KiB: a binary file, not text
 
 
@@ -96,12 +97,17 @@ def decode(data: bytes, where: str) -> tuple[str, list[str]]:
         return damaged, ["invalid_utf8"]
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None or best.encoding in ("utf_8", "ascii") or best.chaos > MAX_CHAOS:
+    # Among the guesses that read about as cleanly as the cleanest, the most coherent (letter
+    # frequencies of a real language) wins: `.best()` alone picks Mac Central European for a short
+    # French Latin-1 line, whose accents then come out wrong.
+    guesses = [m for m in from_bytes(data) if m.encoding not in ("utf_8", "ascii")]
+    low = min((m.chaos for m in guesses), default=1.0)
+    if low > MAX_CHAOS:
         # A legacy encoding decodes real text cleanly (chaos 0 on news text in GB2312, Shift_JIS,
         # Windows-1251, Latin-1); a stress file of malformed UTF-8 only decodes as noise.
         log.warning("%s: invalid UTF-8 (no other encoding reads it cleanly), decoded with replacement characters", where)
         return damaged, ["invalid_utf8"]
+    best = max((m for m in guesses if m.chaos <= low + CHAOS_MARGIN), key=lambda m: (m.coherence, m.encoding == "cp1252"))
     enc = _codec(best.encoding) or best.encoding
     log.info("%s: not UTF-8, decoded as %s", where, enc)
     return data.decode(enc, errors="replace"), [f"decoded_from:{enc}"]
