@@ -54,8 +54,9 @@ class RunInfo:
 
     @property
     def exit_code(self) -> int:
-        """130/143 when interrupted by SIGINT/SIGTERM; else 0 when every article is ok or
-        skipped and nothing was rejected; else 1."""
+        """130/143 when interrupted by SIGINT/SIGTERM with work left; else 0 when every article
+        of the output (a resumed run's earlier ones included) is ok or skipped and nothing was
+        rejected; else 1. A signal after the last article does not count as an interruption."""
         if self.interrupted:
             return 143 if self.interrupted == "SIGTERM" else 130
         return 1 if self.counts.get(ERROR, 0) or self.rejected or self.stopped_early else 0
@@ -78,8 +79,10 @@ def shards(records: Iterable[Article | Reject], size: int) -> Iterator[tuple[lis
         yield arts, rejects
 
 
-def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None) -> Iterator[Article | Reject]:
-    """Drop records a previous run of the same job already wrote (resume)."""
+def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None,
+              prior_rejects: Counter[str] | None = None) -> Iterator[Article | Reject]:
+    """Drop records a previous run of the same job already wrote (resume); the fatal rejects it
+    wrote are counted in `prior_rejects["fatal"]`, so the exit code follows the whole output."""
     if existing is None:
         yield from records
         return
@@ -87,6 +90,8 @@ def skip_done(records: Iterable[Article | Reject], existing: io.Existing | None)
     for rec in records:
         if isinstance(rec, Reject):
             if (_alias(rec.source, existing.aliases), rec.line) in existing.rejects:
+                if prior_rejects is not None and rec.fatal:
+                    prior_rejects["fatal"] += 1
                 continue
         else:
             key = (rec.id, content_hash(rec.title, rec.text))
@@ -148,6 +153,25 @@ class LocalEngine:
     def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
         for arts, rejects in shards:
             yield (self.pipeline.process(arts) if arts else []), rejects
+
+
+class _Ahead:
+    """Shards read one ahead, so that a signal during the last shard is known to stop nothing."""
+
+    def __init__(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> None:
+        self._it = iter(shards)
+        self._next = next(self._it, None)
+        self.yielded = 0
+
+    def __iter__(self) -> Iterator[tuple[list[Article], list[Reject]]]:
+        while self._next is not None:
+            current, self._next = self._next, next(self._it, None)
+            self.yielded += 1
+            yield current
+
+    @property
+    def exhausted(self) -> bool:
+        return self._next is None
 
 
 class _Signals:
@@ -245,9 +269,11 @@ def run(
     langs: Counter[str] = Counter()
     t0 = time.perf_counter()
     info.resumed = sum(existing.articles.values()) if existing else 0
+    prior: Counter[str] = Counter()
 
     def manifest(state: str, *, latest: bool) -> None:
         if dataset is None:
+            info.counts, info.languages = dict(status), dict(langs)
             return
         info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
         info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
@@ -267,8 +293,9 @@ def run(
     rolled_back = False
     try:
         with _Signals() as signals:
-            records = skip_done(io.read_records(names, read_options, stdin=stdin), existing)
-            for results, rejects in eng.process(shards(records, options.shard_size)):
+            records = skip_done(io.read_records(names, read_options, stdin=stdin), existing, prior)
+            ahead = _Ahead(shards(records, options.shard_size))
+            for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 writer.write(results, rejects)
                 if writer.commits == 1:
                     manifest("running", latest=True)
@@ -284,12 +311,16 @@ def run(
                     log.error(info.stopped_early)
                     break
                 if signals.received is not None:
+                    if ahead.exhausted and done == ahead.yielded:
+                        log.info("%s received after the last article: the run is complete", signal.Signals(signals.received).name)
+                        continue
                     info.interrupted = signal.Signals(signals.received).name
                     break
     except KeyboardInterrupt:
         info.interrupted = info.interrupted or "SIGINT"
     finally:
         info.finished = _now()
+        info.rejected += prior["fatal"]
         failed = sys.exc_info()[0] is not None and info.interrupted is None
         if dataset is not None and writer.commits == 0 and (failed or info.interrupted):
             # Nothing was committed: leave the folder as it was, runnable again without --overwrite.

@@ -18,9 +18,10 @@ dashes as underscores); repeatable options take comma-separated values.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from .errors import UsageError
 
 DEFAULT_FILE = "summarize.toml"
 ENV_PREFIX = "SUMMARIZE_"
+# Variables read outside the option machinery (each documented in the README).
+OTHER_VARIABLES = frozenset({"SUMMARIZE_CACHE", "SUMMARIZE_TINY_DIR", "SUMMARIZE_MIN_FREE_MB"})
 
 
 def config_path(argv: Sequence[str], cwd: Path | None = None) -> Path | None:
@@ -62,14 +65,18 @@ def default_map(
     env: Mapping[str, str],
     *,
     source: str = "config",
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Click `default_map` per command from file data and environment.
 
     `commands` maps a command path (`run`, `models.plan`) to its options as (parameter name,
-    takes several values). Unknown keys in the file are errors, so a typo is not ignored.
+    takes several values). Unknown keys in the file are errors, so a typo is not ignored; an
+    unknown `SUMMARIZE_*` variable goes to `warn` (it may belong to another version), and an
+    empty one is an error (`SUMMARIZE_TO=""` would otherwise mean "no languages").
     """
     result: dict[str, dict[str, Any]] = {}
     known_everywhere = {name for opts in commands.values() for name, _ in opts}
+    check_environment(env, known_everywhere, warn)
     top = {_key(k): v for k, v in data.items() if not isinstance(v, dict)}
     for k in top:
         if k not in known_everywhere:
@@ -99,6 +106,21 @@ def default_map(
         if values:
             result[cmd] = values
     return result
+
+
+def check_environment(env: Mapping[str, str], options: set[str], warn: Callable[[str], None] | None) -> None:
+    """Warn about unknown `SUMMARIZE_*` variables (with close matches); refuse empty ones."""
+    known = {ENV_PREFIX + name.upper() for name in options} | OTHER_VARIABLES
+    for var, value in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        if var not in known:
+            if warn is not None:
+                close = difflib.get_close_matches(var, sorted(known), n=2, cutoff=0.75)
+                hint = f"; did you mean {' or '.join(close)}?" if close else ""
+                warn(f"unknown environment variable {var} is ignored{hint}")
+        elif not value.strip():
+            raise UsageError(f"environment variable {var} is empty: give it a value or unset it")
 
 
 def environment() -> dict[str, str]:

@@ -149,7 +149,7 @@ def test_bad_input_goes_to_rejects_and_the_rest_runs(tmp_path: Path, fast_args: 
     assert arts["id"].to_list() == [good[0]["id"], "empty", good[1]["id"], "latin", "c1"]
     status = dict(zip(arts["id"], arts["status"], strict=True))
     assert status["empty"] == "skipped" and status[good[0]["id"]] == "ok"
-    assert "invalid_utf8" in arts.filter(pl.col("id") == "latin")["flags"][0].to_list()
+    assert "decoded_from:cp1252" in arts.filter(pl.col("id") == "latin")["flags"][0].to_list()
     assert sorted(zip(rej["source"], rej["line"], strict=True)) == sorted(
         [(str(f), 2), (str(f), 4), (str(f), 5), (str(f), 6), (str(bad_csv), 3)])
     errors = dict(zip(rej["line"], rej["error"], strict=True))

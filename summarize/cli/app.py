@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,8 +43,10 @@ def main_callback(
     """
 
 
-def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
-    """Click's `default_map` from the config file and `SUMMARIZE_*` variables (flags still win)."""
+def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+                      warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Click's `default_map` from the config file and `SUMMARIZE_*` variables (flags still win);
+    unknown variables go to `warn`."""
     from .. import config as cfg
 
     path = cfg.config_path(argv, cwd)
@@ -62,7 +65,8 @@ def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: P
                                 if getattr(p, "param_type_name", "") == "option" and p.name and p.name != "config"]
 
     walk(root, "")
-    flat = cfg.default_map(commands, data, cfg.environment() if env is None else env, source=str(path or "environment"))
+    flat = cfg.default_map(commands, data, cfg.environment() if env is None else env, source=str(path or "environment"),
+                          warn=warn)
     nested: dict[str, Any] = {}
     for key, values in flat.items():
         node = nested
@@ -75,9 +79,13 @@ def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: P
 
 def main() -> None:
     """Console entry point: options from summarize.toml / --config and SUMMARIZE_* variables, then flags."""
+    from .common import _FORMAT, LogFormat, say, wants_json
+
+    # Options are not parsed yet: --log-format is read from argv, so these lines are JSON too.
+    _FORMAT[0] = LogFormat.json if wants_json(sys.argv[1:]) else LogFormat.text
     try:
-        default_map = build_default_map(sys.argv[1:])
+        default_map = build_default_map(sys.argv[1:], warn=lambda msg: say(msg, level="warning"))
     except UsageError as exc:
-        typer.echo(f"summarize: error: {exc}", err=True)
+        say(str(exc), level="error", exit_code=2)
         sys.exit(2)
     app(default_map=default_map)

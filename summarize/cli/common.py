@@ -17,19 +17,57 @@ class LogFormat(str, Enum):
     json = "json"
 
 
+# The format the current command logs in: `say` and `fail` write JSON lines too when it is json,
+# so that with --log-format json every line on stderr parses.
+_FORMAT: list[LogFormat] = [LogFormat.text]
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a process a closed pipe killed
+
+
+def _utc(created: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per log line, for log collectors."""
+    """One JSON object per log line, for log collectors; times are UTC with their offset."""
 
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        doc = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+        doc: dict[str, object] = {
+            "time": _utc(record.created), "level": record.levelname.lower(),
             "logger": record.name, "message": record.getMessage(),
         }
+        doc.update(getattr(record, "fields", {}))
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def say(message: str, *, level: str = "info", **fields: object) -> None:
+    """A line for the user on stderr: plain text, or one JSON object under --log-format json."""
+    if _FORMAT[0] == LogFormat.json:
+        import time
+
+        record = logging.LogRecord("summarize", logging.getLevelName(level.upper()), "", 0, message, None, None)
+        record.created = time.time()
+        record.__dict__["fields"] = fields
+        sys.stderr.write(JsonFormatter().format(record) + "\n")
+        sys.stderr.flush()
+    else:
+        prefix = f"{level}: " if level in ("error", "warning") else ""
+        typer.echo(f"summarize: {prefix}{message}", err=True)
+
+
+def wants_json(argv: list[str], env: dict[str, str] | None = None) -> bool:
+    """Whether a command line (or SUMMARIZE_LOG_FORMAT) asks for JSON logs, before options are parsed."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format" and i + 1 < len(argv):
+            return argv[i + 1] == "json"
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1] == "json"
+    return (os.environ if env is None else env).get("SUMMARIZE_LOG_FORMAT") == "json"
 
 
 def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.text) -> None:
@@ -41,6 +79,7 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+    _FORMAT[0] = log_format
     handler = logging.StreamHandler(sys.stderr)
     if log_format == LogFormat.json:
         handler.setFormatter(JsonFormatter())
@@ -62,5 +101,59 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 def fail(exc: SummarizeError) -> typer.Exit:
     """Print an expected error as one line on stderr; the caller raises the returned exit."""
-    typer.echo(f"summarize: error: {exc}", err=True)
+    say(str(exc), level="error", exit_code=exc.exit_code)
     return typer.Exit(exc.exit_code)
+
+
+def pipe_closed() -> typer.Exit:
+    """stdout's reader went away (`| head -1`): end quietly with EXIT_PIPE.
+
+    stdout is pointed at /dev/null first, or Python's final flush would fail again and print
+    a traceback-like warning.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return typer.Exit(EXIT_PIPE)
+
+
+class Progress:
+    """A progress bar on a terminal; elsewhere (a log file, a pipe) a log line at intervals.
+
+    A bar redrawn with carriage returns is noise in a log, and breaks JSON logs line by line.
+    """
+
+    def __init__(self, total: int | None, *, quiet: bool, every_s: float = 30.0, stream: object = None) -> None:
+        import time
+
+        self.stream = stream or sys.stderr
+        self.total, self.done, self.every_s = total, 0, every_s
+        self.start = self.last = time.monotonic()
+        self.bar = None
+        self.quiet = quiet
+        if not quiet and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="article", file=self.stream, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        import time
+
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = time.monotonic()
+        if not self.quiet and now - self.last >= self.every_s:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            of = f"/{self.total}" if self.total is not None else ""
+            logging.getLogger("summarize.progress").info(
+                "progress: %d%s records, %.1f/s", self.done, of, rate,
+                extra={"fields": {"done": self.done, "total": self.total, "per_s": round(rate, 2)}})
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -6,15 +6,14 @@ Heavy libraries (torch, transformers, Polars, tqdm) are imported inside the comm
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from ..errors import SummarizeError, UsageError
+from ..errors import SummarizeError
 from ..options import DetectOptions, ReadOptions, RunOptions
-from .common import LogFormat, fail, setup_logging, split_list
+from .common import LogFormat, Progress, fail, pipe_closed, say, setup_logging, split_list
 from .models import preflight_downloads
 from .params import (
     COLUMNS,
@@ -82,11 +81,12 @@ def run(
     try:
         options = run_options(shared, max_errors=max_errors, shard_size=shard_size, verify_lang=verify_lang)
         ropts = read_options(shared)
-        if overwrite and resume:
-            raise UsageError("--overwrite and --resume exclude each other")
+        from .. import validate
+
+        validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
+                            partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
         if dry_run:
-            _dry_run(inputs, options, ropts)
-            return
+            raise typer.Exit(_dry_run(inputs, options, ropts))
         if ray_address is None:  # a cluster resolves its models itself
             preflight_downloads(inputs, options, ropts, quiet=quiet, yes=yes)
         eng = None
@@ -99,30 +99,35 @@ def run(
                                   partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng)
     except SummarizeError as exc:
         raise fail(exc) from None
+    except BrokenPipeError:
+        raise pipe_closed() from None
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
     where = "stdout" if out == "-" else out
     extra = f", {info.resumed} already done" if info.resumed else ""
     stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
     if not quiet or info.exit_code:
-        typer.echo(f"summarize: {counts}, {info.rejected} rejected{extra}; output in {where}{stopped}", err=True)
+        say(f"{counts}, {info.rejected} rejected{extra}; output in {where}{stopped}",
+            counts=info.counts, rejected=info.rejected,
+            resumed=info.resumed, interrupted=info.interrupted, out=where, exit_code=info.exit_code)
     raise typer.Exit(info.exit_code)
 
 
 def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, *, overwrite: bool,
                        resume: bool, quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None) -> Any:
-    from tqdm import tqdm
-
     from ..api import run as run_api
     from ..io import count_records
 
-    total = count_records(inputs)
-    with tqdm(total=total, unit="article", file=sys.stderr, disable=quiet, dynamic_ncols=True) as bar:
+    bar = Progress(count_records(inputs), quiet=quiet)
+    try:
         return run_api(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
                        partition_by=partition_by, wide=wide, engine=engine)
+    finally:
+        bar.close()
 
 
-def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> None:
-    """Print the resolved options and, per task, which model serves which languages."""
+def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> int:
+    """Print the resolved options and, per task, which model serves which languages; the exit
+    code is 2 when the plan leaves work unserved (those rows would be errors in a real run)."""
     import json
 
     from .. import io
@@ -131,8 +136,13 @@ def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> None
     io.check_inputs(inputs)
     io.check_columns(inputs, ropts)
     doc: dict[str, Any] = {"options": options.to_dict(), "read_options": ropts.__dict__}
-    doc["plan"] = plan_inputs(inputs, options, ropts).to_dict()
+    plan = plan_inputs(inputs, options, ropts)
+    doc["plan"] = plan.to_dict()
     typer.echo(json.dumps(doc, indent=2, default=str))
+    if plan.unserved:
+        say(f"the plan leaves {len(plan.unserved)} task(s) unserved (see plan.unserved)", level="error", exit_code=2)
+        return 2
+    return 0
 
 
 @takes(COLUMNS, DETECTION)
@@ -164,8 +174,10 @@ def detect(
         n = io.write_detections(rows, out, run_id)
     except SummarizeError as exc:
         raise fail(exc) from None
+    except BrokenPipeError:
+        raise pipe_closed() from None
     if not quiet:
-        typer.echo(f"summarize: detected {n} records; output in {out}", err=True)
+        say(f"detected {n} records; output in {out}", records=n, out=out)
 
 
 def schema(

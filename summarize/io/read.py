@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,15 @@ from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
+from .decode import decode, looks_binary
 
 log = logging.getLogger(__name__)
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+FOLDER_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 RAW_LIMIT = 1000
 STDIN = "-"
 
@@ -123,19 +128,11 @@ def _known_language(code: str) -> bool:
     return "\x00" not in code
 
 
-def _decode(data: bytes, where: str) -> tuple[str, list[str]]:
-    try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError:
-        log.warning("%s: invalid UTF-8, decoded with replacement characters", where)
-        return data.decode("utf-8", errors="replace"), ["invalid_utf8"]
-
-
 def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
     for n, data in enumerate(stream, start=1):
         if not data.strip():
             continue
-        line, flags = _decode(data.rstrip(b"\r\n"), f"{b.source}:{n}")
+        line, flags = decode(data.rstrip(b"\r\n"), f"{b.source}:{n}")
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -175,7 +172,7 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with path.open("rb") as fh:
         raw_bytes = fh.read()
-    text, flags = _decode(raw_bytes, str(path))
+    text, flags = decode(raw_bytes, str(path))
     if text.startswith("\ufeff"):
         text = text[1:]
     dialect = _sniff_dialect(text[:65536])
@@ -188,6 +185,10 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     start = reader.line_num + 1
     for row in reader:
         raw = dialect.delimiter.join(row)
+        if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
+            # A blank line (often the last one): skipped, as in JSONL.
+            start = reader.line_num + 1
+            continue
         if len(row) != len(header):
             yield Reject(b.source, start, f"expected {len(header)} fields, found {len(row)}", raw[:RAW_LIMIT])
         else:
@@ -211,7 +212,7 @@ def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
 
 
 def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
     for p in files:
         rel = p.relative_to(folder).as_posix()
         src = f"{b.source.rstrip('/')}/{rel}"
@@ -220,16 +221,28 @@ def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
         except OSError as exc:
             yield Reject(src, 1, f"cannot read file: {exc.strerror or exc}", "")
             continue
-        if b"\x00" in data[:8192]:
-            yield Reject(src, 1, "binary file (NUL bytes), not text", repr(data[:200]))
+        if looks_binary(data):
+            yield Reject(src, 1, "binary file (many control bytes), not text", repr(data[:200]))
             continue
-        text, flags = _decode(data, src)
+        text, flags = decode(data, src)
+        if "\x00" in text:
+            # A stray NUL (a test file, a bad export) does not make a text file binary.
+            text = text.replace("\x00", "")
+            flags.append("nul_removed")
         title = None
         if p.suffix.lower() == ".md":
             first, _, rest = text.lstrip().partition("\n")
             if first.startswith("# "):
                 title, text = first[2:].strip(), rest.lstrip("\n")
-        rec = {b.options.id_col: rel, b.options.text_col: text, b.options.title_col: title}
+        elif p.suffix.lower() in HTML_SUFFIXES:
+            # A saved web page: its <title> is the title, its visible text the article, stripped
+            # as --strip-html strips (the head would otherwise be read as body text).
+            m = _TITLE.search(text)
+            title = strip_html(m.group(1)) if m else None
+            body = re.sub(r"<head[\s>].*?</head>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+            text = strip_html(body)
+            flags.append("html_stripped")
+        rec = {b.options.id_col: rel, b.options.text_col: text, b.options.title_col: title or None}
         art = b.build(rec, 1, text[:RAW_LIMIT], flags)
         if isinstance(art, Article):
             art = Article(art.id, art.row_index, src, 1, art.text, art.title, art.lang, art.extra, art.flags, art.published)
@@ -249,7 +262,7 @@ def check_inputs(inputs: Sequence[str]) -> None:
         if p.is_dir():
             continue
         if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
-            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md, or -)")
+            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md/.html, or -)")
         if not os.access(p, os.R_OK):
             raise UsageError(f"input not readable: {inp}")
 
@@ -277,7 +290,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
                 b.check_columns(names)
             elif suffix in (".csv", ".tsv"):
                 with p.open("rb") as fh:
-                    head, _ = _decode(fh.read(65536), inp)
+                    head, _ = decode(fh.read(65536), inp)
                 head = head.lstrip("\ufeff")
                 first = next(csv.reader(io.StringIO(head, newline=""), _sniff_dialect(head)), None)
                 if first is not None:
@@ -288,7 +301,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
                         if not data.strip():
                             continue
                         try:
-                            rec = json.loads(_decode(data, inp)[0])
+                            rec = json.loads(decode(data, inp)[0])
                         except json.JSONDecodeError:
                             break
                         if isinstance(rec, dict) and options.text_col not in rec:
@@ -341,7 +354,7 @@ def count_records(inputs: Sequence[str]) -> int | None:
         p = Path(inp)
         try:
             if p.is_dir():
-                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
+                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES)
             elif p.suffix.lower() == ".parquet":
                 import pyarrow.parquet as pq
 

@@ -1,0 +1,174 @@
+"""Pre-flight checks: everything about a run that can be wrong before a model is loaded.
+
+A bad `--to` code, a model folder that is not there or is truncated, an output folder that cannot
+be written or has no room, and options that exclude each other are all found here, in well under a
+second, instead of after minutes of model loading (or after all the model work, for a full disk).
+Each problem is one `UsageError`/`ModelError` sentence (exit 2). Nothing heavy is imported: a
+model's `config.json` is read with `json` and its weights' header with `safetensors.safe_open`,
+which reads only the header and checks that the file covers every tensor it declares.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from . import langcodes
+from .errors import ModelError, UsageError
+from .options import RunOptions
+
+# Below this much free space the output folder is refused: a run writes Parquet shards, a manifest
+# and (with --format wide) a second copy; 100 MB holds tens of thousands of summarized articles,
+# and a disk this full is almost always a mistake worth hearing about before the model work.
+MIN_FREE_BYTES = 100 * 1024 * 1024
+MIN_FREE_ENV = "SUMMARIZE_MIN_FREE_MB"
+LIST_CODES = "summarize models list"
+
+
+def known_codes() -> dict[str, str]:
+    """Every language code the project knows, to its English name (for suggestions)."""
+    out: dict[str, str] = {}
+    for code in sorted(langcodes._named()):
+        try:
+            out[code] = langcodes.language_name(code)
+        except Exception:  # a code without a name still counts as known
+            out[code] = code
+    return out
+
+
+def suggest(code: str, known: dict[str, str] | None = None, n: int = 3) -> list[str]:
+    """Close matches for an unknown code among the known codes and the languages' names."""
+    known = known or known_codes()
+    tag = code.strip().lower()
+    by_name = {name.lower(): c for c, name in known.items()}
+    hits = difflib.get_close_matches(tag, list(by_name), n=n, cutoff=0.75)
+    out = [f"{by_name[h]} ({known[by_name[h]]})" for h in hits]
+    primary = langcodes.normalise(tag)
+    for c in difflib.get_close_matches(primary, list(known), n=n, cutoff=0.5):
+        label = f"{c} ({known[c]})"
+        if label not in out:
+            out.append(label)
+    return out[:n]
+
+
+def check_targets(codes: Iterable[str]) -> None:
+    """Every `--to` code must name a language the language tables know (after normalising)."""
+    known = known_codes()
+    for code in codes:
+        iso = langcodes.normalise(code)
+        if iso in known and iso != langcodes.UNDETERMINED:
+            continue
+        close = suggest(code, known)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"--to: unknown language code {code!r}{hint} (`{LIST_CODES}` lists the models and their languages)")
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith((".", "/", "~")) or "\\" in value or value.count("/") > 1
+
+
+def check_model(value: str | None, flag: str) -> None:
+    """A local model folder must exist and hold a readable config and readable weights.
+
+    A Hub id (`org/name`) is left to the fetch step, which knows about the cache and the network.
+    """
+    if not value:
+        return
+    path = Path(value).expanduser()
+    if not path.exists():
+        if _looks_like_path(value):
+            raise ModelError(f"{flag}: no such folder: {value} (a local model must be a folder with config.json)")
+        return
+    if not path.is_dir():
+        raise ModelError(f"{flag}: {value} is a file; a local model is a folder with config.json and weights")
+    check_model_folder(path, flag)
+
+
+def check_model_folder(folder: Path, flag: str) -> None:
+    """config.json parses and every `*.safetensors` header is readable and covers its tensors."""
+    config = folder / "config.json"
+    if not config.is_file():
+        # A CTranslate2 export holds model.bin and config.json too; without config.json it is
+        # not a model folder transformers or CTranslate2 can load.
+        raise ModelError(f"{flag}: {config} is missing; a local model folder needs config.json")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{flag}: cannot read {config}: {_why(exc)}") from exc
+    for weights in sorted(folder.glob("*.safetensors")):
+        _check_safetensors(weights, flag)
+
+
+def _check_safetensors(path: Path, flag: str) -> None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            fh.keys()
+    except Exception as exc:  # SafetensorError or OSError: truncated, corrupt, unreadable
+        raise ModelError(f"{flag}: cannot read the weights file {path}: {_why(exc)} (download it again)") from exc
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def min_free_bytes() -> int:
+    """The free space an output folder needs (`SUMMARIZE_MIN_FREE_MB` overrides the 100 MB)."""
+    raw = os.environ.get(MIN_FREE_ENV)
+    if raw is None:
+        return MIN_FREE_BYTES
+    try:
+        return int(float(raw) * 1024 * 1024)
+    except ValueError as exc:
+        raise UsageError(f"{MIN_FREE_ENV} must be a number of megabytes, not {raw!r}") from exc
+
+
+def check_output(out: str) -> None:
+    """The output folder (or the nearest folder above it that exists) is writable and has room."""
+    if out == "-" or "://" in out:
+        return  # stdout, or object storage: its own client reports access errors
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out: cannot write to {probe} (permission denied)")
+    free = shutil.disk_usage(probe).free
+    need = min_free_bytes()
+    if free < need:
+        raise UsageError(f"--out: only {free // 2**20} MB free on the disk of {probe}; a run needs at least "
+                         f"{need // 2**20} MB ({MIN_FREE_ENV} changes the minimum)")
+
+
+def check_combinations(out: str, *, overwrite: bool, resume: bool, partition_by: Sequence[str], wide: bool) -> None:
+    """Options that exclude each other, or make no sense with `--out -`."""
+    if overwrite and resume:
+        raise UsageError("--overwrite and --resume exclude each other")
+    if out == "-":
+        for flag, given in (("--resume", resume), ("--overwrite", overwrite), ("--partition-by", bool(partition_by)),
+                            ("--format wide", wide)):
+            if given:
+                raise UsageError(f"{flag} needs an output folder; --out - streams rows to stdout")
+
+
+def before_run(options: RunOptions, out: str | None, *, overwrite: bool = False, resume: bool = False,
+               partition_by: Sequence[str] = (), wide: bool = False) -> None:
+    """Every pre-flight check of a run; `out=None` (a dry run) skips the output checks."""
+    check_targets(options.to)
+    check_model(options.summary_model, "--summary-model")
+    check_model(options.translation_model, "--translation-model")
+    if out is not None:
+        check_combinations(out, overwrite=overwrite, resume=resume, partition_by=partition_by, wide=wide)
+        check_output(out)
