@@ -80,10 +80,13 @@ def weights_bytes(model: str) -> int:
     """
     folder: Path | None = Path(model).expanduser() if is_local(model) else None
     if folder is None:
-        from .. import downloads
+        from huggingface_hub import try_to_load_from_cache
 
-        config = downloads._cached(model, "config.json", downloads.hub_cache_dir(), None)
-        folder = config.parent if config is not None else None
+        try:
+            config = try_to_load_from_cache(model, "config.json")  # the cache the environment names
+        except ValueError:  # not a repo id
+            config = None
+        folder = Path(config).parent if isinstance(config, str) else None
     if folder is None:
         return 0
     return sum(p.stat().st_size for p in folder.rglob("*")
