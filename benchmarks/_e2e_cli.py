@@ -49,8 +49,8 @@ def call(cmd: Sequence[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 def cli_command(inputs: Path, out: Path, model: Path, s: Settings, backend: str | None, *extra: str) -> list[str]:
     """`summarize run` (the console script's entry point) with greedy, fixed-length summaries."""
     cmd = [sys.executable, "-m", "summarize.cli", "run", str(inputs), "--out", str(out), "--overwrite",
-           "--summary-model", str(model), "--to", "en", "--max-new-tokens", str(s.tokens), "--beams", "1",
-           "--no-repeat-ngram-size", "0", "--batch-size", str(s.batch_size), "--device", s.device,
+           "--summary-model", str(model), "--to", "en", "--max-new-tokens", str(s.tokens),
+           "--min-new-tokens", str(s.tokens), "--beams", "1", "--no-repeat-ngram-size", "0", "--batch-size", str(s.batch_size), "--device", s.device,
            "--log-format", "json", *extra]
     if backend:
         cmd += ["--backend", backend]
@@ -87,9 +87,11 @@ def run_facts(out: Path, stderr: str) -> dict[str, Any]:
     table = pl.read_parquet(out / "articles" / "**" / "*.parquet")
     loads, how = loads_from_log(stderr)
     recorded = {m: v["loads"] for m, v in doc.get("models", {}).items() if isinstance(v, dict) and "loads" in v}
+    backends = {m: v["backend"] for m, v in doc.get("models", {}).items() if isinstance(v, dict) and "backend" in v}
     facts = {"counts": doc.get("counts"), "run_json_seconds": doc.get("seconds"),
              "summary_tokens": [table["summary_tokens"].min(), table["summary_tokens"].max()],
-             "loads": recorded or dict(loads), "loads_source": "run.json" if recorded else "log", "engine": how}
+             "loads": recorded or dict(loads), "loads_source": "run.json" if recorded else "log", "engine": how,
+             "backends": backends}
     for key in ("load_seconds", "first_shard_seconds", "seconds_to_first_shard"):
         if key in doc:
             facts[key] = doc[key]
@@ -161,4 +163,5 @@ def run_stream(t5: Path, marian: Path, s: Settings, work: Path) -> dict[str, Any
             "loads_per_model": {Path(m).name: n for m, n in loads.items()}, "loads_total": sum(loads.values()),
             "max_loads_per_model": max(loads.values()), "loads_source": facts["loads_source"],
             "counts": facts["counts"], "engine": {Path(m).name: e for m, e in facts["engine"].items()},
+            "backends": {Path(m).name: b for m, b in facts["backends"].items()},
             **{k: facts[k] for k in ("load_seconds", "first_shard_seconds") if k in facts}}

@@ -7,10 +7,8 @@ The inputs are English public-domain prose (`benchmarks/data/e2e_en.jsonl`, buil
 each under the model's input limit. The model is a random-weight T5 of t5-small size (6+6
 layers, d_model 512, vocabulary 32,128, built once by `throughput.build_models` with the tiny
 models' SentencePiece tokenizer). Every path decodes greedily and writes exactly `--tokens`
-(48) new tokens per summary: the CLI gets `--max-new-tokens 48 --beams 1`, and since it has no
-option for a minimum length, the benchmark's copy of the model carries `min_length = 49` in its
-generation config, which both backends honour (`backends.text.decoding`). Paths, each in its
-own process:
+(48) new tokens per summary: the CLI gets `--max-new-tokens 48 --min-new-tokens 48 --beams 1`,
+the baselines the same limits in their own terms. Paths, each in its own process:
 
     loop     the model-card loop: tokenize one article, `generate`, decode, next (transformers);
     batched  transformers `generate` on length-sorted batches of `--batch-size` (16): the torch
@@ -18,6 +16,9 @@ own process:
     raw-ct2  CTranslate2 `translate_batch` on all inputs at once (int8 on CPU), after conversion;
     torch    `summarize run --backend torch`;
     ct2      `summarize run --backend ct2`.
+
+The default backend (`--backend auto`) is found by running the command without `--backend` on
+one article and reading the backend `run.json` records for the model; its ratio uses that path.
 
 The baselines report their work time (tokenize, generate, decode; after loading and a one-input
 warm-up), the CLI paths their whole wall time. A CLI path is also run on one article, so that
@@ -104,27 +105,6 @@ QUICK = Settings(articles=6, repeats=1, tokens=16, stream_articles=20, stream_sh
 
 # --------------------------------------------------------------------------------------------------
 # Models and inputs
-
-
-def forced_length_copy(model: Path, tokens: int) -> Path:
-    """A folder beside `model` linking its files, whose generation config forces `tokens` new tokens.
-
-    transformers counts the decoder start token in `min_length`, so min_length = tokens + 1.
-    """
-    out = model.parent / f"{model.name}-min{tokens}"
-    config = json.loads((model / "generation_config.json").read_text(encoding="utf-8"))
-    config["min_length"] = tokens + 1
-    marker = json.dumps({"source": str(model), "min_length": tokens + 1, "stamp": (model / ".complete").read_text()})
-    if (out / ".complete").is_file() and (out / ".complete").read_text() == marker:
-        return out
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    for f in model.iterdir():
-        if f.is_file() and f.name not in ("generation_config.json", ".complete"):
-            (out / f.name).symlink_to(f.resolve())
-    (out / "generation_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    (out / ".complete").write_text(marker)
-    return out
 
 
 def summary_inputs(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -221,9 +201,10 @@ def worker(kind: str, model: Path, inputs: Path, s: Settings, ct2_dir: Path | No
 
 
 def default_backend(inputs: Path, model: Path, s: Settings, work: Path) -> str:
-    """The backend `summarize run` uses when none is given, as its --dry-run reports it."""
-    _, proc = call(cli_command(inputs, work / "dry", model, s, None, "--dry-run"))
-    return str(json.loads(proc.stdout)["options"]["backend"])
+    """The backend `summarize run` uses for the model when none is given, as its run.json records it."""
+    call(cli_command(inputs, work / "default", model, s, None))
+    doc = json.loads((work / "default" / "run.json").read_text(encoding="utf-8"))
+    return str(doc["models"][str(model)].get("backend", doc["options"]["backend"]))
 
 
 def raw_compute_type(s: Settings) -> str:
@@ -354,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_logs(logging.WARNING)
     root = bench_dir()
     t5_base, marian = build_models(root, say)
-    model = forced_length_copy(t5_base, s.tokens)
+    model = t5_base
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model)

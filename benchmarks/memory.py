@@ -1,4 +1,4 @@
-"""Peak memory against input size: a run over 10,000 articles must peak within 15% of one over 1,000.
+"""Peak memory against input size: a run over 10,000 articles must peak within 10% of one over 1,000 (issue 16).
 
     python benchmarks/memory.py [--small 1000] [--large 10000] [--json FILE]
 
@@ -63,15 +63,18 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="summarize-memory-"))
     t5 = build_tiny_models(work / "tiny", ["t5"])["t5"]
+    # The default CPU backend converts the model on first use, which loads it into torch once; a
+    # warm-up run leaves the conversion cached so both measured runs only load it.
+    measure(10, work, t5)
     small, large = measure(args.small, work, t5), measure(args.large, work, t5)
     mb = 2**20
     growth = (large["peak_rss"] - small["peak_rss"]) / small["peak_rss"]
     print(f"{args.small} articles: peak RSS {small['peak_rss'] / mb:.0f} MB (after the first shard {small['rss_after_first_shard'] / mb:.0f} MB)")
     print(f"{args.large} articles: peak RSS {large['peak_rss'] / mb:.0f} MB (after the first shard {large['rss_after_first_shard'] / mb:.0f} MB)")
-    print(f"peak RSS growth for {args.large // args.small}x the articles: {growth:+.1%} (target within 15%)")
+    print(f"peak RSS growth for {args.large // args.small}x the articles: {growth:+.1%} (target within 10%)")
     if args.json:
         args.json.write_text(json.dumps({"small": small, "large": large, "growth": growth}, indent=2) + "\n")
-    return 0 if abs(growth) <= 0.15 else 1
+    return 0 if growth <= 0.10 else 1  # the target bounds growth; less is fine
 
 
 if __name__ == "__main__":

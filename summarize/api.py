@@ -51,6 +51,8 @@ class RunInfo:
     interrupted: str | None = None
     resumed: int = 0
     duplicates: int = 0
+    load_seconds: float = 0.0
+    first_shard_seconds: float | None = None
 
     @property
     def exit_code(self) -> int:
@@ -277,6 +279,7 @@ def run(
             return
         info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
         info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
+        info.load_seconds = round(sum(m.get("load_seconds", 0.0) for m in eng.models_used.values()), 3)
         doc = {
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
@@ -297,6 +300,8 @@ def run(
             ahead = _Ahead(shards(records, options.shard_size))
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 writer.write(results, rejects)
+                if info.first_shard_seconds is None:  # time to the first output a reader can use
+                    info.first_shard_seconds = round(time.perf_counter() - t0, 3)
                 if writer.commits == 1:
                     manifest("running", latest=True)
                 info.rejected += sum(1 for r in rejects if r.fatal)

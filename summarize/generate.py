@@ -71,8 +71,8 @@ def generate(
 
     `sizes` are the texts' token counts when the caller already has them (else the model's
     tokenizer counts them); `budget` turns the longest size in a batch into that batch's
-    new-token limit (else `options.max_new_tokens` applies). `min_new_tokens` and the
-    languages go to every `generate_batch` call unchanged. Returns one `Generated` per text,
+    new-token limit (else `options.max_new_tokens` applies). `min_new_tokens` (else
+    `options.min_new_tokens` when set) and the languages go to every `generate_batch` call unchanged. Returns one `Generated` per text,
     in order; texts that failed have `output=None` and an `error` (see the module docstring
     for what raises instead).
     """
@@ -90,6 +90,8 @@ def generate(
     errors: list[str | None] = [None] * len(distinct)
     shares = [0.0] * len(distinct)
     extra: dict[str, Any] = {"source_lang": source_lang, "target_lang": target_lang}
+    if min_new_tokens is None and options.min_new_tokens:
+        min_new_tokens = options.min_new_tokens
     if min_new_tokens is not None:
         extra["min_new_tokens"] = min_new_tokens
     for batch in plan.make_batches(counts, batch_size=options.batch_size, max_batch_tokens=options.max_batch_tokens):

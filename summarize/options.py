@@ -126,6 +126,8 @@ class GenerationOptions:
         length_penalty: Beam-search length penalty.
         batch_size: Most inputs per `generate` call.
         max_batch_tokens: Most padded input tokens per `generate` call.
+        min_new_tokens: Fewest tokens generated per input before the end token may come (0: no
+            minimum; benchmarks use it to force equal output lengths on every path).
     """
 
     # Summary defaults are the decoding the default model (XL-Sum mT5) was published and scored
@@ -145,8 +147,11 @@ class GenerationOptions:
     length_penalty: float = 1.0
     batch_size: int = 16
     max_batch_tokens: int = 8192
+    min_new_tokens: int = 0
 
     def __post_init__(self) -> None:
+        if self.min_new_tokens < 0:
+            raise UsageError("min new tokens must be >= 0")
         if self.max_new_tokens < 1:
             raise UsageError("max new tokens must be >= 1")
         if self.num_beams < 1:
@@ -176,11 +181,13 @@ class RunOptions:
         translation: Decoding settings for translations.
         long_input: `chunk` (map-reduce over sentence-bounded chunks) or `truncate`.
         device: `auto`, `cpu` or `cuda`.
-        backend: `torch` or `ct2`.
+        backend: `auto` (CTranslate2 on CPU when ctranslate2 is installed, else torch), `torch` or `ct2`.
         compute_type: CTranslate2 compute type (default int8 on CPU).
         max_errors: Stop early after this many failed articles (None: never).
         shard_size: Articles processed and written together (bounds memory).
-        max_loaded_models: Models kept loaded at once (LRU).
+        max_loaded_models: Most models kept loaded at once (LRU); None: as many as `model_memory` holds.
+        model_memory: GiB of weights kept loaded (LRU past it); None: a safe share of the RAM or
+            GPU memory free when the run starts (see `backends.ModelPool`).
         prompt: Prompt template name or file (None: chosen by model family).
         registry: A user registry file overriding the shipped one.
         allow_noncommercial: Let routing use non-commercial models (NLLB, XL-Sum is always allowed as the default).
@@ -195,11 +202,12 @@ class RunOptions:
     translation: GenerationOptions = field(default_factory=default_translation_generation)
     long_input: str = "chunk"
     device: str = "auto"
-    backend: str = "torch"
+    backend: str = "auto"
     compute_type: str | None = None
     max_errors: int | None = None
     shard_size: int = 256
-    max_loaded_models: int = 2
+    max_loaded_models: int | None = None
+    model_memory: float | None = None
     prompt: str | None = None
     registry: str | None = None
     allow_noncommercial: bool = False
@@ -218,12 +226,14 @@ class RunOptions:
             raise UsageError(f"--long-input must be chunk or truncate, not {self.long_input!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
-        if self.backend not in ("torch", "ct2"):
-            raise UsageError(f"--backend must be torch or ct2, not {self.backend!r}")
+        if self.backend not in ("auto", "torch", "ct2"):
+            raise UsageError(f"--backend must be auto, torch or ct2, not {self.backend!r}")
         if self.max_errors is not None and self.max_errors < 1:
             raise UsageError("--max-errors must be >= 1")
-        if self.shard_size < 1 or self.max_loaded_models < 1:
+        if self.shard_size < 1 or (self.max_loaded_models is not None and self.max_loaded_models < 1):
             raise UsageError("--shard-size and --max-loaded-models must be >= 1")
+        if self.model_memory is not None and self.model_memory <= 0:
+            raise UsageError("--model-memory must be > 0 (GiB)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -231,10 +241,13 @@ class RunOptions:
     def output_hash(self) -> str:
         """Hash of the options that change what is written (not speed or device settings)."""
         d = self.to_dict()
-        for key in ("device", "max_errors", "shard_size", "max_loaded_models", "backend", "compute_type"):
+        for key in ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend",
+                    "compute_type"):
             d.pop(key, None)
         for task in ("summary", "translation"):
             d[task].pop("batch_size", None)
             d[task].pop("max_batch_tokens", None)
+            if not d[task]["min_new_tokens"]:  # absent before it existed: earlier outputs still resume
+                d[task].pop("min_new_tokens")
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """Summarize and translate articles with the given options; reusable across runs.
 
-    Models are loaded lazily through a `ModelPool` and kept for the pipeline's lifetime, so a
-    notebook or an Airflow task can call `run` repeatedly without reloading them.
+    Models are loaded lazily through a `ModelPool` and kept for the pipeline's lifetime (while
+    they fit its memory budget), so later shards, and a notebook or an Airflow task that calls
+    `run` repeatedly, do not load them again. `models_used` records, per model, its loads, the
+    seconds they took and the backend that runs it (`ct2`, or `torch` after a failed conversion).
     """
 
     def __init__(self, options: RunOptions | None = None, *, pool: ModelPool | None = None,
@@ -45,6 +47,7 @@ class Pipeline:
         self.pool = pool or ModelPool(
             device=self.options.device, backend=self.options.backend,
             compute_type=self.options.compute_type, max_loaded=self.options.max_loaded_models,
+            memory_gib=self.options.model_memory,
         )
         self.registry = registry or Registry.load(self.options.registry)
         self.detector = detector or make_detector(self.options.detect)
@@ -122,6 +125,10 @@ class Pipeline:
                 log.warning("model %s is not in the registry: check its licence yourself", model)
             elif info.noncommercial:
                 log.warning("model %s is licensed %s: non-commercial use only", model, licence)
+        stats = self.pool.stats.get(model)
+        if stats is not None:
+            self.models_used[model].update(backend=stats.backend, loads=stats.loads,
+                                           load_seconds=round(stats.seconds, 3))
         return gen
 
     def _translate_articles(self, states: list[ArticleState]) -> None:

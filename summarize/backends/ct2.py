@@ -1,4 +1,4 @@
-"""The CTranslate2 backend (`--backend ct2`, the `ct2` extra): convert once, cache, translate_batch.
+"""The CTranslate2 backend (the default on CPU, `--backend ct2`): convert once, cache, translate_batch.
 
 A transformers model (Hub id or folder) is converted to CTranslate2's format the first time it
 is used, int8 on CPU by default, and kept under `$SUMMARIZE_CACHE/ct2/<key>` (default
@@ -279,7 +279,7 @@ def load_ct2(model: str, *, device: str = "auto", compute_type: str | None = Non
     try:
         import ctranslate2
     except ImportError:
-        log.warning("--backend ct2 needs the ct2 extra (pip install 'summarize[ct2]'); using torch for %s", model)
+        log.warning("CTranslate2 is not installed (pip install ctranslate2, or the ct2 extra); using torch for %s", model)
         return None
     from .hf import cpu_threads
 

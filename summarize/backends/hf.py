@@ -18,11 +18,21 @@ from . import Output
 from .text import FORCED_BOS, NO_FP16, Source, TextCodec, decoding, fetch_error, input_limit, load_error, load_source
 
 __all__ = ["FORCED_BOS", "NO_FP16", "TransformersGenerator", "choose_dtype", "cpu_threads", "fetch_error",
-           "resolve_device"]
+           "free_gpu_bytes", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
 _THREADS_SET = False
+
+
+def free_gpu_bytes() -> int | None:
+    """Free memory of the current CUDA device, or None without one (sizes the model pool's budget)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, _total = torch.cuda.mem_get_info()
+    return int(free)
 
 
 def resolve_device(device: str) -> str:

@@ -40,6 +40,7 @@ class Device(str, Enum):
 
 
 class Backend(str, Enum):
+    auto = "auto"
     torch = "torch"
     ct2 = "ct2"
 
@@ -116,6 +117,7 @@ ROUTING = (
 #: Decoding and batching (`summarize run` only).
 GENERATION = (
     _opt("max_new_tokens", int, "--max-new-tokens", _SUMMARY.max_new_tokens, "Most tokens in a summary."),
+    _opt("min_new_tokens", int, "--min-new-tokens", _SUMMARY.min_new_tokens, "Fewest tokens in a summary before it may end (0 = no minimum; benchmarks force equal lengths with it)."),
     _opt("beams", int, "--beams", _SUMMARY.num_beams, "Beam width for summaries (1 = greedy)."),
     _opt("no_repeat_ngram_size", int, "--no-repeat-ngram-size", _SUMMARY.no_repeat_ngram_size, "Forbid repeated n-grams of this size in summaries (0 = off)."),
     _opt("repetition_penalty", float, "--repetition-penalty", _SUMMARY.repetition_penalty, "Penalty (>1) on repeated tokens in summaries."),
@@ -125,9 +127,10 @@ GENERATION = (
     _opt("max_batch_tokens", int, "--max-batch-tokens", _SUMMARY.max_batch_tokens, "Most padded input tokens per model call."),
     _opt("long_input", LongInput, "--long-input", LongInput(_RUN.long_input), "Articles over the model's input limit: chunk (map-reduce) or truncate."),
     _opt("device", Device, "--device", Device(_RUN.device), "Where models run."),
-    _opt("backend", Backend, "--backend", Backend(_RUN.backend), "Inference engine: torch (transformers) or ct2 (CTranslate2, the `ct2` extra)."),
+    _opt("backend", Backend, "--backend", Backend(_RUN.backend), "Inference engine: auto (CTranslate2 on CPU when installed, else torch), torch (transformers) or ct2 (CTranslate2); a model CTranslate2 cannot convert runs on torch."),
     _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models)."),
-    _opt("max_loaded_models", int, "--max-loaded-models", _RUN.max_loaded_models, "Models kept in memory at once (least recently used dropped)."),
+    _opt("max_loaded_models", int | None, "--max-loaded-models", _RUN.max_loaded_models, "Most models kept in memory at once (least recently used dropped); default: as many as --model-memory holds."),
+    _opt("model_memory", float | None, "--model-memory", _RUN.model_memory, "GiB of model weights kept loaded across shards (least recently used dropped past it); default: half the free RAM, or 80% of the free GPU memory."),
     _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family)."),
 )
 
@@ -180,12 +183,14 @@ def run_options(values: Mapping[str, Any], **run: Any) -> RunOptions:
         fields = {
             "summary": replace(_SUMMARY, max_new_tokens=values["max_new_tokens"], num_beams=values["beams"],
                                no_repeat_ngram_size=values["no_repeat_ngram_size"],
+                               min_new_tokens=values["min_new_tokens"],
                                repetition_penalty=values["repetition_penalty"], **batching),
             "translation": replace(_TRANSLATION, max_new_tokens=values["translation_max_new_tokens"],
                                    num_beams=values["translation_beams"], **batching),
             "long_input": values["long_input"].value, "device": values["device"].value,
             "backend": values["backend"].value, "compute_type": values["compute_type"],
-            "max_loaded_models": values["max_loaded_models"], "prompt": values["prompt"],
+            "max_loaded_models": values["max_loaded_models"], "model_memory": values["model_memory"],
+            "prompt": values["prompt"],
         }
     registry = values["registry"]
     return RunOptions(
