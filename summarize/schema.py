@@ -89,6 +89,8 @@ class SegmentResult:
     target_text: str
     source_tokens: int
     target_tokens: int
+    logprob: float | None = None  # token-weighted mean over the model calls that made it; None for identity
+    gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ class TranslationResult:
     error: str | None = None
     flags: tuple[str, ...] = ()
     segments: tuple[SegmentResult, ...] = ()
+    logprob: float | None = None  # token-weighted mean of the segments'; None for identity or failure
+    gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,9 @@ class ArticleResult:
     translations: tuple[TranslationResult, ...] = ()
     lang_source: str = "detected"
     content_hash: str = ""
+    unsupported: tuple[str, ...] = ()
+    summary_logprob: float | None = None
+    summary_gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +177,10 @@ TABLES: dict[str, Table] = {
                 Column("summary_tokens", "i64", "Tokens of the summary."),
                 Column("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
                 Column("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
-                Column("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`)."),
+                Column("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `low_confidence`, `unsupported_number`, `unsupported_name`, `invalid_utf8`)."),
+                Column("unsupported", "list[str]", "Figures and names in the summary that its source never mentions (why `unsupported_number` / `unsupported_name` is flagged); empty when none."),
+                Column("summary_logprob", "f64", "The summary model's confidence: mean log-probability (nats, <= 0) per token it chose (`summary_gen_tokens`); of the final reduce step for a chunked article, of the summary step for a pivot. Null without a summary."),
+                Column("summary_gen_tokens", "i64", "Tokens `summary_logprob` averages over: the summary's tokens plus the end token when the model chose to stop (a pivot's are those of its summary step, before translating back)."),
                 Column("status", "str", "`ok`, `error` or `skipped`."),
                 Column("error", "str", "What went wrong when `status` is `error` (or why it was skipped)."),
                 Column("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
@@ -190,6 +200,8 @@ TABLES: dict[str, Table] = {
                 Column("text", "str", "The translation."),
                 Column("model", "str", "Model that translated it, `identity` when source and target languages are equal."),
                 Column("flags", "list[str]", "Quality warnings on the translation."),
+                Column("logprob", "f64", "The translation model's confidence: its segments' `logprob`, weighted by their `gen_tokens`. Null for an identity translation (nothing was generated) or a failed one."),
+                Column("gen_tokens", "i64", "Tokens generated for the translation (the sum of its segments'); 0 for identity."),
                 Column("status", "str", "`ok`, `error` or `skipped`."),
                 Column("error", "str", "What went wrong, when `status` is not `ok`."),
                 Column("run_id", "str", "Id of the run that wrote the row."),
@@ -208,6 +220,8 @@ TABLES: dict[str, Table] = {
                 Column("target_text", "str", "Its translation."),
                 Column("source_tokens", "i64", "Tokens of the source sentence for the translation model."),
                 Column("target_tokens", "i64", "Tokens of the translation."),
+                Column("logprob", "f64", "Mean log-probability (nats, <= 0) per token the model chose for this sentence, weighted over its pieces and, on a pivot route, both steps. Null for identity."),
+                Column("gen_tokens", "i64", "Tokens `logprob` averages over (the end token included where the model chose it); 0 for identity."),
                 Column("run_id", "str", "Id of the run that wrote the row."),
             ),
         ),

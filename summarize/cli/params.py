@@ -126,6 +126,7 @@ GENERATION = (
     _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models)."),
     _opt("max_loaded_models", int, "--max-loaded-models", _RUN.max_loaded_models, "Models kept in memory at once (least recently used dropped)."),
     _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family)."),
+    _opt("min_logprob", float, "--min-logprob", _RUN.min_logprob, "Flag outputs low_confidence below this mean log-probability per generated token, in nats (-inf: never)."),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,6 +184,7 @@ def run_options(values: Mapping[str, Any], **run: Any) -> RunOptions:
             "long_input": values["long_input"].value, "device": values["device"].value,
             "backend": values["backend"].value, "compute_type": values["compute_type"],
             "max_loaded_models": values["max_loaded_models"], "prompt": values["prompt"],
+            "min_logprob": values["min_logprob"],
         }
     registry = values["registry"]
     return RunOptions(

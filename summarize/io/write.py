@@ -55,6 +55,8 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
             "truncated": r.truncated, "flags": list(r.flags), "status": r.status, "error": r.error,
             "duration_ms": r.duration_ms, "content_hash": r.content_hash, "options_hash": options_hash,
             "run_id": run_id,
+            "unsupported": list(r.unsupported), "summary_logprob": r.summary_logprob,
+            "summary_gen_tokens": r.summary_gen_tokens,
         }
         for c in keep:
             row[kept_name(c)] = a.extra.get(c)
@@ -64,12 +66,14 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
                 "id": a.id, "field": t.field, "source_lang": t.source_lang, "target_lang": t.target_lang,
                 "text": t.text, "model": t.model, "flags": list(t.flags), "status": t.status, "error": t.error,
                 "run_id": run_id,
+                "logprob": t.logprob, "gen_tokens": t.gen_tokens,
             })
             for s in t.segments:
                 rows["segments"].append({
                     "id": a.id, "field": s.field, "target_lang": s.target_lang, "para_index": s.para_index,
                     "seg_index": s.seg_index, "source_text": s.source_text, "target_text": s.target_text,
                     "source_tokens": s.source_tokens, "target_tokens": s.target_tokens, "run_id": run_id,
+                    "logprob": s.logprob, "gen_tokens": s.gen_tokens,
                 })
     return rows
 
