@@ -48,6 +48,7 @@ demo-offline: setup tiny
 	HF_HUB_OFFLINE=1 $(VENV)/bin/summarize run samples/articles.jsonl --out $(OUT)/demo-offline \
 		--summary-model $(TINY)/mt5 --translation-model $(TINY)/m2m100 --to en,fr --translate summary,title \
 		--max-new-tokens 32 --beams 2 --overwrite
+	$(VENV)/bin/summarize report $(OUT)/demo-offline --html $(OUT)/demo-offline/report.html
 
 lint: setup
 	$(VENV)/bin/ruff check .
