@@ -133,7 +133,7 @@ def test_flags_columns_hold_lists(tmp_path: Path, fast_args: list[str], one_thre
     res = invoke(["run", str(f), "--out", str(out), "--to", "fr", "--translate", "summary,title", *fast_args])
     assert res.exit_code == 0, res.output
     known = {REPETITION, LENGTH_RATIO, WRONG_LANGUAGE, EMPTY_OUTPUT, LOW_CONFIDENCE, UNSUPPORTED_NUMBER, UNSUPPORTED_NAME,
-                 "truncated"}
+             "truncated"}
     for table in ("articles", "translations"):
         df = read(out, table)
         assert df.schema["flags"] == pl.List(pl.String)
