@@ -18,7 +18,7 @@ import pytest
 
 from summarize.align import weighted_logprob
 from summarize.backends.ct2 import cumulated
-from summarize.backends.hf import TransformersGenerator, chosen_scores
+from summarize.backends.hf import TransformersGenerator, chosen_scores, transition_scores
 from summarize.errors import UsageError
 from summarize.guards import LOW_CONFIDENCE, confidence
 from summarize.options import DEFAULT_MIN_LOGPROB, GenerationOptions, RunOptions
@@ -111,6 +111,31 @@ def test_both_backends_report_the_same_confidence(
         assert b.logprob == pytest.approx(a.logprob, abs=2e-3)
         # The mean covers the output's tokens, and the end token only when the model chose it.
         assert a.gen_tokens in (a.tokens, a.tokens + 1)
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+@pytest.mark.parametrize("family", ["t5", "m2m100"])
+def test_step_by_step_scores_equal_transformers_own(
+    torch_models: dict[str, TransformersGenerator], family: str, beams: int
+) -> None:
+    """`transition_scores` is `compute_transition_scores` without stacking every step."""
+    import torch
+
+    gen = torch_models[family]
+    prep = gen.codec.prepare(TEXTS, **{"source_lang": None, "target_lang": None, **_langs(family)})
+    enc = gen.tokenizer(prep.texts, return_tensors="pt", padding=True)
+    kwargs: dict[str, Any] = {"max_new_tokens": 10, "num_beams": beams, "do_sample": False,
+                              "output_scores": True, "return_dict_in_generate": True}
+    if prep.target_token:
+        kwargs["forced_bos_token_id"] = gen.codec.token_id(prep.target_token)
+    with torch.inference_mode():
+        out = gen.model.generate(**enc, **kwargs)
+        indices = out.beam_indices if beams > 1 else None
+        ours = transition_scores(out.sequences, out.scores, indices)
+        theirs = gen.model.compute_transition_scores(out.sequences, out.scores, indices, normalize_logits=beams == 1)
+    mask = (indices >= 0) if indices is not None else torch.ones_like(theirs, dtype=torch.bool)
+    assert ours.shape == theirs.shape
+    assert torch.allclose(ours[mask], theirs[mask], atol=1e-5)
 
 
 def test_chosen_scores_leave_out_forced_tokens_and_padding() -> None:

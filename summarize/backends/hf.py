@@ -159,13 +159,10 @@ class TransformersGenerator:
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
             beams = d.num_beams > 1
-            # Greedy scores are the processed logits (normalised here); beam scores are already
-            # log-probabilities, and `beam_indices` says which beam each step's token came from.
-            steps = self.model.compute_transition_scores(
-                out.sequences, out.scores, out.beam_indices if beams else None, normalize_logits=not beams)
+            steps = transition_scores(out.sequences, out.scores, out.beam_indices if beams else None)
         sequences = out.sequences.tolist()
         start = len(sequences[0]) - steps.shape[1]  # the decoder start token(s) have no score
-        valid = (out.beam_indices >= 0).tolist() if beams else None
+        valid = (out.beam_indices[:, : steps.shape[1]] >= 0).tolist() if beams else None
         eos = _ids(self.generation.eos_token_id) | _ids(self.tokenizer.eos_token_id)
         results = []
         for i, (row, scores) in enumerate(zip(sequences, steps.tolist(), strict=True)):
@@ -175,6 +172,31 @@ class TransformersGenerator:
             results.append((total, count))
         return [replace(o, logprob=mean_logprob(t, n), gen_tokens=n)
                 for o, (t, n) in zip(self.codec.outputs(sequences), results, strict=True)]
+
+
+def transition_scores(sequences: Any, scores: Sequence[Any], beam_indices: Any | None) -> Any:
+    """The log-probability of each chosen token, (rows, generated steps), from `generate`'s scores.
+
+    What `compute_transition_scores` returns (with `normalize_logits` for greedy search, whose
+    scores are processed logits; beam search's are log-probabilities already, and `beam_indices`
+    says which beam each step's token came from), computed one step at a time: transformers'
+    version stacks every step's (rows x vocabulary) scores and normalises the stack, two more
+    copies of the largest tensor of the call. Steps past a beam hypothesis get its beam 0's score;
+    the caller drops them (`beam_indices` -1).
+    """
+    import torch
+
+    generated = beam_indices.shape[1] if beam_indices is not None else len(scores)
+    start = sequences.shape[1] - generated
+    cols = []
+    for t in range(min(generated, len(scores))):
+        tokens = sequences[:, start + t]
+        if beam_indices is None:
+            logp = torch.log_softmax(scores[t].float(), dim=-1)
+            cols.append(logp.gather(1, tokens[:, None])[:, 0])
+        else:
+            cols.append(scores[t][beam_indices[:, t].clamp(min=0), tokens].float())
+    return torch.stack(cols, dim=1) if cols else torch.zeros((sequences.shape[0], 0))
 
 
 def _ids(value: Any) -> set[int]:
