@@ -27,8 +27,9 @@ DetectShort = Callable[[str], tuple[str, float]]
 def weighted_logprob(parts: Iterable[tuple[float | None, int]]) -> tuple[float | None, int]:
     """The token-weighted mean of several outputs' mean log-probabilities, and their total tokens.
 
-    `parts` are (mean log-probability, tokens) pairs; an unscored part (None) adds its tokens
-    to neither side. None when no part is scored.
+    `parts` are (mean log-probability, tokens) pairs. An unscored part (None, which a backend
+    gives only when it reports no score) stays out of the mean but its tokens count in the
+    total. The mean is None when no part is scored.
     """
     total, scored, tokens = 0.0, 0, 0
     for logprob, n in parts:
