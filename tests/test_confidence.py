@@ -270,3 +270,24 @@ def test_ct2_run_fills_the_same_columns_as_torch(tmp_path: Path, fast_args: list
     tr = ta.join(tb, on=["id", "field", "target_lang"], suffix="_ct2")
     assert tr.height > 0 and tr["logprob_ct2"].is_not_null().all()
     assert tr["logprob_ct2"].to_list() == pytest.approx(tr["logprob"].to_list(), abs=2e-3)
+
+
+def test_a_pivot_summary_carries_its_summary_steps_confidence(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    from .test_families import FAST_ARGS, _registry
+
+    rows = {r["id"]: r for r in sample_articles()}
+    inp = write_jsonl(tmp_path / "in.jsonl", [rows["ru-001"], rows["en-001"]])
+    out = tmp_path / "out"
+    res = invoke(["run", str(inp), "--out", str(out), "--registry", str(_registry(tmp_path, tiny)), "--to", "en",
+                  "--translate", "summary", *FAST_ARGS, "--min-logprob", "0"])
+    assert res.exit_code == 0, res.output
+    arts = {r["id"]: r for r in pl.read_parquet(out / "articles").iter_rows(named=True)}
+    ru = arts["ru-001"]
+    assert "pivot:en" in ru["flags"] and " > " in ru["summary_model"]
+    # The T5 summary step's figures, not the translation back's: at most its token limit (+ the end).
+    limit = int(FAST_ARGS[FAST_ARGS.index("--max-new-tokens") + 1])
+    assert ru["summary_logprob"] is not None and ru["summary_logprob"] < 0
+    assert 0 < ru["summary_gen_tokens"] <= limit + 1
+    # With a threshold of 0 every scored output is below it, the pivot's included.
+    for row in arts.values():
+        assert "low_confidence" in row["flags"]
