@@ -216,14 +216,20 @@ def test_reference_scores_equal_transformers_own(
     assert torch.allclose(ours[mask], theirs[mask], atol=1e-5)
 
 
+@pytest.mark.parametrize("renormalize", [False, True], ids=["", "renormalized"])
 @pytest.mark.parametrize("options", [GREEDY, PROCESSED], ids=["greedy", "beams4-ngram-penalty"])
 @pytest.mark.parametrize("family", ["t5", "m2m100"])
 def test_recorded_scores_equal_the_old_output_scores_path(
-    torch_models: dict[str, TransformersGenerator], family: str, options: GenerationOptions, strict: None,
-    monkeypatch: pytest.MonkeyPatch,
+    torch_models: dict[str, TransformersGenerator], family: str, options: GenerationOptions, renormalize: bool,
+    strict: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Same outputs, same confidence as keeping every step's full scores, processors and all."""
+    """Same outputs, same confidence as keeping every step's full scores, processors and all.
+
+    Also with a generation config that renormalises the scores after every processor (the
+    recorder's included).
+    """
     gen = torch_models[family]
+    monkeypatch.setattr(gen.model.generation_config, "renormalize_logits", renormalize)
     spy = _Spy(gen, monkeypatch)
     outs = gen.generate_batch(TEXTS, options, **_langs(family))
     assert "output_scores" not in spy.kwargs and "no_repeat_ngram_size" in spy.kwargs

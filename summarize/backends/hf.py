@@ -171,7 +171,9 @@ class TransformersGenerator:
         ).to(self.device)
         eos = _ids(self.generation.eos_token_id) | _ids(self.tokenizer.eos_token_id)
         beams = d.num_beams > 1
-        recorder = StepRecorder(record_width(d.num_beams, len(eos)), normalize=not beams)
+        # `renormalize_logits` appends a log_softmax after every processor, ours included: do it here.
+        renormalize = bool(getattr(self.model.generation_config, "renormalize_logits", False))
+        recorder = StepRecorder(record_width(d.num_beams, len(eos)), normalize=renormalize or not beams)
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs, logits_processor=LogitsProcessorList([recorder]))
             steps = recorder.chosen(out.sequences, out.beam_indices if beams else None)
@@ -223,8 +225,9 @@ def record_width(num_beams: int, n_eos: int) -> int:
 class StepRecorder:
     """A logits processor that keeps each step's top `k` scores per row, and only those.
 
-    Appended to `generate`'s processors, which transformers v5 puts after its own, so it sees the
-    final scores that pick the tokens: processed logits under greedy search (normalised here with
+    Appended to `generate`'s processors, which transformers v5 puts after its own (only sampling
+    warpers, watermarking and `renormalize_logits` come later), so it sees the final scores that
+    pick the tokens: processed logits under greedy search (normalised here with
     `log_softmax`, `normalize`), log-probabilities after processors under beam search. It keeps
     (rows x k) values and token ids per step where `output_scores` would keep (rows x vocabulary);
     `chosen` then reads each output's token score per step, as `compute_transition_scores` would.
