@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ import polars as pl
 import pytest
 
 from summarize.align import weighted_logprob
+from summarize.backends import hf
 from summarize.backends.ct2 import cumulated
-from summarize.backends.hf import TransformersGenerator, chosen_scores, transition_scores
+from summarize.backends.hf import StepRecorder, TransformersGenerator, chosen_scores, record_width
 from summarize.errors import UsageError
 from summarize.guards import LOW_CONFIDENCE, confidence
 from summarize.options import DEFAULT_MIN_LOGPROB, GenerationOptions, RunOptions
@@ -32,6 +33,8 @@ TEXTS = [
 ]
 GREEDY = GenerationOptions(max_new_tokens=10, num_beams=1, no_repeat_ngram_size=0, repetition_penalty=1.0)
 BEAM = GenerationOptions(max_new_tokens=10, num_beams=3, no_repeat_ngram_size=0, repetition_penalty=1.0)
+# The summarizer's defaults: beams, no repeated n-grams and a repetition penalty, all processing the scores.
+PROCESSED = GenerationOptions(max_new_tokens=12, num_beams=4, no_repeat_ngram_size=2, repetition_penalty=1.3)
 FAMILIES = ("t5", "marian", "m2m100")
 
 
@@ -42,6 +45,16 @@ def _langs(family: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def torch_models(tiny: dict[str, Path]) -> dict[str, TransformersGenerator]:
     return {f: TransformersGenerator.load(str(tiny[f]), device="cpu") for f in FAMILIES}
+
+
+@pytest.fixture
+def strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chosen token must be among the recorded top scores: the teacher-forced fallback fails the test."""
+
+    def fail(*_args: Any) -> None:
+        pytest.fail("a chosen token was not among StepRecorder's top scores")
+
+    monkeypatch.setattr(TransformersGenerator, "_rescore", fail)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +78,7 @@ def ct2_models(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.mark.parametrize("family", ["t5", "m2m100"])
 def test_torch_logprob_equals_a_teacher_forced_recomputation(
-    torch_models: dict[str, TransformersGenerator], family: str
+    torch_models: dict[str, TransformersGenerator], family: str, strict: None
 ) -> None:
     """The mean the backend reports is what the model gives its own output, scored afresh."""
     import torch
@@ -98,7 +111,8 @@ def test_torch_logprob_equals_a_teacher_forced_recomputation(
 @pytest.mark.parametrize("options", [GREEDY, BEAM], ids=["greedy", "beam"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_both_backends_report_the_same_confidence(
-    family: str, options: GenerationOptions, torch_models: dict[str, TransformersGenerator], ct2_models: dict[str, Any]
+    family: str, options: GenerationOptions, torch_models: dict[str, TransformersGenerator], ct2_models: dict[str, Any],
+    strict: None,
 ) -> None:
     ct2 = ct2_models[family]
     assert ct2 is not None, f"{family} did not convert"
@@ -113,12 +127,76 @@ def test_both_backends_report_the_same_confidence(
         assert a.gen_tokens in (a.tokens, a.tokens + 1)
 
 
+# ------------------------------------------------------------------ the old path, as a reference
+
+
+def transition_scores(sequences: Any, scores: Sequence[Any], beam_indices: Any | None) -> Any:
+    """Each chosen token's log-probability, (rows, steps), from `generate(output_scores=True)`'s scores.
+
+    What the backend did before `StepRecorder`: it kept one (rows x vocabulary) tensor per step.
+    """
+    import torch
+
+    generated = beam_indices.shape[1] if beam_indices is not None else len(scores)
+    start = sequences.shape[1] - generated
+    cols = []
+    for t in range(min(generated, len(scores))):
+        tokens = sequences[:, start + t]
+        if beam_indices is None:
+            cols.append(torch.log_softmax(scores[t].float(), dim=-1).gather(1, tokens[:, None])[:, 0])
+        else:
+            cols.append(scores[t][beam_indices[:, t].clamp(min=0), tokens].float())
+    return torch.stack(cols, dim=1) if cols else torch.zeros((sequences.shape[0], 0))
+
+
+def _old_path(gen: TransformersGenerator, kwargs: dict[str, Any], forced_first: bool) -> tuple[list[Any], Any]:
+    """Sequences and (total, count) per output from the same `generate` call with `output_scores`."""
+    import torch
+
+    call = {k: v for k, v in kwargs.items() if k != "logits_processor"}
+    beams = call["num_beams"] > 1
+    with torch.inference_mode():
+        out = gen.model.generate(**call, output_scores=True)
+    steps = transition_scores(out.sequences, out.scores, out.beam_indices if beams else None)
+    start = out.sequences.shape[1] - steps.shape[1]
+    eos = {gen.tokenizer.eos_token_id}
+    forced_last = call["max_new_tokens"] if getattr(gen.generation, "forced_eos_token_id", None) is not None else None
+    results = []
+    for i, row in enumerate(out.sequences.tolist()):
+        valid = (out.beam_indices[i, : steps.shape[1]] >= 0).tolist() if beams else None
+        results.append(chosen_scores(row[start:], steps[i].tolist(), valid, eos=eos, forced_first=forced_first,
+                                     forced_last=forced_last))
+    return out.sequences.tolist(), results
+
+
+class _Spy:
+    """Wraps a model's `generate` to keep the arguments and the recorder of its last call."""
+
+    def __init__(self, gen: TransformersGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.kwargs: dict[str, Any] = {}
+        self.sequences: list[Any] = []
+        real = gen.model.generate
+
+        def generate(**kwargs: Any) -> Any:
+            self.kwargs = kwargs
+            out = real(**kwargs)
+            self.sequences = out.sequences.tolist()
+            return out
+
+        monkeypatch.setattr(gen.model, "generate", generate)
+
+    @property
+    def recorder(self) -> StepRecorder:
+        (rec,) = [p for p in self.kwargs["logits_processor"] if isinstance(p, StepRecorder)]
+        return rec
+
+
 @pytest.mark.parametrize("beams", [1, 3])
 @pytest.mark.parametrize("family", ["t5", "m2m100"])
-def test_step_by_step_scores_equal_transformers_own(
+def test_reference_scores_equal_transformers_own(
     torch_models: dict[str, TransformersGenerator], family: str, beams: int
 ) -> None:
-    """`transition_scores` is `compute_transition_scores` without stacking every step."""
+    """The reference (the old path) is `compute_transition_scores`, one step at a time."""
     import torch
 
     gen = torch_models[family]
@@ -136,6 +214,73 @@ def test_step_by_step_scores_equal_transformers_own(
     mask = (indices >= 0) if indices is not None else torch.ones_like(theirs, dtype=torch.bool)
     assert ours.shape == theirs.shape
     assert torch.allclose(ours[mask], theirs[mask], atol=1e-5)
+
+
+@pytest.mark.parametrize("renormalize", [False, True], ids=["", "renormalized"])
+@pytest.mark.parametrize("options", [GREEDY, PROCESSED], ids=["greedy", "beams4-ngram-penalty"])
+@pytest.mark.parametrize("family", ["t5", "m2m100"])
+def test_recorded_scores_equal_the_old_output_scores_path(
+    torch_models: dict[str, TransformersGenerator], family: str, options: GenerationOptions, renormalize: bool,
+    strict: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same outputs, same confidence as keeping every step's full scores, processors and all.
+
+    Also with a generation config that renormalises the scores after every processor (the
+    recorder's included).
+    """
+    gen = torch_models[family]
+    monkeypatch.setattr(gen.model.generation_config, "renormalize_logits", renormalize)
+    spy = _Spy(gen, monkeypatch)
+    outs = gen.generate_batch(TEXTS, options, **_langs(family))
+    assert "output_scores" not in spy.kwargs and "no_repeat_ngram_size" in spy.kwargs
+    sequences, expected = _old_path(gen, spy.kwargs, forced_first=family != "t5")
+    assert sequences == spy.sequences
+    for out, (total, count) in zip(outs, expected, strict=True):
+        assert out.gen_tokens == count > 0
+        assert out.logprob == pytest.approx(total / count, abs=1e-6)
+
+
+@pytest.mark.parametrize("options", [GREEDY, PROCESSED], ids=["greedy", "beams4-ngram-penalty"])
+def test_the_recorder_keeps_rows_times_k_per_step_not_the_vocabulary(
+    torch_models: dict[str, TransformersGenerator], options: GenerationOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gen = torch_models["m2m100"]
+    spy = _Spy(gen, monkeypatch)
+    gen.generate_batch(TEXTS, options, **_langs("m2m100"))
+    rec = spy.recorder
+    rows = len(TEXTS) * options.num_beams
+    vocab = gen.model.config.vocab_size
+    k = record_width(options.num_beams, 1)
+    assert rec.k == k and len(rec.values) == len(rec.indices) > 1
+    for values, indices in zip(rec.values, rec.indices, strict=True):
+        assert values.shape == indices.shape == (rows, k)
+    stored = sum(v.numel() + i.numel() for v, i in zip(rec.values, rec.indices, strict=True))
+    # output_scores kept rows x vocabulary floats per step; the recorder keeps 2 x rows x k numbers.
+    assert stored == 2 * rows * k * len(rec.values)
+    assert stored * 100 < rows * vocab * len(rec.values)
+
+
+def test_a_token_outside_the_recorded_top_is_rescored_teacher_forced(
+    torch_models: dict[str, TransformersGenerator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback: with one score kept per row, beam search's other tokens are read from a forward pass."""
+    gen = torch_models["m2m100"]
+    exact = gen.generate_batch(TEXTS, BEAM, **_langs("m2m100"))
+    calls: list[int] = []
+    rescore = TransformersGenerator._rescore
+
+    def counted(self: TransformersGenerator, *args: Any) -> list[float]:
+        calls.append(args[1])
+        return rescore(self, *args)
+
+    monkeypatch.setattr(TransformersGenerator, "_rescore", counted)
+    monkeypatch.setattr(hf, "record_width", lambda _beams, _eos: 1)
+    narrow = gen.generate_batch(TEXTS, BEAM, **_langs("m2m100"))
+    assert calls  # some chosen token was not the beam's best
+    # Without logits processors (BEAM has none) the forward pass gives the very scores generation saw.
+    for a, b in zip(exact, narrow, strict=True):
+        assert (a.text, a.gen_tokens) == (b.text, b.gen_tokens)
+        assert b.logprob == pytest.approx(a.logprob, abs=1e-4)
 
 
 def test_chosen_scores_leave_out_forced_tokens_and_padding() -> None:

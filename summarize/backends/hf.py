@@ -7,7 +7,9 @@ backend in `text.py`; this module only picks device and dtype and runs `generate
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import replace
@@ -139,6 +141,7 @@ class TransformersGenerator:
         target_lang: str | None = None,
     ) -> list[Output]:
         import torch
+        from transformers import LogitsProcessorList
 
         if not texts:
             return []
@@ -150,10 +153,7 @@ class TransformersGenerator:
             "repetition_penalty": d.repetition_penalty,
             "length_penalty": d.length_penalty,
             "do_sample": False,
-            # The chosen tokens' scores give each output's confidence (`Output.logprob`). This
-            # keeps one (rows x vocabulary) tensor per step until the batch ends; the planner's
-            # batches bound the rows.
-            "output_scores": True,
+            # `beam_indices` (which row each step's token came from) without `output_scores`.
             "return_dict_in_generate": True,
         }
         if d.min_new_tokens:
@@ -169,47 +169,103 @@ class TransformersGenerator:
         enc = self.tokenizer(
             prep.texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens
         ).to(self.device)
+        eos = _ids(self.generation.eos_token_id) | _ids(self.tokenizer.eos_token_id)
+        beams = d.num_beams > 1
+        # `renormalize_logits` appends a log_softmax after every processor, ours included: do it here.
+        renormalize = bool(getattr(self.model.generation_config, "renormalize_logits", False))
+        recorder = StepRecorder(record_width(d.num_beams, len(eos)), normalize=renormalize or not beams)
         with torch.inference_mode():
-            out = self.model.generate(**enc, **kwargs)
-            beams = d.num_beams > 1
-            steps = transition_scores(out.sequences, out.scores, out.beam_indices if beams else None)
+            out = self.model.generate(**enc, **kwargs, logits_processor=LogitsProcessorList([recorder]))
+            steps = recorder.chosen(out.sequences, out.beam_indices if beams else None)
         sequences = out.sequences.tolist()
         start = len(sequences[0]) - steps.shape[1]  # the decoder start token(s) have no score
         valid = (out.beam_indices[:, : steps.shape[1]] >= 0).tolist() if beams else None
-        eos = _ids(self.generation.eos_token_id) | _ids(self.tokenizer.eos_token_id)
         results = []
         for i, (row, scores) in enumerate(zip(sequences, steps.tolist(), strict=True)):
-            total, count = chosen_scores(row[start:], scores, valid[i] if valid else None, eos=eos,
-                                         forced_first=prep.target_token is not None,
-                                         forced_last=d.max_new_tokens if d.forced_eos else None)
+            score = functools.partial(chosen_scores, row[start:], valid=valid[i] if valid else None, eos=eos,
+                                      forced_first=prep.target_token is not None,
+                                      forced_last=d.max_new_tokens if d.forced_eos else None)
+            total, count = score(scores)
+            if math.isnan(total):  # a chosen token outside the recorded top k: see StepRecorder
+                total, count = score(self._rescore(enc, i, out.sequences[i], start, scores))
             results.append((total, count))
         return [replace(o, logprob=mean_logprob(t, n), gen_tokens=n)
                 for o, (t, n) in zip(self.codec.outputs(sequences), results, strict=True)]
 
+    def _rescore(self, enc: Any, row: int, sequence: Any, start: int, scores: list[float]) -> list[float]:
+        """`scores` with its unknown (NaN) steps filled from one teacher-forced pass over the output.
 
-def transition_scores(sequences: Any, scores: Sequence[Any], beam_indices: Any | None) -> Any:
-    """The log-probability of each chosen token, (rows, generated steps), from `generate`'s scores.
+        The fallback of `StepRecorder.chosen`, which should never be needed: the pass gives the
+        model's own log-probabilities, before logits processors (repetition penalty, n-gram
+        blocking) adjust them, so a filled step can differ slightly from what generation saw.
+        """
+        import torch
 
-    What `compute_transition_scores` returns (with `normalize_logits` for greedy search, whose
-    scores are processed logits; beam search's are log-probabilities already, and `beam_indices`
-    says which beam each step's token came from), computed one step at a time: transformers'
-    version stacks every step's (rows x vocabulary) scores and normalises the stack, two more
-    copies of the largest tensor of the call. Steps past a beam hypothesis get its beam 0's score;
-    the caller drops them (`beam_indices` -1).
+        log.warning("%s: a chosen token was outside the recorded top scores; rescoring output %d", self.name, row)
+        with torch.inference_mode():
+            logits = self.model(input_ids=enc["input_ids"][row: row + 1],
+                                attention_mask=enc["attention_mask"][row: row + 1],
+                                decoder_input_ids=sequence[None, :-1]).logits[0]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+        return [logp[start - 1 + t, int(sequence[start + t])].item() if math.isnan(s) else s
+                for t, s in enumerate(scores)]
+
+
+def record_width(num_beams: int, n_eos: int) -> int:
+    """How many top scores per row and step `StepRecorder` keeps so every chosen token is among them.
+
+    Greedy search takes the argmax (two, so a tie cannot hide it). Beam search ranks, per batch
+    item, every (beam, token) by the beam's score plus the token's, and keeps the best
+    `max(2, 1 + eos tokens) * num_beams` (transformers' `beams_to_keep`); adding the beam's score
+    does not reorder one beam's tokens, so each kept token is within its beam's top that many.
     """
-    import torch
+    return 2 if num_beams <= 1 else max(2, 1 + n_eos) * num_beams
 
-    generated = beam_indices.shape[1] if beam_indices is not None else len(scores)
-    start = sequences.shape[1] - generated
-    cols = []
-    for t in range(min(generated, len(scores))):
-        tokens = sequences[:, start + t]
-        if beam_indices is None:
-            logp = torch.log_softmax(scores[t].float(), dim=-1)
-            cols.append(logp.gather(1, tokens[:, None])[:, 0])
-        else:
-            cols.append(scores[t][beam_indices[:, t].clamp(min=0), tokens].float())
-    return torch.stack(cols, dim=1) if cols else torch.zeros((sequences.shape[0], 0))
+
+class StepRecorder:
+    """A logits processor that keeps each step's top `k` scores per row, and only those.
+
+    Appended to `generate`'s processors, which transformers v5 puts after its own (only sampling
+    warpers, watermarking and `renormalize_logits` come later), so it sees the final scores that
+    pick the tokens: processed logits under greedy search (normalised here with
+    `log_softmax`, `normalize`), log-probabilities after processors under beam search. It keeps
+    (rows x k) values and token ids per step where `output_scores` would keep (rows x vocabulary);
+    `chosen` then reads each output's token score per step, as `compute_transition_scores` would.
+    """
+
+    def __init__(self, k: int, *, normalize: bool) -> None:
+        self.k = k
+        self.normalize = normalize
+        self.values: list[Any] = []
+        self.indices: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        logp = torch.log_softmax(scores.float(), dim=-1) if self.normalize else scores
+        top = torch.topk(logp, min(self.k, logp.shape[-1]), dim=-1)
+        self.values.append(top.values.float())
+        self.indices.append(top.indices)
+        return scores
+
+    def chosen(self, sequences: Any, beam_indices: Any | None) -> Any:
+        """The score of each output's token per step, (rows, steps); NaN where it was not recorded.
+
+        Steps past a beam hypothesis (`beam_indices` -1) read its beam 0 and are dropped by the
+        caller; so are steps after the end token, whose padding is not among the top scores.
+        """
+        import torch
+
+        generated = beam_indices.shape[1] if beam_indices is not None else len(self.values)
+        start = sequences.shape[1] - generated
+        cols = []
+        for t in range(min(generated, len(self.values))):
+            rows = beam_indices[:, t].clamp(min=0) if beam_indices is not None else slice(None)
+            values, indices = self.values[t][rows], self.indices[t][rows]
+            hit = indices == sequences[:, start + t, None].to(indices.device)
+            got = values.gather(1, hit.int().argmax(dim=1, keepdim=True))[:, 0]
+            cols.append(torch.where(hit.any(dim=1), got, torch.full_like(got, math.nan)).cpu())
+        return torch.stack(cols, dim=1) if cols else torch.zeros((sequences.shape[0], 0))
 
 
 def _ids(value: Any) -> set[int]:
