@@ -278,7 +278,7 @@ class _Scripts:
 
     @classmethod
     def of(cls, text: str) -> _Scripts:
-        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in Counter(text.translate(_SCRIPT_TABLE)).items()}
+        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in Counter(_SCRIPT_TABLE.translate(text)).items()}
         weighted = {s: n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in counts.items()}
         cjk = sum(weighted.get(s, 0) for s in _DENSE)
         if cjk:
@@ -332,7 +332,7 @@ def _decide_cjk(text: str, scripts: _Scripts) -> tuple[str, float]:
         return "ko", 0.99
     if kana and kana * 20 >= han + kana:
         return "ja", 0.99
-    kinds = Counter(text.translate(_HAN_TABLE))
+    kinds = Counter(_HAN_TABLE.translate(text))
     if kinds["j"] > kinds["s"] and kinds["j"] * 5 >= kinds["t"]:
         return "ja", 0.9 if kinds["j"] >= 2 else 0.8
     if kinds["s"]:
@@ -484,7 +484,7 @@ class Detector:
         letters = scripts.counts.get(main, 0)
         # Letters of other scripts (a Latin brand name in Russian text) would only add noise.
         if letters < scripts.letters:
-            text = text.translate(_KEEP_TABLES[main])
+            text = _KEEP_TABLES[main].translate(text)
         words = self._count_words(text)
         candidates = self._candidates.get(main, ())
         if letters < self.options.min_chars or not candidates:

@@ -42,16 +42,35 @@ _PROXY_NEEDS = {"sr": "ћђјљњџ", "be": "ў", "kk": "әғқңөұүһ", "ps"
 # --- single engines --------------------------------------------------------------------------------------
 
 
-class CharTable(dict[int, Any]):
-    """A `str.translate` table filled on first sight of each character, so it stays small."""
+class CharTable:
+    """A `str.translate` table filled on first sight of each character, so it stays small.
+
+    `str.translate` is several times slower with a dict subclass (one that fills itself in on a
+    miss) than with a plain dict, so the table is a plain dict, and `translate` adds a text's new
+    characters before translating the text with it.
+    """
+
+    __slots__ = ("_fn", "_seen", "_table")
 
     def __init__(self, fn: Any) -> None:
-        super().__init__()
         self._fn = fn
+        self._table: dict[int, Any] = {}
+        self._seen: set[str] = set()
 
-    def __missing__(self, cp: int) -> Any:
-        value = self[cp] = self._fn(chr(cp))
+    def _fill(self, ch: str) -> Any:
+        value = self._table[ord(ch)] = self._fn(ch)
+        self._seen.add(ch)
         return value
+
+    def __getitem__(self, cp: int) -> Any:
+        found = self._table.get(cp, self)
+        return self._fill(chr(cp)) if found is self else found
+
+    def translate(self, text: str) -> str:
+        """`text.translate(self)`, filling in the characters seen for the first time."""
+        for ch in set(text).difference(self._seen):
+            self._fill(ch)
+        return text.translate(self._table)
 
 
 class Engine(Protocol):
@@ -126,7 +145,7 @@ class _LangdetectEngine:
 
     def _ngrams(self, text: str) -> list[int]:
         rows: list[int] = []
-        for word in unicodedata.normalize("NFC", text).translate(self._chars).split():
+        for word in self._chars.translate(unicodedata.normalize("NFC", text)).split():
             # Like langdetect, skip acronyms and all-caps words: they say little about the language.
             if len(word) > 1 and word[0].isupper() and word[1].isupper():
                 continue
