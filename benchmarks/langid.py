@@ -332,7 +332,9 @@ def report(result: dict[str, object]) -> str:
         lines.append(f"  {'accuracy':<24}" + "".join(f"{articles[n]['accuracy']:11.1%}" for n in timed))
         if "old" in articles:
             old = articles["old"]["articles_per_s"]
-            lines.append(f"  {'speed / old':<24}" + "".join(f"{articles[n]['articles_per_s'] / old:11.2f}" for n in timed))
+            lines.append(
+                f"  {'speed / old':<24}" + "".join(f"{articles[n]['articles_per_s'] / old:11.2f}" for n in timed)
+            )
         lines.append(f"  load average (1 min): {articles['load_average']:.1f}")
     return "\n".join(lines)
 
