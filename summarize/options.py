@@ -99,7 +99,7 @@ class DetectOptions:
 
     engine: str = "ensemble"
     seed: int = 0
-    min_chars: int = 6
+    min_chars: int = 4
     min_score: float = 0.5
     verify_lang: bool = False
     verify_min_score: float = 0.9
