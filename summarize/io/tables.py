@@ -326,5 +326,10 @@ def read_table(out_dir: Path, name: str) -> Any:
 
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
-    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
+    # Appended runs may add kept columns: read with the union of the files' schemas (Polars
+    # would otherwise take the first file's schema and refuse the others' extra columns).
+    schema: dict[str, Any] = {}
+    for f in files_under(out_dir / name, ".parquet"):
+        schema.update(pl.read_parquet_schema(f))
+    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True, schema=schema,
                            missing_columns="insert").collect()
