@@ -257,7 +257,8 @@ def run(
     plan = None
     if not to_stdout:
         ident = io.identity(names, output_options(options, read_options, partition_by))
-        mode = {"append": append or upsert, "allow_duplicate": allow_duplicate_batch, "table_format": table_format}
+        mode: dict[str, Any] = {"append": append or upsert, "allow_duplicate": allow_duplicate_batch,
+                                "table_format": table_format}
         plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident,
                             declared=io.declared(kept, partition_by), **mode)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
@@ -265,7 +266,7 @@ def run(
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
     declared = io.declared(kept, partition_by)
     dataset: io.Dataset | None = None
-    writer: io.RunWriter | io.JsonlWriter
+    writer: Any  # io.RunWriter, io.JsonlWriter or io.delta.DeltaWriter (same write/finish/written/commits)
     if to_stdout:
         writer = io.JsonlWriter(run_id, ohash, kept)
     else:
@@ -276,10 +277,11 @@ def run(
             if table_format == "delta":
                 from .io.delta import DeltaWriter
 
-                writer = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=upsert,
-                                     batch=io.batch_runs(out_dir, ident) if resume else set())
+                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=upsert,
+                                    batch=io.batch_runs(out_dir, ident) if resume else set())
                 if dataset.existing is not None:
-                    dataset.existing = writer.committed(dataset.existing)
+                    dataset.existing = delta.committed(dataset.existing)
+                writer = delta
             else:
                 writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
         except BaseException:

@@ -189,6 +189,9 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
     if ds.get("legacy") or ds.get("schema_version") != SCHEMA_VERSION:
         raise OutputError(f"--out {out} was written by another version of summarize (schema "
                           f"{ds.get('schema_version')}, now {SCHEMA_VERSION}) and cannot be resumed; use --overwrite")
+    if ds.get("table_format", "parquet") != table_format:
+        raise OutputError(f"--out {out} holds {ds.get('table_format', 'parquet')} tables; resume it with "
+                          f"--table-format {ds.get('table_format', 'parquet')}")
     diffs = identity_diff(ds.get("identity", {}), ident)
     if diffs:
         opts = any(d.startswith("option ") for d in diffs)
@@ -283,6 +286,9 @@ def _replace(out: Path) -> None:
         for part in m.get("parts", []):
             _remove_part(out, part.get("path", ""))
     for t in TABLES:
+        if (out / t / "_delta_log").is_dir():  # a Delta table: all of it is ours
+            shutil.rmtree(out / t)
+            continue
         for f in files.files_under(out / t):
             if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
                 files.remove(f)

@@ -324,6 +324,8 @@ def read_table(out_dir: Path, name: str) -> Any:
     """A written table as a Polars frame (partition columns from the path included)."""
     import polars as pl
 
+    if (out_dir / name / "_delta_log").is_dir():  # --table-format delta
+        return pl.read_delta(str(out_dir / name))
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
     # Appended runs may add kept columns: read with the union of the files' schemas (Polars
