@@ -105,3 +105,21 @@ def test_delta_sigkill_then_resume_has_every_article_once(tmp_path: Path, tiny: 
     assert set(Counter(zip(seg["id"], seg["field"], seg["target_lang"], seg["para_index"], seg["seg_index"],
                            strict=True)).values()) == {1}
     assert json.loads((out / "run.json").read_text())["counts"] == {"ok": 16}
+
+
+def test_resume_removes_rows_of_a_shard_whose_article_commit_never_happened(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    """A kill between a shard's translations commit and its articles commit, made deterministic:
+    the article row is deleted, so its translations and segments are orphans that resume must
+    replace rather than duplicate."""
+    recs = many_articles(4)
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    out = tmp_path / "out"
+    assert invoke(cli_args(inp, out, tiny, "--table-format", "delta")).exit_code == 0
+    DeltaTable(str(out / "articles")).delete("id = 'a0003'")
+    res = invoke(cli_args(inp, out, tiny, "--table-format", "delta", "--resume"))
+    assert res.exit_code == 0, res.output
+    assert sorted(pl.read_delta(str(out / "articles"))["id"].to_list()) == [r["id"] for r in recs]
+    tr = pl.read_delta(str(out / "translations"))
+    assert tr.filter(pl.col("id") == "a0003").height == 4  # 2 fields x 2 languages, once each
+    assert tr.filter(pl.col("id") == "a0003")["run_id"].n_unique() == 1
+    assert json.loads((out / "run.json").read_text())["resumed"] == 3
