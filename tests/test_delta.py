@@ -123,3 +123,19 @@ def test_resume_removes_rows_of_a_shard_whose_article_commit_never_happened(tmp_
     assert tr.filter(pl.col("id") == "a0003").height == 4  # 2 fields x 2 languages, once each
     assert tr.filter(pl.col("id") == "a0003")["run_id"].n_unique() == 1
     assert json.loads((out / "run.json").read_text())["resumed"] == 3
+
+
+def test_compact_on_delta_optimizes_with_the_same_rows(tmp_path: Path, fast_args: list[str]) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", [{**a, "id": f"a{i}"} for i, a in enumerate(sample_articles(6))])
+    out = tmp_path / "out"
+    assert run(inp, out, fast_args, "en").exit_code == 0  # 3 shards: 3 files per table
+    before = {t: pl.read_delta(str(out / t)).sort(pl.all()) for t in ("articles", "translations")}
+    files_before = len(DeltaTable(str(out / "articles")).file_uris())
+    res = invoke(["compact", str(out)])
+    assert res.exit_code == 0, res.output
+    assert len(DeltaTable(str(out / "articles")).file_uris()) < files_before
+    for t, frame in before.items():
+        assert pl.read_delta(str(out / t)).sort(pl.all()).equals(frame)
+    # default retention: the versions before the compaction are still readable
+    first = json.loads((out / "run.json").read_text())["delta_versions"]["articles"]
+    assert pl.scan_delta(str(out / "articles"), version=first).collect().height == 6

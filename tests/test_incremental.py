@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,48 @@ def test_append_refuses_another_layout_or_a_retyped_column(tmp_path: Path, fast_
     assert res.exit_code == 2 and "--table-format delta" in res.output
     res = run(b1, out, fast_args, "--append", "--table-format", "delta")
     assert res.exit_code == 2 and "parquet" in res.output
+
+
+def _query(out: Path) -> list[tuple[Any, ...]]:
+    sql = (f"SELECT id, lang, run_id, summary, content_hash FROM read_parquet('{out}/articles/**/*.parquet', "
+           "hive_partitioning = true, union_by_name = true) ORDER BY id, run_id")
+    arts = duckdb.sql(sql).fetchall()
+    tr = duckdb.sql(f"SELECT id, field, target_lang, text FROM read_parquet('{out}/translations/**/*.parquet', "
+                    "hive_partitioning = true, union_by_name = true) ORDER BY ALL").fetchall()
+    return [*arts, *tr]
+
+
+def test_compact_keeps_every_row_and_makes_fewer_files(tmp_path: Path, fast_args: list[str]) -> None:
+    b0, b1, _ = batches(tmp_path)
+    out = tmp_path / "out"
+    assert run(b0, out, fast_args, "--partition-by", "lang").exit_code == 0
+    assert run(b1, out, fast_args, "--partition-by", "lang", "--append").exit_code == 0
+    before = _query(out)
+    n_before = len(list(out.glob("*/**/*.parquet")))
+    res = invoke(["compact", str(out)])
+    assert res.exit_code == 0, res.output
+    n_after = len(list(out.glob("*/**/*.parquet")))
+    assert n_after < n_before and f"{n_before} files before, {n_after} after" in res.output
+    assert _query(out) == before
+    assert sorted(io.read_table(out, "articles")["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]
+    # the switch is one marker that supersedes the runs' markers; the files it lists are what a reader through markers sees
+    from summarize.io.compact import committed_files
+
+    live = sorted(p.name for p in committed_files(out, "articles"))
+    assert live == sorted(p.name for p in out.glob("articles/**/*.parquet"))
+    assert any("compact" in name for name in live)
+    assert [m.name for m in (out / "_summarize" / "commits").iterdir()] == [m for m in os.listdir(out / "_summarize" / "commits")
+                                                                          if m.startswith("compact-")]
+    assert not (out / "_summarize" / "lock").exists()
+    # the compacted dataset still takes an append and a second compaction
+    _, _, b2 = batches(tmp_path)
+    assert run(b2, out, fast_args, "--partition-by", "lang", "--append").exit_code == 0
+    assert invoke(["compact", str(out)]).exit_code == 0
+    assert io.read_table(out, "articles").height == 6
+
+
+def test_compact_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("mine")
+    res = invoke(["compact", str(tmp_path)])
+    assert res.exit_code == 2 and "not a dataset" in res.output
+    assert (tmp_path / "x.txt").read_text() == "mine"

@@ -202,3 +202,27 @@ def schema(
     from ..schema import schema_dict, schema_markdown
 
     typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
+
+
+def compact(
+    out: Annotated[str, typer.Argument(help="A dataset folder written by `summarize run`.", show_default=False)],
+    target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Merge a dataset's small files into larger ones (Delta: optimize and vacuum) and print the
+    file counts before and after. Holds the dataset's lock; the rows stay the same."""
+    setup_logging(verbose, quiet, log_format)
+    try:
+        from pathlib import Path
+
+        from ..io.compact import compact as compact_dataset
+
+        result = compact_dataset(Path(out), target_mb * 2**20)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    before, after = sum(result.before.values()), sum(result.after.values())
+    say(f"{before} files before, {after} after; " + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}"
+                                                            for t in result.before),
+        before=result.before, after=result.after, out=out)

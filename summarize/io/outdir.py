@@ -145,8 +145,15 @@ def _ours(out: Path) -> dict[str, Any] | None:
 
 
 def markers(out: Path) -> list[dict[str, Any]]:
-    """Every commit marker of the folder."""
-    return [m for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
+    """Every commit marker of the folder (`_name`: its file name without `.json`)."""
+    return [{**m, "_name": f.stem} for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
+
+
+def live_markers(out: Path) -> list[dict[str, Any]]:
+    """The markers that define the dataset: all but those a compaction marker supersedes."""
+    every = markers(out)
+    gone = {n for m in every for n in m.get("supersedes", [])}
+    return [m for m in every if m["_name"] not in gone]
 
 
 def _only_lock(out: Path) -> bool:
@@ -323,12 +330,11 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
 
     committed: dict[str, list[Path]] = {t: [] for t in TABLES}
     listed: set[Path] = set()
-    for m in markers(out):
+    for m in live_markers(out):
         for part in m.get("parts", []):
             p = out / part["path"]
             listed.add(p)
-            if runs is None or m.get("run_id") in runs:
-                committed.setdefault(part.get("table", ""), []).append(p)
+            committed.setdefault(part.get("table", ""), []).append(p)
     removed: list[str] = []
     for t in TABLES:
         for f in files.files_under(out / t):
@@ -338,13 +344,17 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
-        df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
+        df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash", "run_id"], hive_partitioning=False)
+        if runs is not None:  # rows keep their run_id, also in a compacted part spanning runs
+            df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         hashes.update(h for h in df["options_hash"].unique().to_list() if h)
         for rid, ch in zip(df["id"].to_list(), df["content_hash"].to_list(), strict=True):
             articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
     rejects: set[tuple[str, int]] = set()
     for f in sorted(committed["rejects"]):
-        df = pl.read_parquet(f, columns=["source", "line"], hive_partitioning=False)
+        df = pl.read_parquet(f, columns=["source", "line", "run_id"], hive_partitioning=False)
+        if runs is not None:
+            df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
 
