@@ -91,7 +91,8 @@ def soak(mode: str, args: argparse.Namespace, work: Path, tiny: dict[str, Path])
     kills = 0
     attempt = 0
     while True:
-        extra = ["--resume"] if attempt else (["--append"] if mode == "append" else [])
+        # append: `--append --resume` continues the batch once it was started, else appends it
+        extra = [*(["--resume"] if attempt else []), *(["--append"] if mode == "append" else [])]
         proc = subprocess.Popen(cmd + extra, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         attempt += 1
         if kills < args.kills:

@@ -141,3 +141,13 @@ def test_compact_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     res = invoke(["compact", str(tmp_path)])
     assert res.exit_code == 2 and "not a dataset" in res.output
     assert (tmp_path / "x.txt").read_text() == "mine"
+
+
+def test_append_resume_continues_the_same_batch_and_appends_a_new_one(tmp_path: Path, fast_args: list[str]) -> None:
+    b0, b1, _ = batches(tmp_path)
+    out = tmp_path / "out"
+    assert run(b0, out, fast_args, "--append", "--resume").exit_code == 0  # a new dataset
+    assert run(b0, out, fast_args, "--append", "--resume").exit_code == 0  # the same batch again: nothing to add
+    assert io.read_table(out, "articles").height == 3
+    assert run(b1, out, fast_args, "--append", "--resume").exit_code == 0  # a new batch: appended
+    assert sorted(io.read_table(out, "articles")["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]

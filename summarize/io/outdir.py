@@ -188,7 +188,8 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
         return Plan(out, "replace", True, ds)
     if not ds.get("legacy") and not markers(out):
         return Plan(out, "replace", True, ds)  # only the bookkeeping of a run that committed nothing
-    if append and not resume:
+    # `--append --resume`: continue this batch if it is the one the dataset was last given, else append it.
+    if append and (not resume or identity_diff(ds.get("identity", {}), ident)):
         check_append(out, ds, ident, declared or {}, table_format, allow_duplicate=allow_duplicate, me=me)
         return Plan(out, "append", True, ds)
     if not resume:
@@ -316,7 +317,7 @@ def _remove_part(out: Path, rel: str) -> None:
 
 def batch_runs(out: Path, ident: dict[str, Any]) -> set[str]:
     """The run ids that wrote the batch with identity `ident` (a run and its resumes)."""
-    return {str(r.get("run_id")) for r in _runs(out) if r.get("identity") == ident}
+    return {str(r.get("run_id")) for r in _runs(out) if not identity_diff(r.get("identity", {}), ident)}
 
 
 def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
