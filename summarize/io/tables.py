@@ -328,7 +328,14 @@ def read_table(out_dir: Path, name: str) -> Any:
     """A written table as a Polars frame (partition columns from the path included)."""
     import polars as pl
 
+    if (out_dir / name / "_delta_log").is_dir():  # --table-format delta
+        return pl.read_delta(str(out_dir / name))
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
-    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
+    # Appended runs may add kept columns: read with the union of the files' schemas (Polars
+    # would otherwise take the first file's schema and refuse the others' extra columns).
+    schema: dict[str, Any] = {}
+    for f in files_under(out_dir / name, ".parquet"):
+        schema.update(pl.read_parquet_schema(f))
+    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True, schema=schema,
                            missing_columns="insert").collect()
