@@ -470,6 +470,25 @@ def test_run_with_local_models_says_nothing_to_download(tmp_path: Path, tiny: di
     assert res.stderr.splitlines()[0] == "summarize: nothing to download; 0 cached; 2 local"
 
 
+def test_forced_local_models_skip_the_reading_pass(tmp_path: Path, tiny: dict[str, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both models forced and on disk: nothing can be downloaded, so the pre-flight names them
+    # without reading and detecting the inputs a second time; a registry route needs the pass.
+    from summarize import routing
+
+    passes: list[int] = []
+    real = routing.plan_inputs
+    monkeypatch.setattr(routing, "plan_inputs", lambda *a, **k: passes.append(1) or real(*a, **k))
+    inp = write_jsonl(tmp_path / "in.jsonl", sample_articles(2))
+    base = ["run", str(inp), "--to", "fr", "--summary-model", str(tiny["t5"]), "--max-new-tokens", "8",
+            "--beams", "1", "--translation-beams", "1", "--translation-max-new-tokens", "12"]
+    res = invoke([*base, "--out", str(tmp_path / "a"), "--translation-model", str(tiny["m2m100"])])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines()[0] == "summarize: nothing to download; 0 cached; 2 local" and passes == []
+    res = invoke([*base, "--out", str(tmp_path / "b"), "--translation-model", "nobody/not-a-local-folder"])
+    assert passes == [1], res.output
+
+
 def _prompted(res: Any) -> bool:
     return "Continue?" in res.output
 

@@ -315,6 +315,15 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def _forced_local(options: RunOptions) -> list[str] | None:
+    """The models of the run when every one it can load is a folder on disk: a forced summarizer
+    and (with targets) a forced translator, which bypass the registry's routes; else None."""
+    from ..backends import is_local
+
+    forced = [options.summary_model] + ([options.translation_model] if options.to else [])
+    return [m for m in forced if m] if all(m is not None and is_local(m) for m in forced) else None
+
+
 def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadOptions, *, quiet: bool,
                         yes: bool) -> None:
     """Before `summarize run` loads a model: say what it will download, ask on a terminal when
@@ -322,7 +331,8 @@ def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadO
     on a model it cannot get before any work, and within seconds when the Hub is unreachable.
 
     Reads and detects the inputs once (as `models plan` does) to learn the models; skipped for
-    stdin, which cannot be read twice (the loads then fetch as they go). Raises ModelError for
+    stdin, which cannot be read twice (the loads then fetch as they go), and when both models are
+    forced local folders (nothing can be downloaded, so the pass would only cost time). Raises ModelError for
     the first model that cannot be fetched; exits 1 when the question is answered no."""
     if "-" in inputs:
         return
@@ -333,7 +343,10 @@ def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadO
     from ..routing import plan_inputs
 
     reg = Registry.load(options.registry)
-    dl = plan_downloads(plan_inputs(inputs, options, read_opts, registry=reg).model_ids(), registry=reg)
+    # Reading and detecting every input only to learn the models is skipped when they are known.
+    ids = _forced_local(options)
+    dl = plan_downloads(ids if ids is not None else plan_inputs(inputs, options, read_opts, registry=reg).model_ids(),
+                        registry=reg)
     if not quiet and dl.models:
         say(dl.text(), downloads=dl.to_dict())
     if dl.unfetchable:
