@@ -215,6 +215,7 @@ def run(
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     stdin: IO[bytes] | None = None,
+    storage_options: dict[str, str] | None = None,
     **option_fields: Any,
 ) -> RunInfo:
     """Run a whole job: read `inputs`, summarize and translate, write the tables to `out`.
@@ -222,8 +223,11 @@ def run(
     Options come as a `RunOptions` or as its field names (`to=["en"]`, `summary_model=...`).
     `out` is a folder, or `-` to stream article rows as JSONL on stdout. Returns the `RunInfo`
     also written to `out/run.json`. SIGINT/SIGTERM stop after the shard in flight; the
-    interruption is recorded and `RunInfo.exit_code` is 130/143.
+    interruption is recorded and `RunInfo.exit_code` is 130/143. `storage_options` (object_store
+    keys such as `aws_endpoint_url`) apply to `s3://`-style inputs and `out`.
     """
+    if storage_options is not None:
+        io.configure_storage(storage_options)
     if options is None:
         for key in ("to", "translate"):
             if key in option_fields and not isinstance(option_fields[key], str):
@@ -242,7 +246,7 @@ def run(
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
     to_stdout = str(out) == io.STDIN
-    out_dir = Path(str(out))
+    out_dir = io.as_path(str(out))
     ohash = options.output_hash()
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     ident: dict[str, Any] = {}

@@ -51,7 +51,7 @@ def fingerprint(name: str) -> dict[str, Any]:
     with their relative paths). Stdin cannot be read twice, so it has no fingerprint."""
     if name == STDIN:
         return {"name": name, "size": None, "blake2b": None}
-    p = Path(name)
+    p = files.as_path(name)
     h = hashlib.blake2b(digest_size=16)
     size = 0
     paths = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
@@ -151,6 +151,9 @@ def markers(out: Path) -> list[dict[str, Any]]:
 
 def _only_lock(out: Path) -> bool:
     # A folder holding nothing but a lock (ours, just taken) is as good as empty.
+    if files.is_remote(out):
+        rest = [f for f in files.files_under(out) if f != book(out) / "lock"]
+        return not rest
     entries = list(out.iterdir())
     return not entries or (entries == [book(out)] and {p.name for p in book(out).iterdir()} <= {"lock"})
 
@@ -160,10 +163,10 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
 
     `me` is the run id of a caller that already holds the lock.
     """
-    if out.exists() and not out.is_dir():
+    if not files.is_remote(out) and out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
-    if not out.exists() or _only_lock(out):
-        return Plan(out, "new", out.exists(), None)
+    if not files.exists(out) or _only_lock(out):
+        return Plan(out, "new", files.exists(out), None)
     ds = _ours(out)
     holder = holder_of(book(out))
     if holder is not None and holder.get("run_id") != me and not is_stale(holder):
@@ -206,12 +209,19 @@ def _replace(out: Path) -> None:
     for name in ("run.json", "wide.parquet"):
         files.remove(out / name)
     for sub in (COMMITS, f"{BOOKKEEPING}/{RUNS}", LEGACY_COMMITS):
-        if (out / sub).is_dir():
+        if files.is_remote(out):
+            for f in files.files_under(out / sub):
+                files.remove(f)
+        elif (out / sub).is_dir():
             shutil.rmtree(out / sub)
     files.remove(book(out) / DATASET)
 
 
 def _remove_part(out: Path, rel: str) -> None:
+    if files.is_remote(out):  # no symlinks on an object store; a marker never names ../
+        if rel and ".." not in rel.split("/"):
+            files.remove(out / rel)
+        return
     p = (out / rel).resolve()
     if out.resolve() in p.parents:  # a marker never names a file outside the folder
         files.remove(p)
@@ -241,13 +251,13 @@ def committed_state(out: Path) -> Existing:
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
-        df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
         hashes.update(h for h in df["options_hash"].unique().to_list() if h)
         for rid, ch in zip(df["id"].to_list(), df["content_hash"].to_list(), strict=True):
             articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
     rejects: set[tuple[str, int]] = set()
     for f in sorted(committed["rejects"]):
-        df = pl.read_parquet(f, columns=["source", "line"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["source", "line"], hive_partitioning=False)
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
 
@@ -268,7 +278,7 @@ class Dataset:
              declared: dict[str, Any]) -> Dataset:
         """Take the lock, re-check the folder under it, and prepare it for this run."""
         out = plan.out
-        out_created = not out.exists()
+        out_created = not files.exists(out)
         try:
             lock = Lock.acquire(book(out), run_id, str(out))
         except OSError as exc:
@@ -285,7 +295,7 @@ class Dataset:
                     log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
                 old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]
                 existing.aliases = {n["name"]: o for n, o in zip(ident["inputs"], old, strict=False) if n["name"] != o}
-            (book(out) / RUNS).mkdir(parents=True, exist_ok=True)
+            files.mkdir(book(out) / RUNS)
             if plan.action != "resume":
                 files.write_json(book(out) / DATASET, {"tool": "summarize", "schema_version": SCHEMA_VERSION,
                                                        "first_run": run_id, **declared, "identity": ident})

@@ -84,8 +84,8 @@ class RunWriter:
             raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
         try:
             for t in TABLES:
-                (self.out_dir / t).mkdir(parents=True, exist_ok=True)
-            (self.out_dir / COMMITS).mkdir(parents=True, exist_ok=True)
+                files.mkdir(self.out_dir / t)
+            files.mkdir(self.out_dir / COMMITS)
         except OSError as exc:
             raise OutputError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from exc
 
@@ -113,7 +113,7 @@ class RunWriter:
         parts = []
         for key, part_rows in groups.items():
             folder = self.out_dir.joinpath(table, *key)
-            folder.mkdir(parents=True, exist_ok=True)
+            files.mkdir(folder)
             path = folder / self.part_name(tag)
             data = arrow_table(table, part_rows, self.kept if table == "articles" else (), drop=drop)
             size = write_parquet(data, path, {**self.metadata, "table": table})
