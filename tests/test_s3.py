@@ -185,3 +185,28 @@ def test_kill_then_resume_on_s3_writes_every_article_once(tmp_path: Path, tiny: 
     assert second.exit_code == 0 and second.resumed == 2 and second.counts == {"ok": 6}
     api.run([inp], tmp_path / "local", opts)
     assert_same_tables(tmp_path / "local", s3_prefix)  # every article exactly once
+
+
+@pytest.mark.ray
+def test_ray_with_two_workers_writing_to_s3_matches_the_local_engine(tmp_path: Path, tiny: dict[str, Path],
+                                                                     s3_server: S3Server, s3_prefix: str) -> None:
+    ray = pytest.importorskip("ray")
+    from summarize.engines.ray import RayEngine
+
+    inp = write_jsonl(tmp_path / "in.jsonl", [*articles(7), '{"id": "broken", "text": ', {"id": "empty", "text": ""}])
+    opts = options(tiny)
+    local = api.run([inp], tmp_path / "local", opts)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        engine = RayEngine(opts, workers=2)
+        remote = api.run([inp], s3_prefix, opts, engine=engine, storage_options=s3_server.object_store_options())
+    finally:
+        ray.shutdown()
+    assert remote.exit_code == local.exit_code == 1 and remote.counts == local.counts
+    assert_same_tables(tmp_path / "local", s3_prefix)
+    found = keys(s3_server, s3_prefix)
+    markers = [k for k in found if k.startswith("_summarize/commits/")]
+    listed = {p["path"] for k in markers for p in json.loads(io.as_path(f"{s3_prefix}/{k}").read_text())["parts"]}
+    parts = {k for k in found if k.endswith(".parquet")}
+    assert parts == listed  # every part on the store is committed, none twice
+    assert len(markers) == 4  # 8 articles (one empty, skipped) in shards of 2; the reject rides with its shard
