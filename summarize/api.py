@@ -211,6 +211,10 @@ def run(
     resume: bool = False,
     partition_by: Sequence[str] = (),
     wide: bool = False,
+    append: bool = False,
+    allow_duplicate_batch: bool = False,
+    upsert: bool = False,
+    table_format: str = "parquet",
     pipeline: Pipeline | None = None,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
@@ -223,8 +227,10 @@ def run(
     Options come as a `RunOptions` or as its field names (`to=["en"]`, `summary_model=...`).
     `out` is a folder, or `-` to stream article rows as JSONL on stdout. Returns the `RunInfo`
     also written to `out/run.json`. SIGINT/SIGTERM stop after the shard in flight; the
-    interruption is recorded and `RunInfo.exit_code` is 130/143. `storage_options` (object_store
-    keys such as `aws_endpoint_url`) apply to `s3://`-style inputs and `out`.
+    interruption is recorded and `RunInfo.exit_code` is 130/143. `append` adds this run to an
+    existing dataset; `table_format="delta"` writes Delta Lake tables, where `upsert` replaces
+    the rows of articles already there (same id). `storage_options` (object_store keys such as
+    `aws_endpoint_url`) apply to `s3://`-style inputs and `out`.
     """
     if storage_options is not None:
         io.configure_storage(storage_options)
@@ -245,6 +251,8 @@ def run(
     bad = [p for p in partition_by if p not in PARTITIONS]
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+    io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
+                        table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
     out_dir = io.as_path(str(out))
     ohash = options.output_hash()
@@ -253,23 +261,36 @@ def run(
     plan = None
     if not to_stdout:
         ident = io.identity(names, output_options(options, read_options, partition_by))
-        plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident)
+        mode: dict[str, Any] = {"append": append or upsert, "allow_duplicate": allow_duplicate_batch,
+                                "table_format": table_format}
+        plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident,
+                            declared=io.declared(kept, partition_by), **mode)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
     declared = io.declared(kept, partition_by)
     dataset: io.Dataset | None = None
-    writer: io.RunWriter | io.JsonlWriter
+    writer: Any  # io.RunWriter, io.JsonlWriter or io.delta.DeltaWriter (same write/finish/written/commits)
     if to_stdout:
         writer = io.JsonlWriter(run_id, ohash, kept)
     else:
         assert plan is not None
-        dataset = io.Dataset.open(plan, run_id, overwrite=overwrite, resume=resume, ident=ident, declared=declared)
+        dataset = io.Dataset.open(plan, run_id, overwrite=overwrite, resume=resume, ident=ident, declared=declared,
+                                  **mode)
         try:
-            writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
-            bind = getattr(eng, "bind_writer", None)
-            if bind is not None:  # the engine's workers write the parts; this process only commits them
-                writer = bind(writer)
+            if table_format == "delta":
+                from .io.delta import DeltaWriter
+
+                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=upsert,
+                                    batch=io.batch_runs(out_dir, ident) if resume else set())
+                if dataset.existing is not None:
+                    dataset.existing = delta.committed(dataset.existing)
+                writer = delta
+            else:
+                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
+                bind = getattr(eng, "bind_writer", None)
+                if bind is not None:  # the engine's workers write the parts; this process only commits them
+                    writer = bind(writer)
         except BaseException:
             dataset.rollback()
             raise
@@ -292,7 +313,8 @@ def run(
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
             "options": options.to_dict(), "read_options": read_options.__dict__, "partition_by": list(partition_by),
             "kept": declared["kept"], "options_hash": ohash, "identity": ident, "rows_written": writer.written,
-            "commits": writer.commits,
+            "commits": writer.commits, "table_format": table_format, "append": append or upsert, "upsert": upsert,
+            **({"delta_versions": writer.versions} if table_format == "delta" else {}),
         }
         try:
             dataset.write_manifest(doc, latest=latest)

@@ -23,6 +23,7 @@ app = typer.Typer(
 app.command("run")(run.run)
 app.command("detect")(run.detect)
 app.command("schema")(run.schema)
+app.command("compact")(run.compact)
 quality.register(app)
 app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
 

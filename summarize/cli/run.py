@@ -40,6 +40,11 @@ class EngineName(str, Enum):
     ray = "ray"
 
 
+class TableFormat(str, Enum):
+    parquet = "parquet"
+    delta = "delta"
+
+
 class OutFormat(str, Enum):
     tables = "tables"
     wide = "wide"
@@ -57,6 +62,10 @@ def run(
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = _RUN.shard_size,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an output folder written by summarize (other folders are refused; only our files are deleted).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
+    append: Annotated[bool, typer.Option("--append", help="Add this run to the dataset in --out (same schema; a new kept column is added as nullable); earlier runs stay.")] = False,
+    allow_duplicate_batch: Annotated[bool, typer.Option("--allow-duplicate-batch", help="With --append: accept an input the dataset already holds (same content).")] = False,
+    upsert: Annotated[bool, typer.Option("--upsert", help="With --table-format delta: append, replacing the rows of every article already there (same id) in all tables.")] = False,
+    table_format: Annotated[TableFormat, typer.Option("--table-format", help="parquet: Parquet part files; delta: each table a Delta Lake table (shards committed as transactions).")] = TableFormat.parquet,
     partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (UTC date of published_at), or lang,date; unknown values go to lang=und / date=unknown.")] = None,
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
     engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
@@ -100,7 +109,9 @@ def run(
             eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
                             address=ray_address)
         info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
-                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng)
+                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng,
+                                  mode={"append": append, "allow_duplicate_batch": allow_duplicate_batch,
+                                        "upsert": upsert, "table_format": table_format.value})
     except SummarizeError as exc:
         raise fail(exc) from None
     except BrokenPipeError:
@@ -117,14 +128,15 @@ def run(
 
 
 def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, *, overwrite: bool,
-                       resume: bool, quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None) -> Any:
+                       resume: bool, quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None,
+                       mode: dict[str, Any] | None = None) -> Any:
     from ..api import run as run_api
     from ..io import count_records
 
     bar = Progress(count_records(inputs), quiet=quiet)
     try:
         return run_api(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
-                       partition_by=partition_by, wide=wide, engine=engine)
+                       partition_by=partition_by, wide=wide, engine=engine, **(mode or {}))
     finally:
         bar.close()
 
@@ -194,3 +206,27 @@ def schema(
     from ..schema import schema_dict, schema_markdown
 
     typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
+
+
+def compact(
+    out: Annotated[str, typer.Argument(help="A dataset folder written by `summarize run`.", show_default=False)],
+    target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Merge a dataset's small files into larger ones (Delta: optimize and vacuum) and print the
+    file counts before and after. Holds the dataset's lock; the rows stay the same."""
+    setup_logging(verbose, quiet, log_format)
+    try:
+        from pathlib import Path
+
+        from ..io.compact import compact as compact_dataset
+
+        result = compact_dataset(Path(out), target_mb * 2**20)
+    except SummarizeError as exc:
+        raise fail(exc) from None
+    before, after = sum(result.before.values()), sum(result.after.values())
+    say(f"{before} files before, {after} after; " + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}"
+                                                            for t in result.before),
+        before=result.before, after=result.after, out=out)

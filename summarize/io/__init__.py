@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from .files import as_path
 from .files import configure as configure_storage
-from .outdir import Dataset, Existing, Plan, check_out, committed_state, identity, read_manifest
+from .outdir import (
+    Dataset,
+    Existing,
+    Plan,
+    batch_runs,
+    check_out,
+    check_write_mode,
+    committed_state,
+    identity,
+    read_manifest,
+)
 from .read import (
     JSONL_SUFFIXES,
     RAW_LIMIT,
@@ -38,39 +48,9 @@ from .write import (
 )
 
 __all__ = [
-    "COMMITS",
-    "JSONL_SUFFIXES",
-    "RAW_LIMIT",
-    "STDIN",
-    "TEXT_SUFFIXES",
-    "Dataset",
-    "Existing",
-    "JsonlWriter",
-    "Kept",
-    "Plan",
-    "RunWriter",
-    "arrow_table",
-    "as_path",
-    "atomic_write_bytes",
-    "check_columns",
-    "check_inputs",
-    "check_out",
-    "commit_parts",
-    "committed_state",
-    "configure_storage",
-    "count_records",
-    "declared",
-    "file_metadata",
-    "identity",
-    "kept_columns",
-    "parse_timestamp",
-    "partition_lang",
-    "read_manifest",
-    "read_records",
-    "read_table",
-    "totals",
-    "write_detections",
-    "write_json",
-    "write_parquet",
-    "write_wide",
+    "COMMITS", "JSONL_SUFFIXES", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Dataset", "Existing", "JsonlWriter", "Kept",
+    "Plan", "RunWriter", "arrow_table", "as_path", "atomic_write_bytes", "batch_runs", "check_columns", "check_inputs", "check_out",
+    "check_write_mode", "commit_parts", "committed_state", "configure_storage", "count_records", "declared", "file_metadata", "identity", "kept_columns",
+    "parse_timestamp", "partition_lang", "read_manifest", "read_records", "read_table", "totals",
+    "write_detections", "write_json", "write_parquet", "write_wide",
 ]  # fmt: skip

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
+from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .lock import Lock, describe, holder_of, is_stale
@@ -145,8 +145,15 @@ def _ours(out: Path) -> dict[str, Any] | None:
 
 
 def markers(out: Path) -> list[dict[str, Any]]:
-    """Every commit marker of the folder."""
-    return [m for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
+    """Every commit marker of the folder (`_name`: its file name without `.json`)."""
+    return [{**m, "_name": f.stem} for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
+
+
+def live_markers(out: Path) -> list[dict[str, Any]]:
+    """The markers that define the dataset: all but those a compaction marker supersedes."""
+    every = markers(out)
+    gone = {n for m in every for n in m.get("supersedes", [])}
+    return [m for m in every if m["_name"] not in gone]
 
 
 def _only_lock(out: Path) -> bool:
@@ -158,10 +165,13 @@ def _only_lock(out: Path) -> bool:
     return not entries or (entries == [book(out)] and {p.name for p in book(out).iterdir()} <= {"lock"})
 
 
-def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any], me: str | None = None) -> Plan:
+def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any], me: str | None = None,
+              append: bool = False, allow_duplicate: bool = False, declared: dict[str, Any] | None = None,
+              table_format: str = "parquet") -> Plan:
     """Decide, reading only, whether this run may use `out` and how; raise OutputError (exit 2) if not.
 
-    `me` is the run id of a caller that already holds the lock.
+    `me` is the run id of a caller that already holds the lock. With `append`, an existing dataset
+    takes a new run (`append`) when its declared schema fits and it does not already hold the inputs.
     """
     if not files.is_remote(out) and out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
@@ -181,11 +191,17 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
         return Plan(out, "replace", True, ds)
     if not ds.get("legacy") and not markers(out):
         return Plan(out, "replace", True, ds)  # only the bookkeeping of a run that committed nothing
+    if append and not resume:
+        check_append(out, ds, ident, declared or {}, table_format, allow_duplicate=allow_duplicate, me=me)
+        return Plan(out, "append", True, ds)
     if not resume:
-        raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, or --overwrite to replace it")
+        raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, --append to add a run to it, or --overwrite to replace it")
     if ds.get("legacy") or ds.get("schema_version") != SCHEMA_VERSION:
         raise OutputError(f"--out {out} was written by another version of summarize (schema "
                           f"{ds.get('schema_version')}, now {SCHEMA_VERSION}) and cannot be resumed; use --overwrite")
+    if ds.get("table_format", "parquet") != table_format:
+        raise OutputError(f"--out {out} holds {ds.get('table_format', 'parquet')} tables; resume it with "
+                          f"--table-format {ds.get('table_format', 'parquet')}")
     diffs = identity_diff(ds.get("identity", {}), ident)
     if diffs:
         opts = any(d.startswith("option ") for d in diffs)
@@ -196,12 +212,93 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
     return Plan(out, "resume", True, ds)
 
 
+TABLE_FORMATS = ("parquet", "delta")
+
+
+def check_write_mode(out: str, *, append: bool, resume: bool, overwrite: bool, upsert: bool, table_format: str,
+                     allow_duplicate: bool) -> None:
+    """Flags of `--append`/`--upsert`/`--table-format` that exclude each other (UsageError, exit 2)."""
+    if table_format not in TABLE_FORMATS:
+        raise UsageError(f"--table-format takes {' or '.join(TABLE_FORMATS)}; not {table_format}")
+    if upsert and table_format != "delta":
+        raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
+                         "each article as the README shows)")
+    if allow_duplicate and not (append or upsert):
+        raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
+    for flag, given in (("--append", append), ("--upsert", upsert)):
+        if given and overwrite:
+            raise UsageError(f"{flag} and --overwrite exclude each other")
+        if given and out == STDIN:
+            raise UsageError(f"{flag} needs an output folder; --out - streams rows to stdout")
+    if table_format == "delta" and out == STDIN:
+        raise UsageError("--table-format delta needs an output folder; --out - streams rows to stdout")
+
+
+def _runs(out: Path) -> list[dict[str, Any]]:
+    """Every run manifest of the dataset, oldest first."""
+    docs = [d for f in files.files_under(book(out) / RUNS, ".json") if (d := files.read_json(f)) is not None]
+    return sorted(docs, key=lambda d: str(d.get("run_id", "")))
+
+
+def check_append(out: Path, ds: dict[str, Any], ident: dict[str, Any], declared: dict[str, Any], table_format: str,
+                 *, allow_duplicate: bool, me: str | None = None) -> None:
+    """Refuse (OutputError) an `--append` whose schema, layout or input does not fit the dataset."""
+    if ds.get("legacy") or ds.get("schema_version") != SCHEMA_VERSION:
+        raise OutputError(f"--out {out} was written by another version of summarize (schema "
+                          f"{ds.get('schema_version')}, now {SCHEMA_VERSION}); --append needs the same schema version")
+    if ds.get("table_format", "parquet") != table_format:
+        raise OutputError(f"--out {out} holds {ds.get('table_format', 'parquet')} tables; this run asks for "
+                          f"--table-format {table_format}")
+    if list(ds.get("partition_by", [])) != list(declared.get("partition_by", [])):
+        raise OutputError(f"--out {out} is partitioned by {ds.get('partition_by') or 'nothing'}; this run by "
+                          f"{declared.get('partition_by') or 'nothing'}: --append needs the same --partition-by")
+    old = {k["name"]: k["type"] for k in ds.get("kept", [])}
+    for k in declared.get("kept", []):
+        if k["name"] in old and old[k["name"]] != k["type"]:
+            raise OutputError(f"--out {out}: kept column {k['name']} is {old[k['name']]} in the dataset, {k['type']} "
+                              "in this run; give it the same type (--keep-col NAME:TYPE)")
+    if allow_duplicate:
+        return
+    held = {(i["size"], i["blake2b"]): (r.get("run_id"), i["name"]) for r in _runs(out) if r.get("run_id") != me
+            and r.get("commits", 1) for i in r.get("identity", {}).get("inputs", []) if i.get("blake2b")}
+    for i in ident.get("inputs", []):
+        if (i.get("size"), i.get("blake2b")) in held:
+            run, name = held[(i["size"], i["blake2b"])]
+            raise OutputError(f"--out {out} already holds input {i['name']} (same content as {name}, run {run}); "
+                              "use --allow-duplicate-batch to append it again")
+
+
+def appended(ds: dict[str, Any], run_id: str, ident: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """dataset.json after an `--append`: new kept columns added (nullable, recorded in
+    `schema_history`), and this run's identity as the one a `--resume` continues."""
+    doc = dict(ds)
+    known = {k["name"] for k in doc.get("kept", [])}
+    added = [k for k in declared.get("kept", []) if k["name"] not in known]
+    history = list(doc.get("schema_history", []))
+    if added:
+        doc["kept"] = [*doc.get("kept", []), *added]
+        cols = {c["name"]: c for c in declared["tables"]["articles"]["columns"]}
+        tables = dict(doc.get("tables", {}))
+        arts = dict(tables.get("articles", {}))
+        arts["columns"] = [*arts.get("columns", []), *({**cols[k["name"]], "nullable": True} for k in added)]
+        tables["articles"] = arts
+        doc["tables"] = tables
+        history.append({"run_id": run_id, "added_columns": added})
+    doc["schema_history"] = history
+    doc["batches"] = [*doc.get("batches", []), run_id]
+    doc["identity"] = ident
+    return doc
+
+
 def _replace(out: Path) -> None:
     """Delete what summarize wrote in `out` (never other files), keeping the lock."""
     for m in markers(out):
         for part in m.get("parts", []):
             _remove_part(out, part.get("path", ""))
     for t in TABLES:
+        if (out / t / "_delta_log").is_dir():  # a Delta table: all of it is ours
+            shutil.rmtree(out / t)
+            continue
         for f in files.files_under(out / t):
             if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
                 files.remove(f)
@@ -227,17 +324,23 @@ def _remove_part(out: Path, rel: str) -> None:
         files.remove(p)
 
 
-def committed_state(out: Path) -> Existing:
+def batch_runs(out: Path, ident: dict[str, Any]) -> set[str]:
+    """The run ids that wrote the batch with identity `ident` (a run and its resumes)."""
+    return {str(r.get("run_id")) for r in _runs(out) if r.get("identity") == ident}
+
+
+def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
     """Remove uncommitted parts (a killed run's half shard) and read what the folder holds.
 
     Articles are keyed by (id, content_hash) with a count, so identical duplicates in the
-    input are also resumed exactly once each.
+    input are also resumed exactly once each. With `runs`, only those runs' articles and rejects
+    count (an appended batch resumes against itself, not against earlier batches).
     """
     import polars as pl
 
     committed: dict[str, list[Path]] = {t: [] for t in TABLES}
     listed: set[Path] = set()
-    for m in markers(out):
+    for m in live_markers(out):
         for part in m.get("parts", []):
             p = out / part["path"]
             listed.add(p)
@@ -251,13 +354,17 @@ def committed_state(out: Path) -> Existing:
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
-        df = pl.read_parquet(files.source(f), columns=["id", "content_hash", "options_hash"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["id", "content_hash", "options_hash", "run_id"], hive_partitioning=False)
+        if runs is not None:  # rows keep their run_id, also in a compacted part spanning runs
+            df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         hashes.update(h for h in df["options_hash"].unique().to_list() if h)
         for rid, ch in zip(df["id"].to_list(), df["content_hash"].to_list(), strict=True):
             articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
     rejects: set[tuple[str, int]] = set()
     for f in sorted(committed["rejects"]):
-        df = pl.read_parquet(files.source(f), columns=["source", "line"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["source", "line", "run_id"], hive_partitioning=False)
+        if runs is not None:
+            df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
 
@@ -272,10 +379,12 @@ class Dataset:
     created: bool  # this run made the dataset (so a rollback removes it all)
     out_created: bool
     existing: Existing | None = None
+    before_append: dict[str, Any] | None = None  # dataset.json as it was, restored by a rollback
 
     @classmethod
     def open(cls, plan: Plan, run_id: str, *, overwrite: bool, resume: bool, ident: dict[str, Any],
-             declared: dict[str, Any]) -> Dataset:
+             declared: dict[str, Any], append: bool = False, allow_duplicate: bool = False,
+             table_format: str = "parquet") -> Dataset:
         """Take the lock, re-check the folder under it, and prepare it for this run."""
         out = plan.out
         out_created = not files.exists(out)
@@ -285,20 +394,26 @@ class Dataset:
             raise OutputError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
         try:
             # Another run may have finished between the first check and the lock.
-            plan = check_out(out, overwrite=overwrite, resume=resume, ident=ident, me=run_id)
+            plan = check_out(out, overwrite=overwrite, resume=resume, ident=ident, me=run_id, append=append,
+                             allow_duplicate=allow_duplicate, declared=declared, table_format=table_format)
             existing: Existing | None = None
             if plan.action == "replace":
                 _replace(out)
             elif plan.action == "resume":
-                existing = committed_state(out)
+                ds = plan.dataset or {}
+                runs = batch_runs(out, ident) if ds.get("batches") else None
+                existing = committed_state(out, runs) if table_format == "parquet" else Existing({}, set(), set(), [])
                 if existing.removed:
                     log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
                 old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]
                 existing.aliases = {n["name"]: o for n, o in zip(ident["inputs"], old, strict=False) if n["name"] != o}
             files.mkdir(book(out) / RUNS)
-            if plan.action != "resume":
+            if plan.action == "append":
+                files.write_json(book(out) / DATASET, appended(plan.dataset or {}, run_id, ident, declared))
+            elif plan.action != "resume":
                 files.write_json(book(out) / DATASET, {"tool": "summarize", "schema_version": SCHEMA_VERSION,
-                                                       "first_run": run_id, **declared, "identity": ident})
+                                                       "first_run": run_id, **declared, "table_format": table_format,
+                                                       "batches": [run_id], "schema_history": [], "identity": ident})
         except BaseException:
             lock.release()
             # Only empty folders go: another run may have filled `out` since it was found missing.
@@ -306,7 +421,8 @@ class Dataset:
             if out_created:
                 files.remove_empty_dirs(out)
             raise
-        return cls(out, run_id, lock, plan.action != "resume", out_created, existing)
+        return cls(out, run_id, lock, plan.action not in ("resume", "append"), out_created, existing,
+                   plan.dataset if plan.action == "append" else None)
 
     def write_manifest(self, doc: dict[str, Any], *, latest: bool) -> None:
         """This run's manifest in `runs/`; with `latest`, also as `OUT/run.json`."""
@@ -317,6 +433,8 @@ class Dataset:
     def rollback(self) -> None:
         """Undo a run that committed nothing: its manifest, and a dataset it created itself."""
         files.remove(book(self.out) / RUNS / f"{self.run_id}.json")
+        if self.before_append is not None:
+            files.write_json(book(self.out) / DATASET, self.before_append)
         if self.created:
             _replace(self.out)
             for t in TABLES:

@@ -323,6 +323,8 @@ def read_table(out_dir: Any, name: str) -> Any:
     """A written table as a Polars frame (partition columns from the path included)."""
     import polars as pl
 
+    if (out_dir / name / "_delta_log").is_dir():  # --table-format delta
+        return pl.read_delta(str(out_dir / name))
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
     if is_remote(out_dir):
@@ -334,6 +336,17 @@ def read_table(out_dir: Any, name: str) -> Any:
         found = [f.path for f in files_under(base, ".parquet")]
         data = pads.dataset(found, filesystem=base.fs, format="parquet",
                             partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
-        return pl.from_arrow(data.to_table())
-    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True,
+        # Appended runs may add kept columns: the union of the parts' schemas, as below.
+        import pyarrow as pa
+
+        union = pa.unify_schemas([data.schema, *(f.physical_schema for f in data.get_fragments())])
+        unified = pads.dataset(found, filesystem=base.fs, format="parquet", schema=union,
+                               partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
+        return pl.from_arrow(unified.to_table())
+    # Appended runs may add kept columns: read with the union of the files' schemas (Polars
+    # would otherwise take the first file's schema and refuse the others' extra columns).
+    schema: dict[str, Any] = {}
+    for f in files_under(out_dir / name, ".parquet"):
+        schema.update(pl.read_parquet_schema(f))
+    return pl.scan_parquet(out_dir / name / "**" / "*.parquet", hive_partitioning=True, schema=schema,
                            missing_columns="insert").collect()

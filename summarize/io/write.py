@@ -51,11 +51,13 @@ def write_parquet(table: Any, path: Path, metadata: dict[str, str]) -> int:
     return len(data)
 
 
-def commit_parts(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str, Any]]) -> bool:
+def commit_parts(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str, Any]],
+                 supersedes: Sequence[str] = ()) -> bool:
     """Record parts (dicts with `path` relative to `out_dir`, `table`, `rows`, `bytes`) as
     committed under the marker `name`; False when a marker of that name already exists (a replayed
-    commit changes nothing)."""
-    doc = {"run_id": run_id, "committed_at": dt.datetime.now(dt.UTC).isoformat(), "parts": list(parts)}
+    commit changes nothing). `supersedes` names markers this one replaces (`summarize compact`)."""
+    doc = {"run_id": run_id, "committed_at": dt.datetime.now(dt.UTC).isoformat(), "parts": list(parts),
+           **({"supersedes": list(supersedes)} if supersedes else {})}
     return files.create_exclusive(out_dir / COMMITS / f"{name}.json", files.json_bytes(doc))
 
 
