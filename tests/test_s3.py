@@ -210,3 +210,21 @@ def test_ray_with_two_workers_writing_to_s3_matches_the_local_engine(tmp_path: P
     parts = {k for k in found if k.endswith(".parquet")}
     assert parts == listed  # every part on the store is committed, none twice
     assert len(markers) == 4  # 8 articles (one empty, skipped) in shards of 2; the reject rides with its shard
+
+
+def test_append_on_s3_adds_a_batch_and_refuses_the_same_one_again(tmp_path: Path, tiny: dict[str, Path],
+                                                                  s3_server: S3Server, s3_prefix: str) -> None:
+    opts = options(tiny)
+    first = write_jsonl(tmp_path / "day1.jsonl", articles(3))
+    second = write_jsonl(tmp_path / "day2.jsonl", [{**a, "id": f"b{i}"} for i, a in enumerate(articles(2))])
+    store = s3_server.object_store_options()
+    one = api.run([first], s3_prefix, opts, storage_options=store)
+    two = api.run([second], s3_prefix, opts, append=True)
+    assert one.exit_code == two.exit_code == 0
+    arts = io.read_table(io.as_path(s3_prefix), "articles")
+    assert sorted(arts["id"].to_list()) == ["a000", "a001", "a002", "b0", "b1"]
+    assert arts["run_id"].n_unique() == 2  # both runs' rows, each run's own
+    runs = [k for k in keys(s3_server, s3_prefix) if k.startswith("_summarize/runs/")]
+    assert len(runs) == 2
+    with pytest.raises(OutputError, match="already"):
+        api.run([second], s3_prefix, opts, append=True)
