@@ -228,3 +228,28 @@ def test_append_on_s3_adds_a_batch_and_refuses_the_same_one_again(tmp_path: Path
     assert len(runs) == 2
     with pytest.raises(OutputError, match="already"):
         api.run([second], s3_prefix, opts, append=True)
+
+
+def test_an_unusable_url_is_a_usage_error_naming_the_extra(tmp_path: Path, fast_args: list[str]) -> None:
+    from summarize.errors import UsageError
+
+    with pytest.raises(UsageError, match="nosuch://"):
+        io.as_path("nosuch://bucket/out")
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(1))
+    res = invoke(["run", str(inp), "--out", "nosuch://bucket/out", *fast_args])
+    assert res.exit_code == 2 and "install its package" in res.output
+
+
+def test_file_operations_on_an_fsspec_memory_store() -> None:
+    from summarize.io import files
+
+    root = io.as_path("memory://summarize-test/ops")
+    assert files.is_remote(root) and not files.exists(root)
+    assert files.create_exclusive(root / "a" / "m.json", b"{}")
+    assert not files.create_exclusive(root / "a" / "m.json", b"[]")  # create-only: the first stays
+    files.write_json(root / "b.json", {"x": 1})
+    assert files.read_json(root / "b.json") == {"x": 1} and files.read_json(root / "a" / "m.json") == {}
+    assert [f.name for f in files.files_under(root, ".json")] == ["m.json", "b.json"]
+    files.remove(root / "a" / "m.json")
+    files.remove(root / "a" / "m.json")  # absent: no error
+    assert [f.name for f in files.files_under(root)] == ["b.json"]

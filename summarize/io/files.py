@@ -73,9 +73,18 @@ def as_path(name: str, options: dict[str, str] | None = None) -> AnyPath:
     """
     if not is_url(name):
         return Path(name.removeprefix("file://")).expanduser()
+    import fsspec
     from upath import UPath
 
-    return UPath(name, **fsspec_options(_DEFAULT_OPTIONS if options is None else options))
+    from ..errors import UsageError
+
+    protocol = name.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)  # fails now, not at the first write, when unusable
+        return UPath(name, **fsspec_options(_DEFAULT_OPTIONS if options is None else options))
+    except (ImportError, ValueError) as exc:
+        raise UsageError(f"{name}: no file system for {protocol}:// ({exc}); install its package, for example "
+                         "summarize[s3], summarize[gcs] or summarize[azure]") from exc
 
 
 def is_remote(path: AnyPath) -> bool:
