@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import guards
+from .options import DEFAULT_MIN_LOGPROB
 from .schema import ERROR, OK, Article, ArticleResult, Detection, SegmentResult, TranslationResult
 from .segment import reassemble, segment
 from .text import content_hash
@@ -21,6 +22,21 @@ from .text import content_hash
 IDENTITY = "identity"
 
 DetectShort = Callable[[str], tuple[str, float]]
+
+
+def weighted_logprob(parts: Iterable[tuple[float | None, int]]) -> tuple[float | None, int]:
+    """The token-weighted mean of several outputs' mean log-probabilities, and their total tokens.
+
+    `parts` are (mean log-probability, tokens) pairs. An unscored part (None, which a backend
+    gives only when it reports no score) stays out of the mean but its tokens count in the
+    total. The mean is None when no part is scored.
+    """
+    total, scored, tokens = 0.0, 0, 0
+    for logprob, n in parts:
+        tokens += n
+        if logprob is not None and n > 0:
+            total, scored = total + logprob * n, scored + n
+    return (total / scored if scored else None), tokens
 
 
 def join_errors(errors: Iterable[str | None]) -> str | None:
@@ -46,6 +62,10 @@ class Summary:
         flags: Output flags (`truncated`, `pivot:en`, the guards' flags).
         error: Why it failed, else None.
         seconds: Model time spent on this article's summary.
+        logprob: The summary model's mean log-probability per generated token (of the final
+            reduce step when chunked, of the summary step of a pivot); None when it failed.
+        gen_tokens: Tokens `logprob` averages over.
+        unsupported: Figures and names of the summary its source does not mention.
     """
 
     text: str | None
@@ -57,6 +77,9 @@ class Summary:
     flags: tuple[str, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    logprob: float | None = None
+    gen_tokens: int = 0
+    unsupported: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,8 @@ class Translated:
         flags: The guards' flags on the whole translation.
         error: Why it failed, else None.
         seconds: Model time spent on this text.
+        logprob: The segments' mean log-probabilities weighted by their generated tokens.
+        gen_tokens: Tokens generated for the whole text.
     """
 
     text: str | None
@@ -78,20 +103,33 @@ class Translated:
     flags: tuple[str, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    logprob: float | None = None
+    gen_tokens: int = 0
 
 
 def assemble_translation(source: str, target_lang: str, model: str, segments: Sequence[SegmentResult],
-                         *, detect: DetectShort | None, seconds: float = 0.0) -> Translated:
-    """A translation from its sentence rows: paragraphs restored from the source, guards applied."""
+                         *, detect: DetectShort | None, seconds: float = 0.0,
+                         min_logprob: float = DEFAULT_MIN_LOGPROB) -> Translated:
+    """A translation from its sentence rows: paragraphs restored from the source, guards applied.
+
+    Its confidence is the segments' weighted by their generated tokens, so a long sentence
+    counts for what it is; below `min_logprob` it is flagged `low_confidence`.
+    """
     text = reassemble([(sg.para_index, sg.target_text) for sg in segments], lang=target_lang)
     flags = guards.check(text, source, expected_lang=target_lang, detect=detect, ratio_bounds=guards.TRANSLATION_RATIO)
     if guards.EMPTY_OUTPUT not in flags and any(not sg.target_text for sg in segments):
         flags.append(guards.EMPTY_OUTPUT)  # a sentence vanished from the translation
-    return Translated(text, model, tuple(segments), tuple(flags), seconds=seconds)
+    logprob, gen_tokens = weighted_logprob((sg.logprob, sg.gen_tokens) for sg in segments)
+    flags += guards.confidence(logprob, min_logprob)
+    return Translated(text, model, tuple(segments), tuple(flags), seconds=seconds, logprob=logprob,
+                      gen_tokens=gen_tokens)
 
 
 def identity_translation(fld: str, lang: str, text: str) -> TranslationResult:
-    """A text already in the target language: itself, with one row per sentence."""
+    """A text already in the target language: itself, with one row per sentence.
+
+    Nothing is generated, so its rows have no confidence (`logprob` None, `gen_tokens` 0).
+    """
     segs = tuple(
         SegmentResult(fld, lang, s.para_index, s.seg_index, s.text, s.text, 0, 0) for s in segment(text, lang)
     )
@@ -103,7 +141,8 @@ def translation_result(fld: str, source_lang: str, target_lang: str, tr: Transla
     if tr.text is None:
         return TranslationResult(fld, source_lang, target_lang, None, tr.model, ERROR, tr.error or "translation failed")
     segs = tuple(dataclasses.replace(sg, field=fld) for sg in tr.segments)
-    return TranslationResult(fld, source_lang, target_lang, tr.text, tr.model, OK, None, tr.flags, segs)
+    return TranslationResult(fld, source_lang, target_lang, tr.text, tr.model, OK, None, tr.flags, segs,
+                             logprob=tr.logprob, gen_tokens=tr.gen_tokens)
 
 
 # ----------------------------------------------------------------------------- article state
@@ -127,6 +166,9 @@ class ArticleState:
     flags: list[str] = field(default_factory=list)
     translations: list[TranslationResult] = field(default_factory=list)
     seconds: float = 0.0
+    summary_logprob: float | None = None
+    summary_gen_tokens: int = 0
+    unsupported: tuple[str, ...] = ()
 
     def fail(self, message: str) -> None:
         """Mark the article failed; a second, different message is appended to the first."""
@@ -144,6 +186,8 @@ class ArticleState:
             self.fail(summary.error or "summary failed")
             return
         self.summary, self.summary_model, self.summary_tokens = summary.text, summary.model, summary.tokens
+        self.summary_logprob, self.summary_gen_tokens = summary.logprob, summary.gen_tokens
+        self.unsupported = summary.unsupported
 
     def add_translation(self, fld: str, source_lang: str, target_lang: str, tr: Translated) -> None:
         """Attach one field's translation into one language; a failed one fails the article."""
@@ -164,10 +208,12 @@ class ArticleState:
             duration_ms=round(self.seconds * 1000, 3), flags=tuple(dict.fromkeys(self.flags)),
             translations=tuple(self.translations), lang_source=self.lang_source,
             content_hash=content_hash(self.article.title, self.article.text),
+            unsupported=self.unsupported, summary_logprob=self.summary_logprob,
+            summary_gen_tokens=self.summary_gen_tokens,
         )
 
 
 __all__ = [
     "IDENTITY", "ArticleState", "Summary", "Translated", "assemble_translation",
-    "identity_translation", "join_errors", "translation_result",
+    "identity_translation", "join_errors", "translation_result", "weighted_logprob",
 ]

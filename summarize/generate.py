@@ -40,8 +40,9 @@ class Generated:
     """What the generate stage made of one input.
 
     Attributes:
-        output: The model's output (its text and length in tokens; whatever else a backend's
-            `Output` carries travels with it), or None when the input failed.
+        output: The model's output (its text, length in tokens and confidence: `logprob`,
+            `gen_tokens`; whatever else a backend's `Output` carries travels with it), or None
+            when the input failed.
         error: Why it failed, as `model: ExceptionType: message`; None when it did not.
         seconds: This input's share of the wall time of the batch it ran in.
     """
@@ -54,6 +55,16 @@ class Generated:
     def text(self) -> str | None:
         """The generated text, or None when the input failed."""
         return None if self.output is None else self.output.text
+
+    @property
+    def logprob(self) -> float | None:
+        """The output's mean log-probability per generated token, or None (failed, or unscored)."""
+        return None if self.output is None else self.output.logprob
+
+    @property
+    def gen_tokens(self) -> int:
+        """Tokens `logprob` is the mean over (0 when the input failed)."""
+        return 0 if self.output is None else self.output.gen_tokens
 
 
 def generate(

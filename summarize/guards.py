@@ -11,6 +11,8 @@ Flags:
     `wrong_language`: the detector is confident the output is in another language than asked.
     `empty_output`: the output is empty (for a sentence-by-sentence translation: a sentence of
         the source came back empty, so the translation silently lost it).
+    `low_confidence`: the model's mean log-probability per chosen token (`Output.logprob`) is
+        below `--min-logprob` (`RunOptions.min_logprob`, default `DEFAULT_MIN_LOGPROB`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from . import langcodes
+from .options import DEFAULT_MIN_LOGPROB
 
 REPETITION = "repetition"
 LENGTH_RATIO = "length_ratio"
 WRONG_LANGUAGE = "wrong_language"
 EMPTY_OUTPUT = "empty_output"
+LOW_CONFIDENCE = "low_confidence"
+
 
 # Bounds on output size over source size (see `text_size`). A summary longer than its article
 # is degenerate; there is no useful lower bound, since a long article has a tiny summary.
@@ -167,7 +172,15 @@ def check(
     return flags
 
 
+def confidence(logprob: float | None, min_logprob: float) -> list[str]:
+    """`[low_confidence]` when the output's mean log-probability is below `min_logprob`, else `[]`.
+
+    An output without a score (an identity translation, a failed one) is never flagged.
+    """
+    return [LOW_CONFIDENCE] if logprob is not None and logprob < min_logprob else []
+
+
 __all__ = [
-    "EMPTY_OUTPUT", "LENGTH_RATIO", "MIN_RATIO_SOURCE", "REPETITION", "SUMMARY_RATIO", "TRANSLATION_RATIO",
-    "WRONG_LANGUAGE", "check", "has_repetition", "text_size", "units",
+    "DEFAULT_MIN_LOGPROB", "EMPTY_OUTPUT", "LENGTH_RATIO", "LOW_CONFIDENCE", "MIN_RATIO_SOURCE", "REPETITION",
+    "SUMMARY_RATIO", "TRANSLATION_RATIO", "WRONG_LANGUAGE", "check", "confidence", "has_repetition", "text_size", "units",
 ]

@@ -168,6 +168,17 @@ def default_translation_generation() -> GenerationOptions:
     return GenerationOptions(max_new_tokens=512, num_beams=4, no_repeat_ngram_size=0, repetition_penalty=1.0)
 
 
+DEFAULT_MIN_LOGPROB = -2.5
+"""Default `--min-logprob`: the `low_confidence` flag's threshold, in nats per generated token.
+
+exp(-2.5) is about 0.08: below it the tokens the model chose had a geometric-mean probability
+under 1 in 12, so it was unsure at most steps, which a fluent output in the model's own domain
+should not be. The figure is reasoned, not calibrated (no real model was run to set it): look at
+your model's `summary_logprob` / `logprob` distribution and set the threshold from it. A
+random-weight test model scores near -log(vocabulary size) and is flagged throughout.
+"""
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Everything a run needs besides its inputs and output folder.
@@ -192,6 +203,9 @@ class RunOptions:
         registry: A user registry file overriding the shipped one.
         allow_noncommercial: Let routing use non-commercial models (NLLB, XL-Sum is always allowed as the default).
         detect: Language detection settings.
+        min_logprob: Outputs whose mean log-probability per generated token (nats) is below this
+            are flagged `low_confidence` (`DEFAULT_MIN_LOGPROB` explains the default);
+            `-inf` turns the flag off.
     """
 
     to: tuple[str, ...] = ("en",)
@@ -212,6 +226,7 @@ class RunOptions:
     registry: str | None = None
     allow_noncommercial: bool = False
     detect: DetectOptions = field(default_factory=DetectOptions)
+    min_logprob: float = DEFAULT_MIN_LOGPROB
 
     def __post_init__(self) -> None:
         for code in self.to:
@@ -234,6 +249,8 @@ class RunOptions:
             raise UsageError("--shard-size and --max-loaded-models must be >= 1")
         if self.model_memory is not None and self.model_memory <= 0:
             raise UsageError("--model-memory must be > 0 (GiB)")
+        if not self.min_logprob <= 0:  # also rejects NaN
+            raise UsageError(f"--min-logprob is a mean log-probability, <= 0; not {self.min_logprob}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -89,6 +89,8 @@ class SegmentResult:
     target_text: str
     source_tokens: int
     target_tokens: int
+    logprob: float | None = None  # token-weighted mean over the model calls that made it; None for identity
+    gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ class TranslationResult:
     error: str | None = None
     flags: tuple[str, ...] = ()
     segments: tuple[SegmentResult, ...] = ()
+    logprob: float | None = None  # token-weighted mean of the segments'; None for identity or failure
+    gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,9 @@ class ArticleResult:
     translations: tuple[TranslationResult, ...] = ()
     lang_source: str = "detected"
     content_hash: str = ""
+    unsupported: tuple[str, ...] = ()
+    summary_logprob: float | None = None
+    summary_gen_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +201,7 @@ TABLES: dict[str, Table] = {
                 _c("summary_tokens", "i64", "Tokens of the summary."),
                 _c("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
                 _c("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
-                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert)."),
+                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `low_confidence`, `unsupported_number`, `unsupported_name`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert)."),
                 _c("status", "str", "`ok`, `error` or `skipped`."),
                 _c("error", "str", "What went wrong when `status` is `error` (or why it was skipped); null when `ok`.", null=True),
                 _c("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
@@ -202,6 +209,9 @@ TABLES: dict[str, Table] = {
                 _c("published_at", "timestamp", "`published` parsed (ISO 8601, RFC 2822 or a plain date; no zone means UTC); null when absent or unparseable (flag `bad_published`).", null=True),
                 _c("content_hash", "str", "Hash of the article's title and text, used to resume runs."),
                 _c("options_hash", "str", "Hash of the options that affect output, used to resume runs."),
+                _c("unsupported", "list[str]", "Figures and names in the summary that its source never mentions (why `unsupported_number` / `unsupported_name` is flagged); empty when none."),
+                _c("summary_logprob", "f64", "The summary model's confidence: mean log-probability (nats, <= 0) per token it chose (`summary_gen_tokens`); of the final reduce step for a chunked article, of the summary step for a pivot. Null without a summary.", null=True),
+                _c("summary_gen_tokens", "i64", "Tokens `summary_logprob` averages over: the summary's tokens plus the end token when the model chose to stop (a pivot's are those of its summary step, before translating back)."),
                 _RUN_ID,
                 _PROCESSED_AT,
             ),
@@ -219,6 +229,8 @@ TABLES: dict[str, Table] = {
                 _c("flags", "list[str]", "Quality warnings on the translation."),
                 _c("status", "str", "`ok`, `error` or `skipped`."),
                 _c("error", "str", "What went wrong, when `status` is not `ok`.", null=True),
+                _c("logprob", "f64", "The translation model's confidence: its segments' `logprob`, weighted by their `gen_tokens`. Null for an identity translation (nothing was generated) or a failed one.", null=True),
+                _c("gen_tokens", "i64", "Tokens generated for the translation (the sum of its segments'); 0 for identity."),
                 _RUN_ID,
                 _PROCESSED_AT,
             ),
@@ -236,6 +248,8 @@ TABLES: dict[str, Table] = {
                 _c("target_text", "str", "Its translation."),
                 _c("source_tokens", "i64", "Tokens of the source sentence for the translation model."),
                 _c("target_tokens", "i64", "Tokens of the translation."),
+                _c("logprob", "f64", "Mean log-probability (nats, <= 0) per token the model chose for this sentence, weighted over its pieces and, on a pivot route, both steps. Null for identity.", null=True),
+                _c("gen_tokens", "i64", "Tokens `logprob` averages over (the end token included where the model chose it); 0 for identity."),
                 _RUN_ID,
                 _PROCESSED_AT,
             ),

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from . import guards, plan, routing
+from . import faithfulness, guards, plan, routing
 from .align import DetectShort, Summary, join_errors
 from .backends import Generator, Loader
 from .errors import UnsupportedLanguageError
@@ -92,7 +92,9 @@ class Summarizer:
         flags = ["truncated"] if truncated else []
         flags += guards.check(res.text, source, expected_lang=lang, detect=self.detect_short,
                               ratio_bounds=guards.SUMMARY_RATIO)
-        return replace(res, truncated=truncated, flags=tuple(flags))
+        flags += guards.confidence(res.logprob, self.options.min_logprob)
+        faith = faithfulness.check_summary(res.text, source, lang)
+        return replace(res, truncated=truncated, flags=(*flags, *faith.flags), unsupported=faith.unsupported)
 
     def _pivot(self, items: list[tuple[Article, str, Route]]) -> list[tuple[int, Summary]]:
         """Languages no summarizer covers: translate to the pivot, summarize, translate back."""
@@ -120,19 +122,23 @@ class Summarizer:
                     continue
                 route = items[k][2]
                 flags = (["truncated"] if res.truncated else []) + [f"pivot:{route.steps[1].source_lang}"]
+                # The confidence of a pivot is its summary step's; translating back adds none.
+                flags += guards.confidence(res.logprob, self.options.min_logprob)
                 back.append((k, replace(res, flags=tuple(flags))))
         outward = self.translator.translate_requests([request(res.text or "", items[k][2], 2) for k, res in back])
         for (k, res), tr in zip(back, outward, strict=True):
             article, lang, route = items[k]
             spent = res.seconds + tr.seconds
             if tr.text is None:
-                done.append((k, replace(res, text=None, model=None, tokens=0, error=tr.error, seconds=spent)))
+                done.append((k, replace(res, text=None, model=None, tokens=0, error=tr.error, seconds=spent,
+                                        logprob=None, gen_tokens=0)))
                 continue
             flags = guards.check(tr.text, article.text, expected_lang=lang, detect=self.detect_short,
                                  ratio_bounds=guards.SUMMARY_RATIO)
+            faith = faithfulness.check_summary(tr.text, summary_input(article), lang)
             done.append((k, replace(res, text=tr.text, model=routing.route_name(route), seconds=spent,
                                     tokens=sum(seg.target_tokens for seg in tr.segments),
-                                    flags=(*res.flags, *flags))))
+                                    flags=(*res.flags, *flags, *faith.flags), unsupported=faith.unsupported)))
         return done
 
     def _renderer(self, gen: Generator) -> Callable[[str, str], str]:
@@ -205,8 +211,9 @@ class Summarizer:
                 results.append(Summary(None, None, error=join_errors(errors[i]) or "summary failed",
                                        seconds=seconds[i]))
             else:
+                # A chunked article's confidence is its last reduce step's: the summary is that output.
                 results.append(Summary(final.output.text, model, final.output.tokens, totals[i], n_chunks[i], truncated[i],
-                                       seconds=seconds[i]))
+                                       seconds=seconds[i], logprob=final.logprob, gen_tokens=final.gen_tokens))
         return results
 
 

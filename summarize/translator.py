@@ -16,10 +16,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import plan, routing
-from .align import DetectShort, Translated, assemble_translation, identity_translation, join_errors, translation_result
+from .align import (
+    DetectShort,
+    Translated,
+    assemble_translation,
+    identity_translation,
+    join_errors,
+    translation_result,
+    weighted_logprob,
+)
 from .backends import Generator, Loader
 from .errors import UnsupportedLanguageError
-from .generate import generate, template_tokens, token_counter
+from .generate import Generated, generate, template_tokens, token_counter
 from .langcodes import language_name, normalise
 from .options import RunOptions
 from .prompts import find_template
@@ -52,13 +60,15 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    """One sentence translated by one step: the translation, or why it failed."""
+    """One sentence translated by one step: the translation, or why it failed, and its confidence."""
 
     text: str | None
     source_tokens: int
     target_tokens: int
     error: str | None
     seconds: float
+    logprob: float | None = None
+    gen_tokens: int = 0
 
 
 class Translator:
@@ -133,6 +143,8 @@ class Translator:
         current = [sentences[k][si].text for k, si in units]
         src_tokens = [0] * len(units)
         tgt_tokens = [0] * len(units)
+        # A sentence's confidence covers every model call that made it: both steps of a pivot.
+        scores: list[list[tuple[float | None, int]]] = [[] for _ in units]
         errors: list[list[str]] = [[] for _ in requests]
         seconds = [0.0] * len(requests)
         depth = max((len(r.steps) for r in requests), default=0)
@@ -151,6 +163,7 @@ class Translator:
                         errors[k].append(line.error or "translation failed")
                         continue
                     current[u] = line.text
+                    scores[u].append((line.logprob, line.gen_tokens))
                     if step == 0:
                         src_tokens[u] = line.source_tokens
                     tgt_tokens[u] = line.target_tokens
@@ -164,12 +177,12 @@ class Translator:
                 continue
             segs = [
                 SegmentResult("", req.tgt, sent.para_index, sent.seg_index, sent.text, current[u],
-                              src_tokens[u], tgt_tokens[u])
+                              src_tokens[u], tgt_tokens[u], *weighted_logprob(scores[u]))
                 for u in by_request[k]
                 for sent in [sentences[k][units[u][1]]]
             ]
             results.append(assemble_translation(req.text, req.tgt, req.model, segs, detect=self.detect_short,
-                                                seconds=seconds[k]))
+                                                seconds=seconds[k], min_logprob=self.options.min_logprob))
         return results
 
     def _renderer(self, gen: Generator, src: str, tgt: str) -> Callable[[str], str]:
@@ -212,19 +225,21 @@ class Translator:
             sizes=[c + extra for _, _, c in pieces], budget=lambda n: plan.translation_budget(n - extra, cap),
             source_lang=src, target_lang=tgt,
         )
-        by_sentence: dict[int, list[tuple[str | None, int, str | None, float]]] = defaultdict(list)
+        by_sentence: dict[int, list[Generated]] = defaultdict(list)
         for (i, _, _), g in zip(pieces, outs, strict=True):
-            by_sentence[i].append((g.text, g.output.tokens if g.output else 0, g.error, g.seconds))
+            by_sentence[i].append(g)
         lines: list[_Line] = []
         for i, n in enumerate(counts):
             got = by_sentence[i]
-            spent = sum(s for _, _, _, s in got)
-            if any(t is None for t, _, _, _ in got):
-                lines.append(_Line(None, n, 0, join_errors(e for _, _, e, _ in got), spent))
+            spent = sum(g.seconds for g in got)
+            if any(g.output is None for g in got):
+                lines.append(_Line(None, n, 0, join_errors(g.error for g in got), spent))
                 continue
             # One line per sentence: the paragraph structure comes from the source, not the model.
-            line = reassemble([(0, " ".join((t or "").split())) for t, _, _, _ in got], lang=tgt)
-            lines.append(_Line(line, n, sum(k for _, k, _, _ in got), None, spent))
+            line = reassemble([(0, " ".join((g.text or "").split())) for g in got], lang=tgt)
+            # A sentence split into pieces: its confidence weighs each piece by its tokens.
+            logprob, gen_tokens = weighted_logprob((g.logprob, g.gen_tokens) for g in got)
+            lines.append(_Line(line, n, sum(g.output.tokens for g in got if g.output), None, spent, logprob, gen_tokens))
         return lines
 
 

@@ -168,7 +168,7 @@ class GenerateSpy:
 
         def generate(*args: Any, **kwargs: Any) -> Any:
             out = real(*args, **kwargs)
-            self.calls.append({**kwargs, "input_ids": kwargs["input_ids"].tolist(), "output": out.tolist()})
+            self.calls.append({**kwargs, "input_ids": kwargs["input_ids"].tolist(), "output": out.sequences.tolist()})
             return out
 
         monkeypatch.setattr(gen.model, "generate", generate)

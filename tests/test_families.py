@@ -44,7 +44,7 @@ class Spy:
             self.inputs.append(kwargs["input_ids"].tolist())
             self.kwargs.append({k: v for k, v in kwargs.items() if k not in ("input_ids", "attention_mask")})
             out = real(*args, **kwargs)
-            self.outputs.append(out.tolist())
+            self.outputs.append(out.sequences.tolist())
             return out
 
         monkeypatch.setattr(gen.model, "generate", generate)

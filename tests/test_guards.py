@@ -10,7 +10,8 @@ import pytest
 
 from summarize import guards
 from summarize.detect import Detector
-from summarize.guards import EMPTY_OUTPUT, LENGTH_RATIO, REPETITION, WRONG_LANGUAGE
+from summarize.faithfulness import UNSUPPORTED_NAME, UNSUPPORTED_NUMBER
+from summarize.guards import EMPTY_OUTPUT, LENGTH_RATIO, LOW_CONFIDENCE, REPETITION, WRONG_LANGUAGE
 
 from .conftest import invoke, read, sample_articles, write_jsonl
 
@@ -131,7 +132,8 @@ def test_flags_columns_hold_lists(tmp_path: Path, fast_args: list[str], one_thre
     out = tmp_path / "out"
     res = invoke(["run", str(f), "--out", str(out), "--to", "fr", "--translate", "summary,title", *fast_args])
     assert res.exit_code == 0, res.output
-    known = {REPETITION, LENGTH_RATIO, WRONG_LANGUAGE, EMPTY_OUTPUT, "truncated"}
+    known = {REPETITION, LENGTH_RATIO, WRONG_LANGUAGE, EMPTY_OUTPUT, LOW_CONFIDENCE, UNSUPPORTED_NUMBER, UNSUPPORTED_NAME,
+             "truncated"}
     for table in ("articles", "translations"):
         df = read(out, table)
         assert df.schema["flags"] == pl.List(pl.String)

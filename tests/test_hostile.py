@@ -287,6 +287,11 @@ def test_json_logs_are_only_json_lines(tmp_path: Path, fast_args: list[str]) -> 
     assert doc["level"] == "error" and "qq" in str(doc["message"])
     env_err = run_cli(["run", str(f), "--out", str(tmp_path / "o3"), "--log-format", "json"], env={"SUMMARIZE_TO": ""})
     assert env_err.returncode == 2 and "SUMMARIZE_TO" in str(json_lines(env_err.stderr)[0]["message"])
+    # Click's own usage errors (an unknown flag, a value of the wrong type) are JSON lines too.
+    for bad in (["--bogus"], ["--beams", "x"]):
+        usage = run_cli(["run", str(f), "--out", str(tmp_path / "o4"), "--log-format", "json", *bad])
+        (doc,) = json_lines(usage.stderr)
+        assert usage.returncode == 2 and doc["level"] == "error" and bad[0] in str(doc["message"])
 
 
 def test_progress_is_logged_at_intervals_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:

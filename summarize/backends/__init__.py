@@ -13,7 +13,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -24,10 +24,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """One generated text and its length in tokens."""
+    """One generated text, its length in tokens and the model's confidence in it.
+
+    Attributes:
+        text: The generated text.
+        tokens: Its tokens, special tokens (start, language, end) left out.
+        logprob: Mean log-probability (nats) per token the model chose: the `gen_tokens` tokens
+            after any forced prefix (the target-language token), the end token included when the
+            model chose to stop (not when it was forced or the length limit stopped it), padding
+            never. Both backends report this same quantity; None when nothing was chosen. Left
+            out of equality, because the two backends' floats differ in the last digits.
+        gen_tokens: How many tokens `logprob` is the mean over: `tokens`, plus one when the
+            model chose the end token (plus any special token it generated mid-text).
+    """
 
     text: str
     tokens: int
+    logprob: float | None = field(default=None, compare=False)
+    gen_tokens: int = 0
+
+
+def mean_logprob(total: float, count: int) -> float | None:
+    """`total / count`, or None for no tokens (the one place both backends turn a sum into a mean)."""
+    return total / count if count > 0 else None
 
 
 class Generator(Protocol):

@@ -22,12 +22,13 @@ import re
 import shutil
 import tempfile
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError, UsageError
 from ..options import GenerationOptions
-from . import Output
+from . import Output, mean_logprob
 from .text import NO_FP16, Source, TextCodec, decoding, input_limit, load_source
 
 log = logging.getLogger(__name__)
@@ -264,9 +265,34 @@ class CT2Generator:
             # The planner already cut inputs at the model's limit, and batches by padded tokens.
             max_input_length=0,
             max_batch_size=0,
+            return_scores=True,
+            # The end token in the hypothesis tells a stop chosen by the model from the length limit.
+            return_end_token=True,
         )
         rows = [self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
-        return self.codec.outputs(rows)
+        forced = 1 if prep.target_token else 0
+        outs = []
+        for out, r in zip(self.codec.outputs(rows), results, strict=True):
+            total, count = cumulated(r.hypotheses[0], r.scores[0] if r.scores else None, forced=forced,
+                                     length_penalty=d.length_penalty)
+            outs.append(replace(out, logprob=mean_logprob(total, count) if r.scores else None, gen_tokens=count))
+        return outs
+
+
+def cumulated(hypothesis: Sequence[str], score: float | None, *, forced: int, length_penalty: float) -> tuple[float, int]:
+    """Sum and count of the log-probabilities of the tokens the model chose, from CTranslate2's score.
+
+    CTranslate2 reports (greedy or beam) the sum of the chosen tokens' log-probabilities, the end
+    token's included and the target prefix's not, divided by `length ** length_penalty`, where
+    length counts the whole hypothesis: the prefix, and the end token when there is one (it is
+    in `hypothesis` with `return_end_token=True`). Undoing that division gives the sum that the
+    transformers backend adds up step by step; the count leaves the prefix out.
+    """
+    length = len(hypothesis)
+    count = max(0, length - forced)
+    if score is None or length == 0:
+        return 0.0, count
+    return float(score) * length ** length_penalty, count
 
 
 def load_ct2(model: str, *, device: str = "auto", compute_type: str | None = None) -> CT2Generator | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ModelError
 from ..options import GenerationOptions
-from . import Output
+from . import Output, mean_logprob
 from .text import FORCED_BOS, NO_FP16, Source, TextCodec, decoding, fetch_error, input_limit, load_error, load_source
 
 __all__ = ["FORCED_BOS", "NO_FP16", "TransformersGenerator", "choose_dtype", "cpu_threads", "fetch_error",
@@ -149,6 +150,11 @@ class TransformersGenerator:
             "repetition_penalty": d.repetition_penalty,
             "length_penalty": d.length_penalty,
             "do_sample": False,
+            # The chosen tokens' scores give each output's confidence (`Output.logprob`). This
+            # keeps one (rows x vocabulary) tensor per step until the batch ends; the planner's
+            # batches bound the rows.
+            "output_scores": True,
+            "return_dict_in_generate": True,
         }
         if d.min_new_tokens:
             kwargs["min_new_tokens"] = d.min_new_tokens
@@ -165,4 +171,71 @@ class TransformersGenerator:
         ).to(self.device)
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
-        return self.codec.outputs(out.tolist())
+            beams = d.num_beams > 1
+            steps = transition_scores(out.sequences, out.scores, out.beam_indices if beams else None)
+        sequences = out.sequences.tolist()
+        start = len(sequences[0]) - steps.shape[1]  # the decoder start token(s) have no score
+        valid = (out.beam_indices[:, : steps.shape[1]] >= 0).tolist() if beams else None
+        eos = _ids(self.generation.eos_token_id) | _ids(self.tokenizer.eos_token_id)
+        results = []
+        for i, (row, scores) in enumerate(zip(sequences, steps.tolist(), strict=True)):
+            total, count = chosen_scores(row[start:], scores, valid[i] if valid else None, eos=eos,
+                                         forced_first=prep.target_token is not None,
+                                         forced_last=d.max_new_tokens if d.forced_eos else None)
+            results.append((total, count))
+        return [replace(o, logprob=mean_logprob(t, n), gen_tokens=n)
+                for o, (t, n) in zip(self.codec.outputs(sequences), results, strict=True)]
+
+
+def transition_scores(sequences: Any, scores: Sequence[Any], beam_indices: Any | None) -> Any:
+    """The log-probability of each chosen token, (rows, generated steps), from `generate`'s scores.
+
+    What `compute_transition_scores` returns (with `normalize_logits` for greedy search, whose
+    scores are processed logits; beam search's are log-probabilities already, and `beam_indices`
+    says which beam each step's token came from), computed one step at a time: transformers'
+    version stacks every step's (rows x vocabulary) scores and normalises the stack, two more
+    copies of the largest tensor of the call. Steps past a beam hypothesis get its beam 0's score;
+    the caller drops them (`beam_indices` -1).
+    """
+    import torch
+
+    generated = beam_indices.shape[1] if beam_indices is not None else len(scores)
+    start = sequences.shape[1] - generated
+    cols = []
+    for t in range(min(generated, len(scores))):
+        tokens = sequences[:, start + t]
+        if beam_indices is None:
+            logp = torch.log_softmax(scores[t].float(), dim=-1)
+            cols.append(logp.gather(1, tokens[:, None])[:, 0])
+        else:
+            cols.append(scores[t][beam_indices[:, t].clamp(min=0), tokens].float())
+    return torch.stack(cols, dim=1) if cols else torch.zeros((sequences.shape[0], 0))
+
+
+def _ids(value: Any) -> set[int]:
+    if value is None:
+        return set()
+    return {int(v) for v in value} if isinstance(value, (list, tuple)) else {int(value)}
+
+
+def chosen_scores(generated: Sequence[int], scores: Sequence[float], valid: Sequence[bool] | None, *,
+                  eos: Collection[int], forced_first: bool, forced_last: int | None) -> tuple[float, int]:
+    """Sum and count of the log-probabilities of the tokens the model chose in one output.
+
+    `generated` and `scores` are aligned per step. Left out: a forced first token (the target
+    language), a forced end token at the `forced_last`-th step (the model had no choice, and
+    CTranslate2, which stops one step earlier instead, never scores it), every step after the
+    end token (padding) and, under beam search, steps past the hypothesis (`valid` false).
+    """
+    total, count = 0.0, 0
+    for step, (token, score) in enumerate(zip(generated, scores, strict=False)):
+        if valid is not None and (step >= len(valid) or not valid[step]):
+            break
+        if step == 0 and forced_first:
+            continue
+        if token in eos:
+            if forced_last is None or step != forced_last - 1:
+                total, count = total + score, count + 1
+            break
+        total, count = total + score, count + 1
+    return total, count

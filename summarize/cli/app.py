@@ -89,4 +89,21 @@ def main() -> None:
     except UsageError as exc:
         say(str(exc), level="error", exit_code=2)
         sys.exit(2)
-    app(default_map=default_map)
+    if _FORMAT[0] != LogFormat.json:
+        app(default_map=default_map)
+        return
+    # Under --log-format json, Click's own usage errors (an unknown flag, a bad value) become one
+    # JSON line too; standalone mode would print them as plain text.
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(default_map=default_map, standalone_mode=False)
+    except typer.Abort:
+        say("aborted", level="error", exit_code=1)
+        sys.exit(1)
+    except TyperException as exc:  # Click's usage errors, as Typer vendors them
+        status = int(getattr(exc, "exit_code", 2))
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        say(message, level="error", exit_code=status)
+        sys.exit(status)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -45,6 +45,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
+def json_logs() -> bool:
+    """Whether stderr carries only JSON lines (--log-format json): no bars, no plain text."""
+    return _FORMAT[0] == LogFormat.json
+
+
 def say(message: str, *, level: str = "info", **fields: object) -> None:
     """A line for the user on stderr: plain text, or one JSON object under --log-format json."""
     if _FORMAT[0] == LogFormat.json:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ModelError, SummarizeError, UsageError
-from .common import fail, setup_logging
+from .common import fail, json_logs, say, setup_logging
 from .params import (
     COLUMNS,
     DETECTION,
@@ -335,7 +335,7 @@ def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadO
     reg = Registry.load(options.registry)
     dl = plan_downloads(plan_inputs(inputs, options, read_opts, registry=reg).model_ids(), registry=reg)
     if not quiet and dl.models:
-        typer.echo(f"summarize: {dl.text()}", err=True)
+        say(dl.text(), downloads=dl.to_dict())
     if dl.unfetchable:
         raise fetch_error(dl.unfetchable[0].id, ConnectionError("the Hub cannot be reached"))
     todo = dl.to_download
@@ -344,9 +344,9 @@ def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadO
     ask = not yes and dl.download_bytes > CONFIRM_BYTES and _interactive()
     if ask and not typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?",
                                  default=False, err=True):
-        typer.echo("summarize: nothing downloaded; --yes (or yes = true in the config) skips this question", err=True)
+        say("nothing downloaded; --yes (or yes = true in the config) skips this question")
         raise typer.Exit(1)
     for i, m in enumerate(todo, 1):
         if not quiet:
-            typer.echo(f"summarize: downloading {i}/{len(todo)}: {m.id} ({_size(m)})", err=True)
-        fetch_model(m.id, progress=not quiet)
+            say(f"downloading {i}/{len(todo)}: {m.id} ({_size(m)})")
+        fetch_model(m.id, progress=not quiet and not json_logs())

@@ -153,19 +153,19 @@ def read_hypotheses(out_dir: str | Path) -> list[Hypothesis]:
     hyps.extend(
         Hypothesis(
             id=str(r["id"]), task="translation", field=str(r["field"]), lang=str(r["target_lang"]),
-            text=r.get("text"), status=str(r.get("status") or ""), logprob=r.get("logprob"), tokens=r.get("tokens"),
+            text=r.get("text"), status=str(r.get("status") or ""), logprob=r.get("logprob"), tokens=r.get("gen_tokens"),
         )
-        for r in _table(out, "translations", ("id", "field", "target_lang", "text", "status", "logprob", "tokens"))
+        for r in _table(out, "translations", ("id", "field", "target_lang", "text", "status", "logprob", "gen_tokens"))
     )
     return hyps
 
 
-# Columns the report reads when present; confidence columns arrive with issue 17 item 2.
+# Columns the report reads when present (an output folder of an older version may lack some).
 ARTICLE_REPORT_COLUMNS = (
     "id", "lang", "status", "flags", "summary", "summary_tokens", "input_tokens", "duration_ms",
     "summary_logprob", "unsupported", "n_chunks", "truncated",
 )
-TRANSLATION_REPORT_COLUMNS = ("id", "field", "target_lang", "status", "flags", "logprob", "tokens", "model")
+TRANSLATION_REPORT_COLUMNS = ("id", "field", "target_lang", "status", "flags", "logprob", "gen_tokens", "model")
 
 
 def read_report_tables(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], int]:
