@@ -326,7 +326,8 @@ def _remove_part(out: Path, rel: str) -> None:
 
 def batch_runs(out: Path, ident: dict[str, Any]) -> set[str]:
     """The run ids that wrote the batch with identity `ident` (a run and its resumes)."""
-    return {str(r.get("run_id")) for r in _runs(out) if r.get("identity") == ident}
+    # By content, as `identity_diff` compares: the same file spelled another way is the same batch.
+    return {str(r.get("run_id")) for r in _runs(out) if r.get("identity") and not identity_diff(r["identity"], ident)}
 
 
 def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
