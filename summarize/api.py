@@ -219,6 +219,7 @@ def run(
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     stdin: IO[bytes] | None = None,
+    storage_options: dict[str, str] | None = None,
     **option_fields: Any,
 ) -> RunInfo:
     """Run a whole job: read `inputs`, summarize and translate, write the tables to `out`.
@@ -228,8 +229,11 @@ def run(
     also written to `out/run.json`. SIGINT/SIGTERM stop after the shard in flight; the
     interruption is recorded and `RunInfo.exit_code` is 130/143. `append` adds this run to an
     existing dataset; `table_format="delta"` writes Delta Lake tables, where `upsert` replaces
-    the rows of articles already there (same id).
+    the rows of articles already there (same id). `storage_options` (object_store keys such as
+    `aws_endpoint_url`) apply to `s3://`-style inputs and `out`.
     """
+    if storage_options is not None:
+        io.configure_storage(storage_options)
     if options is None:
         for key in ("to", "translate"):
             if key in option_fields and not isinstance(option_fields[key], str):
@@ -250,7 +254,7 @@ def run(
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
-    out_dir = Path(str(out))
+    out_dir = io.as_path(str(out))
     ohash = options.output_hash()
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     ident: dict[str, Any] = {}
@@ -284,6 +288,9 @@ def run(
                 writer = delta
             else:
                 writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
+                bind = getattr(eng, "bind_writer", None)
+                if bind is not None:  # the engine's workers write the parts; this process only commits them
+                    writer = bind(writer)
         except BaseException:
             dataset.rollback()
             raise

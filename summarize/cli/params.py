@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from ..errors import UsageError
 from ..options import DetectOptions, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
 from .common import LogFormat, split_list
 
@@ -135,6 +136,11 @@ GENERATION = (
     _opt("min_logprob", float, "--min-logprob", _RUN.min_logprob, "Flag outputs low_confidence below this mean log-probability per generated token, in nats (-inf: never)."),
 )
 
+#: Object storage (`s3://`, `gs://`, `az://`, any fsspec URL) for inputs and --out.
+STORAGE = (
+    _opt("storage_option", list[str] | None, "--storage-option", None, "KEY=VALUE for object storage URLs (repeatable), e.g. aws_endpoint_url=http://host:9000 or aws_region=eu-west-1; credentials come from the standard environment and config files when not given."),
+)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -156,6 +162,17 @@ def takes(*groups: tuple[Shared, ...]) -> Callable[[F], F]:
 
 
 # ---- options objects from option values --------------------------------------------------------
+
+
+def storage_options(values: Mapping[str, Any]) -> dict[str, str]:
+    """`--storage-option KEY=VALUE` pairs as a dict; a pair without `=` is a usage error."""
+    out: dict[str, str] = {}
+    for pair in values.get("storage_option") or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+        out[key.strip()] = value
+    return out
 
 
 def read_options(values: Mapping[str, Any]) -> ReadOptions:

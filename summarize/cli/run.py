@@ -21,6 +21,7 @@ from .params import (
     GENERATION,
     READING,
     ROUTING,
+    STORAGE,
     ConfigOpt,
     Inputs,
     LogFormatOpt,
@@ -29,6 +30,7 @@ from .params import (
     detect_options,
     read_options,
     run_options,
+    storage_options,
     takes,
 )
 
@@ -52,7 +54,7 @@ _DETECT = DetectOptions()
 _RUN = RunOptions()
 
 
-@takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION)
+@takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION, STORAGE)
 def run(
     inputs: Inputs,
     out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
@@ -90,7 +92,9 @@ def run(
     try:
         options = run_options(shared, max_errors=max_errors, shard_size=shard_size, verify_lang=verify_lang)
         ropts = read_options(shared)
-        from .. import validate
+        from .. import io, validate
+
+        io.configure_storage(storage_options(shared))
 
         validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
                             partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)

@@ -1,34 +1,47 @@
-"""The Ray engine: detection, planning and generation on a pool of Ray Data actors.
+"""The Ray engine: detection, planning, generation and the writing of part files on Ray Data actors.
 
-Reading, resume, writing, signals and the manifest stay in `summarize.api.run` on the driver,
-exactly as with the local engine; only `Pipeline.process` moves to the actors. The driver
-puts every shard into the object store as one Arrow block (Ray spills it to disk when memory
-runs short, so the driver's own memory stays flat), builds ONE dataset over all of them and
-maps it through ONE pool of `workers` actors, each holding one `Pipeline` (so each model is
-loaded once per actor for the whole run). Results stream back in input order and are regrouped
-by shard, so the writer commits one part per shard with the usual atomic guarantees.
+Reading, resume, commits, signals and the manifest stay in `summarize.api.run` on the driver.
+The driver puts every shard into the object store as one Arrow block (the articles as Arrow
+columns: id, text, title, kept columns as a struct, ...; Ray spills blocks to disk when memory
+runs short), builds ONE dataset over all of them and maps it through ONE pool of `workers`
+actors, each holding one `Pipeline` (each model is loaded once per actor for the whole run).
+
+With a `RunWriter` bound (`bind_writer`, what `api.run` does for a folder or an object store
+`--out`), each actor writes its shard's part files itself to the shared `--out` (names depend
+only on the run and the shard, so a retried shard overwrites its own parts) and returns only a
+small descriptor per shard: the parts, row counts, and per article its status and language. The
+driver only commits, in input order (`_summarize/commits/<run>-<shard>.json`). A worker lost
+after writing parts but before the driver committed them leaves parts no marker lists: the
+retried shard overwrites them, and if the driver is lost too, `--resume` deletes them. So every
+article is in the output exactly once.
+
+Without a bound writer (`--out -`), results travel back as Arrow rows of pickled results (the
+JSONL stream is written by the driver).
 
 Ray is imported here only; `summarize --help` and the local engine never import it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import warnings
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
 import pyarrow as pa
 import ray
 
+from .. import io
 from ..errors import SummarizeError, UsageError
 from ..options import RunOptions
 from ..pipeline import Pipeline
-from ..schema import Article, ArticleResult, Reject
+from ..schema import Article, ArticleResult, Detection, Reject
 
 # Environment the actors need to behave as the driver was told to (offline, quiet libraries).
 # A local Ray instance inherits the driver's environment anyway; a cluster does not.
@@ -49,18 +62,21 @@ class _PipelineActor:
 
     Every batch is one shard (one block, `batch_size=None`), processed exactly as the local
     engine processes it, so batching inside the shard and therefore the outputs are the same.
+    With a writer, the actor writes the shard's part files and returns descriptors only.
     Per-article failures are already per-row results of `Pipeline.process`; an expected error
     that stops a run locally (a model that cannot be loaded) is sent back as data, so the
     driver can raise it as itself instead of as a Ray traceback.
     """
 
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str]) -> None:
         self.options = options
+        self.writer = writer
+        io.configure_storage(storage)  # the driver's --storage-option, for the shared --out
         self.pipeline: Pipeline | None = None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         shards = batch.column("shard").to_pylist()
-        articles: list[Article] = [pickle.loads(b) for b in batch.column("article").to_pylist()]
+        articles = _articles(batch)
         try:
             if self.pipeline is None:
                 self.pipeline = Pipeline(self.options)
@@ -69,30 +85,112 @@ class _PipelineActor:
             # processed on its own, as the local engine would.
             for _, group in groupby(zip(shards, articles, strict=True), key=lambda pair: pair[0]):
                 results.extend(self.pipeline.process([a for _, a in group]))
+            models = json.dumps(self.pipeline.models_used, default=str)
+            if self.writer is None:
+                blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
+                return _rows(shards, blobs, results, models=models)
+            rejects = [Reject(**r) for r in batch.column("rejects")[0].as_py() or []]
+            parts, written = self.writer.write_parts(results, rejects, shards[0])
+            return _rows(shards, [b""] * len(shards), results, models=models,
+                         parts=json.dumps({"parts": parts, "written": written}))
         except SummarizeError as exc:
-            return _rows(shards, [b""] * len(shards), models=b"", error=pickle.dumps(exc))
-        blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
-        return _rows(shards, blobs, models=pickle.dumps(self.pipeline.models_used), error=b"")
+            return _rows(shards, [b""] * len(shards), None, models="", error=pickle.dumps(exc))
 
 
-def _rows(shards: list[int], results: list[bytes], *, models: bytes, error: bytes) -> pa.Table:
-    # Models and errors are per batch: they ride on the first row only.
+def _rows(shards: list[int], blobs: list[bytes], results: list[ArticleResult] | None, *, models: str,
+          parts: str = "", error: bytes = b"") -> pa.Table:
+    # Models, parts and errors are per batch: they ride on the first row only. The exception
+    # stays pickled: it is raised as itself on the driver, it is not data.
     n = len(shards)
+    first = ([models], [parts], [error]) if n else ([], [], [])
     return pa.table({
         "shard": pa.array(shards, pa.int64()),
-        "result": pa.array(results, pa.binary()),
-        "models": pa.array([models] + [b""] * (n - 1), pa.binary()),
-        "error": pa.array([error] + [b""] * (n - 1), pa.binary()),
+        "status": pa.array([r.status for r in results] if results else [""] * n, pa.string()),
+        "lang": pa.array([r.detection.lang for r in results] if results else [""] * n, pa.string()),
+        "result": pa.array(blobs, pa.binary()),
+        "models": pa.array(first[0] + [""] * (n - 1), pa.string()),
+        "parts": pa.array(first[1] + [""] * (n - 1), pa.string()),
+        "error": pa.array(first[2] + [b""] * (n - 1), pa.binary()),
     })
 
 
-def _block(index: int, articles: list[Article]) -> pa.Table:
-    # Articles travel pickled: their `extra` columns may hold any type, which Arrow would
-    # have to unify across shards; the frozen dataclasses pickle as they are.
-    return pa.table({
-        "shard": pa.array([index] * len(articles), pa.int64()),
-        "article": pa.array([pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL) for a in articles], pa.binary()),
-    })
+_ARTICLE_FIELDS = ("id", "row_index", "source", "line", "text", "title", "lang", "published")
+
+
+def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Table:
+    """One shard as Arrow columns; kept columns (`extra`) as a struct (as JSON text when their
+    values do not share a type, e.g. an int in one row and a string in the next)."""
+    n = len(articles)
+    cols: dict[str, Any] = {"shard": pa.array([index] * n, pa.int64())}
+    for name in _ARTICLE_FIELDS:
+        cols[name] = [getattr(a, name) for a in articles]
+    cols["flags"] = pa.array([list(a.flags) for a in articles], pa.list_(pa.string()))
+    extras = [a.extra for a in articles]
+    try:
+        cols["extra"] = pa.array(extras) if any(extras) else pa.nulls(n, pa.null())
+        cols["extra_json"] = pa.nulls(n, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        cols["extra"] = pa.nulls(n, pa.null())
+        cols["extra_json"] = pa.array([json.dumps(e, default=str) for e in extras], pa.string())
+    rej = [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "fatal": r.fatal} for r in rejects]
+    cols["rejects"] = pa.array([rej] + [None] * (n - 1),
+                               pa.list_(pa.struct([("source", pa.string()), ("line", pa.int64()), ("error", pa.string()),
+                                                   ("raw", pa.string()), ("fatal", pa.bool_())])))
+    for name in ("published", "title", "lang"):
+        if all(v is None for v in cols[name]):
+            cols[name] = pa.nulls(n, pa.string())
+    try:
+        return pa.table(cols)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a published column of mixed types: as text
+        cols["published"] = pa.array([None if v is None else str(v) for v in cols["published"]], pa.string())
+        return pa.table(cols)
+
+
+def _articles(batch: pa.Table) -> list[Article]:
+    rows = batch.select([*_ARTICLE_FIELDS, "flags", "extra", "extra_json"]).to_pylist()
+    out = []
+    for r in rows:
+        extra = json.loads(r["extra_json"]) if r["extra_json"] is not None else (r["extra"] or {})
+        out.append(Article(r["id"], r["row_index"], r["source"], r["line"], r["text"], r["title"], r["lang"],
+                           extra, tuple(r["flags"] or ()), r["published"]))
+    return out
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """What the driver learns of an article a worker wrote: its status and language (all that
+    `api.run` counts); the rows themselves are in the worker's part files."""
+
+    status: str
+    detection: Detection
+
+
+@dataclass
+class _Committer:
+    """`api.run`'s writer when workers write the parts: `write` commits the shard the engine
+    just yielded (its parts as the worker described them), or writes a shard of rejects only
+    itself, in this process."""
+
+    writer: io.RunWriter
+    pending: list[tuple[int, list[dict[str, Any]], dict[str, int]] | None] = field(default_factory=list)
+
+    @property
+    def written(self) -> dict[str, int]:
+        return self.writer.written
+
+    @property
+    def commits(self) -> int:
+        return self.writer.commits
+
+    def write(self, results: Any, rejects: list[Reject]) -> None:
+        done = self.pending.pop(0) if self.pending else None
+        if done is None:
+            self.writer.write(results, rejects)
+        else:
+            self.writer.commit(*done)
+
+    def finish(self) -> None:
+        self.writer.finish()
 
 
 class RayEngine:
@@ -120,6 +218,7 @@ class RayEngine:
         self.cpus_per_worker = cpus_per_worker
         self.max_task_retries = max_task_retries
         self.models_used: dict[str, dict[str, Any]] = {}
+        self._committer: _Committer | None = None
         # Connect now, before `api.run` installs its SIGINT/SIGTERM handlers: `ray.init` sets a
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
         if not ray.is_initialized():
@@ -127,6 +226,14 @@ class RayEngine:
                 ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING)
             except (ConnectionError, ValueError) as exc:
                 raise UsageError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from exc
+
+    def bind_writer(self, writer: Any) -> Any:
+        """Let the actors write `writer`'s part files themselves; returns the writer `api.run`
+        uses instead, which only commits (any other writer, the JSONL stream, is kept as is)."""
+        if not isinstance(writer, io.RunWriter):
+            return writer
+        self._committer = _Committer(writer)
+        return self._committer
 
     def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
         """Results for each shard, in input order, with the shard's rejects passed through.
@@ -140,29 +247,39 @@ class RayEngine:
         refs = []
         for arts, rej in shards:
             if arts:
-                refs.append(ray.put(_block(len(counts), arts)))
+                refs.append(ray.put(_block(len(counts), arts, rej if self._committer else [])))
             counts.append(len(arts))
             rejects.append(rej)
         done = 0  # shards yielded so far
-        results: list[ArticleResult] = []
+        results: list[Any] = []
+        written: dict[str, Any] = {}
+        pending = self._committer.pending if self._committer else []
         with closing(self._results(refs)) as stream:
-            for shard, result in stream:
-                while counts[done] == 0:  # a shard of rejects only
+            for shard, result, parts in stream:
+                while counts[done] == 0:  # a shard of rejects only: the driver writes it
+                    pending.append(None)
                     yield [], rejects[done]
                     done += 1
                 if shard != done:
                     raise RuntimeError(f"Ray returned shard {shard} while shard {done} was expected")
                 results.append(result)
+                if parts:
+                    written = json.loads(parts)
                 if len(results) == counts[done]:
+                    if self._committer is not None:
+                        pending.append((done, written["parts"], written["written"]))
                     yield results, rejects[done]
                     results, done = [], done + 1
         for i in range(done, len(counts)):
             if counts[i]:
                 raise WorkerError(f"Ray returned no results for shard {i} ({counts[i]} articles)")
+            pending.append(None)
             yield [], rejects[i]
 
-    def _results(self, refs: list[Any]) -> Generator[tuple[int, ArticleResult], None, None]:
-        """(shard, result) for every article, in input order, as the actors finish them."""
+    def _results(self, refs: list[Any]) -> Generator[tuple[int, Any, str], None, None]:
+        """(shard, result, parts) for every article, in input order, as the actors finish them:
+        the result itself, or with a bound writer a `_Tally`; `parts` (JSON descriptors of the
+        shard's part files) on the first row of a shard."""
         if not refs:
             return
         lost = tuple(getattr(ray.exceptions, name) for name in _LOST if hasattr(ray.exceptions, name))
@@ -170,9 +287,10 @@ class RayEngine:
         try:
             for batch in batches:
                 self._check(batch)
-                for shard, blob in zip(batch.column("shard").to_pylist(), batch.column("result").to_pylist(),
-                                       strict=True):
-                    yield shard, pickle.loads(blob)
+                cols = [batch.column(c).to_pylist() for c in ("shard", "result", "status", "lang", "parts")]
+                for shard, blob, status, lang, parts in zip(*cols, strict=True):
+                    result = _Tally(status, Detection(lang, 0.0)) if self._committer else pickle.loads(blob)
+                    yield shard, result, parts
         except lost as exc:
             # Our own code's errors keep their Ray traceback, as they would locally; a worker
             # that died on the same shard more often than it may be retried is an expected end.
@@ -202,7 +320,8 @@ class RayEngine:
     def _map(self, ds: Any) -> Any:
         return ds.map_batches(
             _PipelineActor,
-            fn_constructor_args=(self.options,),
+            fn_constructor_args=(self.options, self._committer.writer if self._committer else None,
+                                 io.files.storage_options()),
             batch_size=None,  # one block = one shard = one batch
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=self.workers),
@@ -224,4 +343,4 @@ class RayEngine:
             raise pickle.loads(error)
         models = batch.column("models")[0].as_py()
         if models:
-            self.models_used.update(pickle.loads(models))
+            self.models_used.update(json.loads(models))

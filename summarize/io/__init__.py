@@ -9,6 +9,8 @@ use. The names below are re-exported so callers write `io.read_records(...)`.
 
 from __future__ import annotations
 
+from .files import as_path
+from .files import configure as configure_storage
 from .outdir import (
     Dataset,
     Existing,
@@ -47,8 +49,8 @@ from .write import (
 
 __all__ = [
     "COMMITS", "JSONL_SUFFIXES", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Dataset", "Existing", "JsonlWriter", "Kept",
-    "Plan", "RunWriter", "arrow_table", "atomic_write_bytes", "batch_runs", "check_columns", "check_inputs", "check_out",
-    "check_write_mode", "commit_parts", "committed_state", "count_records", "declared", "file_metadata", "identity", "kept_columns",
+    "Plan", "RunWriter", "arrow_table", "as_path", "atomic_write_bytes", "batch_runs", "check_columns", "check_inputs", "check_out",
+    "check_write_mode", "commit_parts", "committed_state", "configure_storage", "count_records", "declared", "file_metadata", "identity", "kept_columns",
     "parse_timestamp", "partition_lang", "read_manifest", "read_records", "read_table", "totals",
     "write_detections", "write_json", "write_parquet", "write_wide",
 ]  # fmt: skip

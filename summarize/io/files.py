@@ -1,21 +1,109 @@
-"""The few file operations the output dataset needs, in one place.
+"""The few file operations the output dataset needs, in one place, on local disk and object stores.
 
 Everything `write`, `outdir` and `lock` do to the output folder goes through these functions
-(write atomically, create only if absent, read JSON, list, remove), so that an fsspec-backed
-version for object stores can replace this local one without touching the protocol above it.
+(write atomically, create only if absent, read JSON, list, remove). A local path is a
+`pathlib.Path` and keeps the local implementation (temp file + fsync + rename, `O_EXCL`). A URL
+(`s3://`, `gs://`, `az://`, `memory://`, any fsspec protocol) becomes a `UPath` that carries its
+fsspec file system and options (`as_path`); there a write is one PUT, which is all-or-nothing, a
+create-only write is a conditional PUT (`open(p, "xb")`), and folders do not exist.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# A local path or an fsspec-backed UPath; both have the pathlib API the dataset code uses.
+AnyPath = Any
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file under a temporary name, flush it to disk, then rename it into place."""
+_FSSPEC_KEYS = {  # object_store-style keys (what Polars and deltalake take) -> s3fs keyword
+    "aws_endpoint_url": "endpoint_url", "aws_endpoint": "endpoint_url", "endpoint": "endpoint_url",
+    "aws_access_key_id": "key", "access_key_id": "key", "aws_secret_access_key": "secret",
+    "secret_access_key": "secret", "aws_session_token": "token", "session_token": "token",
+}
+_REGION_KEYS = ("aws_region", "region")
+_DROPPED_KEYS = ("aws_allow_http", "allow_http", "aws_conditional_put")  # object_store only
+
+
+def is_url(name: str) -> bool:
+    """Whether `name` is a URL with a protocol (`s3://...`) rather than a local path."""
+    return "://" in name and not name.startswith("file://")
+
+
+def fsspec_options(options: dict[str, str] | None) -> dict[str, Any]:
+    """`--storage-option` pairs as fsspec keywords: object_store-style keys (`aws_endpoint_url`,
+    `aws_region`, ...) are mapped to s3fs's names, other keys pass through unchanged."""
+    out: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        k = key.lower()
+        if k in _DROPPED_KEYS:
+            continue
+        if k in _REGION_KEYS:
+            out.setdefault("client_kwargs", {})["region_name"] = value
+        else:
+            out[_FSSPEC_KEYS.get(k, key)] = value
+    return out
+
+
+_DEFAULT_OPTIONS: dict[str, str] = {}
+
+
+def configure(options: dict[str, str] | None) -> None:
+    """Set the `--storage-option` pairs every later `as_path` without options uses (one run per
+    process sets them once; a Ray worker sets the driver's)."""
+    _DEFAULT_OPTIONS.clear()
+    _DEFAULT_OPTIONS.update(options or {})
+
+
+def storage_options() -> dict[str, str]:
+    """The `--storage-option` pairs in effect (object_store-style keys, as given)."""
+    return dict(_DEFAULT_OPTIONS)
+
+
+def as_path(name: str, options: dict[str, str] | None = None) -> AnyPath:
+    """A local `Path`, or for a URL a `UPath` on its fsspec file system with `options` (default:
+    those set by `configure`).
+
+    With no options, fsspec's clients read the standard environment and config chains
+    (AWS_* variables and ~/.aws for s3fs, GOOGLE_APPLICATION_CREDENTIALS for gcsfs, ...).
+    """
+    if not is_url(name):
+        return Path(name.removeprefix("file://")).expanduser()
+    import fsspec
+    from upath import UPath
+
+    from ..errors import UsageError
+
+    protocol = name.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)  # fails now, not at the first write, when unusable
+        return UPath(name, **fsspec_options(_DEFAULT_OPTIONS if options is None else options))
+    except (ImportError, ValueError) as exc:
+        raise UsageError(f"{name}: no file system for {protocol}:// ({exc}); install its package, for example "
+                         "summarize[s3], summarize[gcs] or summarize[azure]") from exc
+
+
+def is_remote(path: AnyPath) -> bool:
+    """Whether `path` lives on a non-local fsspec file system."""
+    return not isinstance(path, Path) and getattr(path, "protocol", "") not in ("", "file", "local")
+
+
+def uri(path: AnyPath) -> str:
+    """The path as the user spells it (`s3://b/k` or a local path)."""
+    return str(path)
+
+
+def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
+    """Write a file under a temporary name, flush it to disk, then rename it into place.
+
+    On an object store one PUT is already all-or-nothing, and there is no rename."""
+    if is_remote(path):
+        path.fs.pipe_file(path.path, data)
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("wb") as fh:
@@ -28,12 +116,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def create_exclusive(path: Path, data: bytes) -> bool:
+def create_exclusive(path: AnyPath, data: bytes) -> bool:
     """Create `path` holding `data` only if it does not exist; False when it already does.
 
     The create-only write is the one primitive the lock and the commit markers rely on (local
     disk: O_EXCL; object stores: a conditional PUT).
     """
+    if is_remote(path):
+        try:
+            with path.fs.open(path.path, "xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            return False
+        except OSError:
+            # SeaweedFS answers a refused conditional PUT with 412 but without the `Condition`
+            # field AWS sends, so s3fs raises EINVAL instead of FileExistsError: confirm.
+            path.fs.invalidate_cache(path.path)
+            if path.fs.exists(path.path):
+                return False
+            raise
+        return True
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
@@ -47,8 +149,10 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     return True
 
 
-def fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: AnyPath) -> None:
     """Make a rename or create in `folder` durable (the directory entry must reach the disk)."""
+    if is_remote(folder):
+        return
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -65,37 +169,75 @@ def json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode()
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: AnyPath, data: Any) -> None:
     """Write a JSON document atomically."""
     atomic_write_bytes(path, json_bytes(data))
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: AnyPath) -> dict[str, Any] | None:
     """A JSON object from `path`; None when it is missing, unreadable or not an object."""
     try:
+        if is_remote(path):
+            path.fs.invalidate_cache(path.path)  # s3fs caches listings; the lock must be read fresh
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def files_under(folder: Path, suffix: str = "") -> Iterator[Path]:
+def files_under(folder: AnyPath, suffix: str = "") -> Iterator[AnyPath]:
     """Every file below `folder` (recursively) whose name ends with `suffix`, sorted."""
+    if is_remote(folder):
+        fs = folder.fs
+        fs.invalidate_cache(folder.path)
+        try:
+            found = fs.find(folder.path)
+        except FileNotFoundError:
+            return
+        for f in sorted(found):
+            if f.endswith(suffix) and not f.endswith("/"):
+                yield folder / f[len(folder.path.rstrip("/")) + 1:]
+        return
     if folder.is_dir():
         yield from sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file())
 
 
-def remove(path: Path) -> None:
+def remove(path: AnyPath) -> None:
     """Delete a file if it exists."""
+    if is_remote(path):
+        with contextlib.suppress(FileNotFoundError):
+            path.fs.rm_file(path.path)
+        return
     path.unlink(missing_ok=True)
 
 
-def remove_empty_dirs(folder: Path) -> None:
-    """Delete `folder` and the folders below it that hold nothing (deepest first)."""
-    if not folder.is_dir():
+def remove_empty_dirs(folder: AnyPath) -> None:
+    """Delete `folder` and the folders below it that hold nothing (deepest first); object stores
+    have no folders, so nothing to do there."""
+    if is_remote(folder) or not folder.is_dir():
         return
     for d in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         if not any(d.iterdir()):
             d.rmdir()
     if not any(folder.iterdir()):
         folder.rmdir()
+
+
+def mkdir(folder: AnyPath) -> None:
+    """Create a folder and its parents (object stores have none: nothing to do)."""
+    if not is_remote(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def exists(path: AnyPath) -> bool:
+    """Whether a file or folder (on an object store: any key below the prefix) exists."""
+    if is_remote(path):
+        path.fs.invalidate_cache(path.path)
+        return bool(path.fs.exists(path.path))
+    return bool(path.exists())
+
+
+def source(path: AnyPath) -> Any:
+    """What Polars and pyarrow readers take for one file: the path, or for an object store its
+    bytes (read through fsspec, so the same options and credentials apply)."""
+    return path.read_bytes() if is_remote(path) else path

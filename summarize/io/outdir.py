@@ -51,7 +51,7 @@ def fingerprint(name: str) -> dict[str, Any]:
     with their relative paths). Stdin cannot be read twice, so it has no fingerprint."""
     if name == STDIN:
         return {"name": name, "size": None, "blake2b": None}
-    p = Path(name)
+    p = files.as_path(name)
     h = hashlib.blake2b(digest_size=16)
     size = 0
     paths = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
@@ -158,6 +158,9 @@ def live_markers(out: Path) -> list[dict[str, Any]]:
 
 def _only_lock(out: Path) -> bool:
     # A folder holding nothing but a lock (ours, just taken) is as good as empty.
+    if files.is_remote(out):
+        rest = [f for f in files.files_under(out) if f != book(out) / "lock"]
+        return not rest
     entries = list(out.iterdir())
     return not entries or (entries == [book(out)] and {p.name for p in book(out).iterdir()} <= {"lock"})
 
@@ -170,10 +173,10 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
     `me` is the run id of a caller that already holds the lock. With `append`, an existing dataset
     takes a new run (`append`) when its declared schema fits and it does not already hold the inputs.
     """
-    if out.exists() and not out.is_dir():
+    if not files.is_remote(out) and out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
-    if not out.exists() or _only_lock(out):
-        return Plan(out, "new", out.exists(), None)
+    if not files.exists(out) or _only_lock(out):
+        return Plan(out, "new", files.exists(out), None)
     ds = _ours(out)
     holder = holder_of(book(out))
     if holder is not None and holder.get("run_id") != me and not is_stale(holder):
@@ -304,12 +307,19 @@ def _replace(out: Path) -> None:
     for name in ("run.json", "wide.parquet"):
         files.remove(out / name)
     for sub in (COMMITS, f"{BOOKKEEPING}/{RUNS}", LEGACY_COMMITS):
-        if (out / sub).is_dir():
+        if files.is_remote(out):
+            for f in files.files_under(out / sub):
+                files.remove(f)
+        elif (out / sub).is_dir():
             shutil.rmtree(out / sub)
     files.remove(book(out) / DATASET)
 
 
 def _remove_part(out: Path, rel: str) -> None:
+    if files.is_remote(out):  # no symlinks on an object store; a marker never names ../
+        if rel and ".." not in rel.split("/"):
+            files.remove(out / rel)
+        return
     p = (out / rel).resolve()
     if out.resolve() in p.parents:  # a marker never names a file outside the folder
         files.remove(p)
@@ -317,7 +327,8 @@ def _remove_part(out: Path, rel: str) -> None:
 
 def batch_runs(out: Path, ident: dict[str, Any]) -> set[str]:
     """The run ids that wrote the batch with identity `ident` (a run and its resumes)."""
-    return {str(r.get("run_id")) for r in _runs(out) if not identity_diff(r.get("identity", {}), ident)}
+    # By content, as `identity_diff` compares: the same file spelled another way is the same batch.
+    return {str(r.get("run_id")) for r in _runs(out) if r.get("identity") and not identity_diff(r["identity"], ident)}
 
 
 def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
@@ -345,7 +356,7 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
-        df = pl.read_parquet(f, columns=["id", "content_hash", "options_hash", "run_id"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["id", "content_hash", "options_hash", "run_id"], hive_partitioning=False)
         if runs is not None:  # rows keep their run_id, also in a compacted part spanning runs
             df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         hashes.update(h for h in df["options_hash"].unique().to_list() if h)
@@ -353,7 +364,7 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
             articles[(rid, ch)] = articles.get((rid, ch), 0) + 1
     rejects: set[tuple[str, int]] = set()
     for f in sorted(committed["rejects"]):
-        df = pl.read_parquet(f, columns=["source", "line", "run_id"], hive_partitioning=False)
+        df = pl.read_parquet(files.source(f), columns=["source", "line", "run_id"], hive_partitioning=False)
         if runs is not None:
             df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
@@ -378,7 +389,7 @@ class Dataset:
              table_format: str = "parquet") -> Dataset:
         """Take the lock, re-check the folder under it, and prepare it for this run."""
         out = plan.out
-        out_created = not out.exists()
+        out_created = not files.exists(out)
         try:
             lock = Lock.acquire(book(out), run_id, str(out))
         except OSError as exc:
@@ -398,7 +409,7 @@ class Dataset:
                     log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
                 old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]
                 existing.aliases = {n["name"]: o for n, o in zip(ident["inputs"], old, strict=False) if n["name"] != o}
-            (book(out) / RUNS).mkdir(parents=True, exist_ok=True)
+            files.mkdir(book(out) / RUNS)
             if plan.action == "append":
                 files.write_json(book(out) / DATASET, appended(plan.dataset or {}, run_id, ident, declared))
             elif plan.action != "resume":

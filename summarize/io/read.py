@@ -26,6 +26,7 @@ from ..options import ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from .decode import decode, looks_binary
+from .files import as_path, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
 def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(path.open("rb") if is_remote(path) else path)
     b.check_columns(pf.schema_arrow.names)
     n = 0
     for batch in pf.iter_batches(batch_size=1024):
@@ -256,14 +257,14 @@ def check_inputs(inputs: Sequence[str]) -> None:
     for inp in inputs:
         if inp == STDIN:
             continue
-        p = Path(inp)
+        p = as_path(inp)
         if not p.exists():
             raise UsageError(f"input not found: {inp}")
         if p.is_dir():
             continue
         if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
             raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md/.html, or -)")
-        if not os.access(p, os.R_OK):
+        if not is_remote(p) and not os.access(p, os.R_OK):
             raise UsageError(f"input not readable: {inp}")
 
 
@@ -274,7 +275,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
     `--text-col` is reported before any model is loaded or any output written.
     """
     for inp in inputs:
-        p = Path(inp)
+        p = as_path(inp)
         if inp == STDIN or p.is_dir():
             continue
         b = _Builder(inp, options, [0], {})
@@ -284,7 +285,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
                 import pyarrow.parquet as pq
 
                 try:
-                    names = pq.ParquetFile(p).schema_arrow.names
+                    names = pq.ParquetFile(p.open("rb") if is_remote(p) else p).schema_arrow.names
                 except Exception as exc:
                     raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
                 b.check_columns(names)
@@ -321,7 +322,7 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
         if inp == STDIN:
             yield from _read_jsonl(stdin or sys.stdin.buffer, b)
             continue
-        p = Path(inp)
+        p = as_path(inp)
         try:
             if p.is_dir():
                 yield from _read_folder(p, b)
@@ -351,14 +352,14 @@ def count_records(inputs: Sequence[str]) -> int | None:
     for inp in inputs:
         if inp == STDIN:
             return None
-        p = Path(inp)
+        p = as_path(inp)
         try:
             if p.is_dir():
                 total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES)
             elif p.suffix.lower() == ".parquet":
                 import pyarrow.parquet as pq
 
-                total += pq.ParquetFile(p).metadata.num_rows
+                total += pq.ParquetFile(p.open("rb") if is_remote(p) else p).metadata.num_rows
             elif p.suffix.lower() in JSONL_SUFFIXES:
                 with p.open("rb") as fh:
                     total += sum(1 for line in fh if line.strip())

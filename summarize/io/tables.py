@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .. import langcodes
@@ -23,7 +22,7 @@ from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
 from ..text import remove_invisible
-from .files import files_under
+from .files import as_path, files_under, is_remote
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -69,14 +68,14 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
         return ()
     found: dict[str, Any] = {}
     for inp in inputs:
-        p = Path(inp)
+        p = as_path(inp)
         if inp == STDIN:
             continue
         if p.is_dir():
             raise UsageError(f"{inp}: a folder of text files has no columns to keep (--keep-col {', '.join(options.keep_cols)})")
         suffix = p.suffix.lower()
         if suffix == ".parquet":
-            schema = pq.ParquetFile(p).schema_arrow
+            schema = pq.ParquetFile(p.open("rb") if is_remote(p) else p).schema_arrow
             cols = {f.name: f.type for f in schema}
             _check(inp, options.keep_cols, list(cols))
             for k in options.keep_cols:
@@ -324,7 +323,7 @@ def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetim
              "processed_at": processed_at} for r in rejects]
 
 
-def read_table(out_dir: Path, name: str) -> Any:
+def read_table(out_dir: Any, name: str) -> Any:
     """A written table as a Polars frame (partition columns from the path included)."""
     import polars as pl
 
@@ -332,6 +331,22 @@ def read_table(out_dir: Path, name: str) -> Any:
         return pl.read_delta(str(out_dir / name))
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
+    if is_remote(out_dir):
+        # Read through fsspec (the same options and credentials as the writes), Hive folders
+        # parsed by pyarrow; Polars' own object_store client would need its own options.
+        import pyarrow.dataset as pads
+
+        base = out_dir / name
+        found = [f.path for f in files_under(base, ".parquet")]
+        data = pads.dataset(found, filesystem=base.fs, format="parquet",
+                            partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
+        # Appended runs may add kept columns: the union of the parts' schemas, as below.
+        import pyarrow as pa
+
+        union = pa.unify_schemas([data.schema, *(f.physical_schema for f in data.get_fragments())])
+        unified = pads.dataset(found, filesystem=base.fs, format="parquet", schema=union,
+                               partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
+        return pl.from_arrow(unified.to_table())
     # Appended runs may add kept columns: read with the union of the files' schemas (Polars
     # would otherwise take the first file's schema and refuse the others' extra columns).
     schema: dict[str, Any] = {}

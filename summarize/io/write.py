@@ -86,8 +86,8 @@ class RunWriter:
             raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
         try:
             for t in TABLES:
-                (self.out_dir / t).mkdir(parents=True, exist_ok=True)
-            (self.out_dir / COMMITS).mkdir(parents=True, exist_ok=True)
+                files.mkdir(self.out_dir / t)
+            files.mkdir(self.out_dir / COMMITS)
         except OSError as exc:
             raise OutputError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from exc
 
@@ -115,7 +115,7 @@ class RunWriter:
         parts = []
         for key, part_rows in groups.items():
             folder = self.out_dir.joinpath(table, *key)
-            folder.mkdir(parents=True, exist_ok=True)
+            files.mkdir(folder)
             path = folder / self.part_name(tag)
             data = arrow_table(table, part_rows, self.kept if table == "articles" else (), drop=drop)
             size = write_parquet(data, path, {**self.metadata, "table": table})
@@ -125,23 +125,39 @@ class RunWriter:
 
     def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
         """Write one shard of results and rejects, then commit it."""
+        parts, written = self.write_parts(results, rejects, self.shard)
+        self.commit(self.shard, parts, written)
+
+    def write_parts(self, results: Sequence[ArticleResult], rejects: Sequence[Reject],
+                    shard: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Write the part files of shard `shard` without committing them; their descriptors and
+        row counts per table. A Ray worker calls this on the shared --out; the driver commits.
+        Part names depend only on the run and the shard, so a retried shard overwrites its own."""
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
         rows["rejects"] = reject_rows(rejects, self.run_id, now)
+        parts = []
         try:
-            parts = []
             for t in ("rejects", "translations", "segments", "articles"):
                 if rows[t]:
-                    parts += self._write_table(t, rows[t], self.shard)
-            commit_parts(self.out_dir, f"{self.run_id}-{self.shard:05d}", self.run_id, parts)
+                    parts += self._write_table(t, rows[t], shard)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already committed are "
+                              "valid, free space or fix permissions and rerun with --resume") from exc
+        return parts, {t: len(rows[t]) for t in TABLES}
+
+    def commit(self, shard: int, parts: Sequence[dict[str, Any]], written: dict[str, int]) -> None:
+        """Commit the parts of shard `shard` (written by this process or by a worker)."""
+        try:
+            commit_parts(self.out_dir, f"{self.run_id}-{shard:05d}", self.run_id, parts)
         except OSError as exc:
             raise OutputError(
                 f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already written are valid, "
                 "free space or fix permissions and rerun with --resume"
             ) from exc
         for t in TABLES:
-            self.written[t] += len(rows[t])
-        self.shard += 1
+            self.written[t] += written.get(t, 0)
+        self.shard = shard + 1
         self.commits += 1
 
     def finish(self) -> None:
