@@ -78,3 +78,21 @@ def read(out: Path, table: str) -> Any:
 @pytest.fixture
 def articles_file(tmp_path: Path) -> Iterator[Path]:
     yield write_jsonl(tmp_path / "in.jsonl", sample_articles(6))
+
+
+def options(tiny: dict[str, Path], **kw: Any) -> Any:
+    """Run options for quick runs on the tiny models (Ray and object-storage tests), `kw` on top."""
+    from summarize.options import GenerationOptions, RunOptions
+
+    fields: dict[str, Any] = {
+        "to": ("en", "fr"), "translate": ("summary", "title"), "summary_model": str(tiny["t5"]),
+        "translation_model": str(tiny["m2m100"]), "summary": GenerationOptions(max_new_tokens=6, num_beams=1),
+        "translation": GenerationOptions(max_new_tokens=8, num_beams=1, no_repeat_ngram_size=0), "shard_size": 2,
+    }
+    return RunOptions(**{**fields, **kw})
+
+
+def articles(n: int) -> list[dict[str, Any]]:
+    """`n` articles cycling through the samples' languages, with ids of their own."""
+    base = sample_articles()
+    return [{**base[(i * 5) % len(base)], "id": f"a{i:03d}"} for i in range(n)]

@@ -19,9 +19,8 @@ import pytest
 
 from summarize import api
 from summarize.errors import ModelError
-from summarize.options import GenerationOptions, RunOptions
 
-from .conftest import invoke, read, sample_articles, write_jsonl
+from .conftest import articles, invoke, options, read, sample_articles, write_jsonl
 
 ray = pytest.importorskip("ray")
 
@@ -37,21 +36,6 @@ def ray_local() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
-
-
-def options(tiny: dict[str, Path], **kw: Any) -> RunOptions:
-    fields: dict[str, Any] = {
-        "to": ("en", "fr"), "translate": ("summary", "title"), "summary_model": str(tiny["t5"]),
-        "translation_model": str(tiny["m2m100"]), "summary": GenerationOptions(max_new_tokens=6, num_beams=1),
-        "translation": GenerationOptions(max_new_tokens=8, num_beams=1, no_repeat_ngram_size=0), "shard_size": 2,
-    }
-    return RunOptions(**{**fields, **kw})
-
-
-def articles(n: int) -> list[dict[str, Any]]:
-    """`n` articles cycling through the samples' languages, with ids of their own."""
-    base = sample_articles()
-    return [{**base[(i * 5) % len(base)], "id": f"a{i:03d}"} for i in range(n)]
 
 
 def tables(out: Path) -> dict[str, pl.DataFrame]:

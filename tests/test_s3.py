@@ -22,10 +22,10 @@ import pytest
 
 from summarize import api, io
 from summarize.errors import OutputError
-from summarize.options import GenerationOptions, RunOptions
 
-from .conftest import invoke, sample_articles, write_jsonl
+from .conftest import invoke, write_jsonl
 from .s3server import S3Server
+from .test_ray import articles, options  # the same tiny-model options and articles as the Ray tests
 
 IGNORED = ("run_id", "duration_ms", "processed_at")
 SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
@@ -37,20 +37,6 @@ def _no_storage_defaults() -> Iterator[None]:
     # `configure_storage` is per process: never let one test's options leak into the next.
     yield
     io.configure_storage({})
-
-
-def options(tiny: dict[str, Path], **kw: Any) -> RunOptions:
-    fields: dict[str, Any] = {
-        "to": ("en", "fr"), "translate": ("summary", "title"), "summary_model": str(tiny["t5"]),
-        "translation_model": str(tiny["m2m100"]), "summary": GenerationOptions(max_new_tokens=6, num_beams=1),
-        "translation": GenerationOptions(max_new_tokens=8, num_beams=1, no_repeat_ngram_size=0), "shard_size": 2,
-    }
-    return RunOptions(**{**fields, **kw})
-
-
-def articles(n: int) -> list[dict[str, Any]]:
-    base = sample_articles()
-    return [{**base[(i * 5) % len(base)], "id": f"a{i:03d}"} for i in range(n)]
 
 
 def tables(out: Any) -> dict[str, pl.DataFrame]:
