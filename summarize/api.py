@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -256,7 +255,7 @@ def run(
     to_stdout = str(out) == io.STDIN
     out_dir = io.as_path(str(out))
     ohash = options.output_hash()
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = io.new_run_id()
     ident: dict[str, Any] = {}
     plan = None
     if not to_stdout:

@@ -151,3 +151,11 @@ def test_append_resume_continues_the_same_batch_and_appends_a_new_one(tmp_path: 
     assert io.read_table(out, "articles").height == 3
     assert run(b1, out, fast_args, "--append", "--resume").exit_code == 0  # a new batch: appended
     assert sorted(io.read_table(out, "articles")["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]
+
+
+def test_run_ids_sort_in_start_order_within_one_second() -> None:
+    # Appends read their history in run-id order; runs started in one second must not shuffle.
+    from summarize import io
+
+    ids = [io.new_run_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50

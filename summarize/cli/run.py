@@ -177,16 +177,13 @@ def detect(
     """
     setup_logging(verbose, quiet, log_format)
     try:
-        import datetime as dt
-        import uuid
-
         from .. import io
         from ..api import detection_rows
         from ..detect import make_detector
 
         det = make_detector(detect_options(shared))
         rows = detection_rows(io.read_records(inputs, read_options(shared)), det)
-        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        run_id = io.new_run_id()
         n = io.write_detections(rows, out, run_id)
     except SummarizeError as exc:
         raise fail(exc) from None

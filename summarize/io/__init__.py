@@ -9,7 +9,7 @@ use. The names below are re-exported so callers write `io.read_records(...)`.
 
 from __future__ import annotations
 
-from .files import as_path
+from .files import as_path, new_run_id
 from .files import configure as configure_storage
 from .outdir import (
     Dataset,
@@ -48,9 +48,42 @@ from .write import (
 )
 
 __all__ = [
-    "COMMITS", "JSONL_SUFFIXES", "RAW_LIMIT", "STDIN", "TEXT_SUFFIXES", "Dataset", "Existing", "JsonlWriter", "Kept",
-    "Plan", "RunWriter", "arrow_table", "as_path", "atomic_write_bytes", "batch_runs", "check_columns", "check_inputs", "check_out",
-    "check_write_mode", "commit_parts", "committed_state", "configure_storage", "count_records", "declared", "file_metadata", "identity", "kept_columns",
-    "parse_timestamp", "partition_lang", "read_manifest", "read_records", "read_table", "totals",
-    "write_detections", "write_json", "write_parquet", "write_wide",
+    "COMMITS",
+    "JSONL_SUFFIXES",
+    "RAW_LIMIT",
+    "STDIN",
+    "TEXT_SUFFIXES",
+    "Dataset",
+    "Existing",
+    "JsonlWriter",
+    "Kept",
+    "Plan",
+    "RunWriter",
+    "arrow_table",
+    "as_path",
+    "atomic_write_bytes",
+    "batch_runs",
+    "check_columns",
+    "check_inputs",
+    "check_out",
+    "check_write_mode",
+    "commit_parts",
+    "committed_state",
+    "configure_storage",
+    "count_records",
+    "declared",
+    "file_metadata",
+    "identity",
+    "kept_columns",
+    "new_run_id",
+    "parse_timestamp",
+    "partition_lang",
+    "read_manifest",
+    "read_records",
+    "read_table",
+    "totals",
+    "write_detections",
+    "write_json",
+    "write_parquet",
+    "write_wide",
 ]  # fmt: skip

@@ -17,8 +17,6 @@ default retention (7 days), so time travel to recent runs keeps working.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +55,7 @@ def compact(out: Path, target_bytes: int = TARGET_BYTES) -> Compaction:
     ds = _ours(out) if out.is_dir() else None
     if ds is None or ds.get("legacy"):
         raise OutputError(f"{out} is not a dataset written by this version of summarize (no {book(out).name}/dataset.json)")
-    cid = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    cid = files.new_run_id()
     lock = Lock.acquire(book(out), f"compact-{cid}", str(out))
     try:
         if ds.get("table_format") == "delta":

@@ -11,8 +11,10 @@ create-only write is a conditional PUT (`open(p, "xb")`), and folders do not exi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,12 @@ def source(path: AnyPath) -> Any:
     """What Polars and pyarrow readers take for one file: the path, or for an object store its
     bytes (read through fsspec, so the same options and credentials apply)."""
     return path.read_bytes() if is_remote(path) else path
+
+
+def new_run_id() -> str:
+    """A run (or compaction) id: UTC start time to the microsecond, then 8 random hex digits.
+
+    Ids sort in start order, also for runs started within one second (a daily job's retries, the
+    tests), and the random part keeps two machines starting at the same instant apart.
+    """
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
