@@ -96,3 +96,22 @@ def articles(n: int) -> list[dict[str, Any]]:
     """`n` articles cycling through the samples' languages, with ids of their own."""
     base = sample_articles()
     return [{**base[(i * 5) % len(base)], "id": f"a{i:03d}"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for a module's tiny-model tests (use with `pytest.mark.usefixtures`).
+
+    Models this small gain nothing from intra-op threads, and on a busy machine threads that
+    spin-wait make them tens of times slower. The backend sets its thread count when it loads a
+    model, so that call is held off while the module runs.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    real = torch.set_num_threads
+    real(1)
+    setattr(torch, "set_num_threads", lambda n: None)  # noqa: B010
+    yield
+    setattr(torch, "set_num_threads", real)  # noqa: B010
+    real(before)

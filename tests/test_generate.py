@@ -9,7 +9,7 @@ comes from the real model). What must hold: only the failing input's articles ge
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +37,8 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny models gain nothing from intra-op threads; on a shared machine they only add waiting.
-    # The backend sets its thread count when it loads a model, so that call is held off here.
-    import torch
-
-    before = torch.get_num_threads()
-    real = torch.set_num_threads
-    real(1)
-    setattr(torch, "set_num_threads", lambda n: None)  # noqa: B010
-    yield
-    setattr(torch, "set_num_threads", real)  # noqa: B010
-    real(before)
+# The tiny models run on one torch thread here (see the `one_torch_thread` fixture in conftest).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -30,20 +30,8 @@ TRANSLATION = GenerationOptions(max_new_tokens=16, num_beams=1, no_repeat_ngram_
 PROMPT = "summarize: "  # the t5 family's template
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Models of this size gain nothing from intra-op threads, and on a busy machine threads that
-    # spin-wait make them tens of times slower; the backend sets its thread count when it loads
-    # a model, so that call is held off for these tests.
-    import torch
-
-    before = torch.get_num_threads()
-    real = torch.set_num_threads
-    real(1)
-    setattr(torch, "set_num_threads", lambda n: None)  # noqa: B010
-    yield
-    setattr(torch, "set_num_threads", real)  # noqa: B010
-    real(before)
+# The tiny models run on one torch thread here (see the `one_torch_thread` fixture in conftest).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @dataclass
