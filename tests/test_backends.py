@@ -375,3 +375,67 @@ def test_missing_ctranslate2_falls_back_to_torch_with_a_warning(
         gen = ModelPool(device="cpu", backend="ct2").get(str(tiny["t5"]), "summarization")
     assert isinstance(gen, TransformersGenerator)
     assert "ct2 extra" in caplog.text
+
+
+@pytest.mark.parametrize("family", sorted(PAIRS))
+def test_light_source_reads_what_transformers_auto_classes_read(tiny: dict[str, Path], family: str) -> None:
+    from summarize.backends.text import load_source, load_source_light
+
+    light, full = load_source_light(str(tiny[family])), load_source(str(tiny[family]))
+    assert light is not None
+    assert type(light.tokenizer) is type(full.tokenizer)
+    assert (light.family, light.local, light.path, light.revision) == (full.family, full.local, full.path, full.revision)
+    assert light.tokenizer.model_max_length == full.tokenizer.model_max_length
+    assert light.tokenizer(TEXTS).input_ids == full.tokenizer(TEXTS).input_ids
+    assert light.generation.to_dict() == full.generation.to_dict()
+    assert light.config.model_type == full.config.model_type
+
+
+def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from summarize.backends.text import load_source_light
+
+    folder = shutil.copytree(tiny["mbart50"], tmp_path / "mbart50")
+    doc = (folder / "tokenizer_config.json").read_text(encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(doc.replace('"tokenizer_class"', '"x_tokenizer_class"'),
+                                                  encoding="utf-8")
+    assert load_source_light(str(folder)) is None  # mbart names no default: AutoTokenizer decides
+    assert load_source_light(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.ct2
+def test_a_ct2_run_on_a_converted_model_never_imports_torch(tiny: dict[str, Path], cache_env: Path) -> None:
+    import subprocess
+
+    pytest.importorskip("ctranslate2")
+    from summarize.backends.ct2 import load_ct2
+
+    assert load_ct2(str(tiny["marian"]), device="cpu") is not None  # converts (which needs torch) once
+    code = ("import sys; from summarize.backends.ct2 import load_ct2; "
+            f"g = load_ct2({str(tiny['marian'])!r}, device='cpu'); "
+            "from summarize.options import GenerationOptions; "
+            "out = g.generate_batch(['A short text.'], GenerationOptions(max_new_tokens=4, num_beams=1)); "
+            "print(len(out), 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.stdout.split() == ["1", "False"], proc.stderr[-2000:]
+
+
+def test_light_source_reads_a_cached_hub_snapshot_offline(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    from summarize.backends.text import load_source, load_source_light
+
+    commit = "c" * 40
+    repo = tmp_path / "hub" / "models--org--tiny-marian"
+    shutil.copytree(tiny["marian"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    light, full = load_source_light("org/tiny-marian"), load_source("org/tiny-marian")
+    assert light is not None
+    assert (light.path, light.local, light.revision, light.family) == ("org/tiny-marian", False, commit, "marian")
+    assert (light.path, light.local, light.revision, light.family) == (full.path, full.local, full.revision, full.family)
+    assert load_source_light("org/not-cached") is None

@@ -8,7 +8,9 @@ again. A conversion is written to a temporary folder and renamed into place, so 
 leaves a half conversion that a later run would trust.
 
 Tokenization, language tokens and decoding are the transformers backend's (`text.py`), so both
-backends take the same options and return the same outputs. `load_ct2` returns None, with a
+backends take the same options and return the same outputs. The tokenizer and config are read
+without transformers' config classes where the model's files name their tokenizer class
+(`load_source_light`), so a run on a converted model never imports torch. `load_ct2` returns None, with a
 warning, when ctranslate2 is missing or cannot convert the model; the pool then uses torch.
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 from ..errors import ModelError, UsageError
 from ..options import GenerationOptions
 from . import Output, mean_logprob
-from .text import NO_FP16, Source, TextCodec, decoding, input_limit, load_source
+from .text import NO_FP16, Source, TextCodec, decoding, input_limit, load_source, load_source_light
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +311,8 @@ def load_ct2(model: str, *, device: str = "auto", compute_type: str | None = Non
         return None
     from .hf import cpu_threads
 
-    source = load_source(model)
+    # Without torch where the files allow: a CTranslate2 run never needs it once converted.
+    source = load_source_light(model) or load_source(model)
     dev = resolve_ct2_device(device)
     supported = set(ctranslate2.get_supported_compute_types(dev))
     ctype = choose_compute_type(source.family, dev, supported=supported, requested=compute_type)

@@ -9,10 +9,12 @@ outputs for the same options.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .. import langcodes
@@ -69,6 +71,83 @@ class Source:
     revision: str | None
 
 
+# model_type -> tokenizer class, for a tokenizer_config.json that does not name its class (older
+# opus-mt uploads); other types go through AutoTokenizer.
+_TOKENIZER_OF_TYPE = {"marian": "MarianTokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer",
+                      "m2m_100": "M2M100Tokenizer"}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _cached_folder(model: str) -> tuple[Path, str | None] | None:
+    """A local folder, or the cached snapshot of a Hub id when the Hub cannot be reached (the
+    snapshot's name is its commit); None when neither applies."""
+    if is_local(model):
+        return Path(model).expanduser(), None
+    from ..downloads import hub_reachable
+
+    if hub_reachable():
+        return None  # online, transformers resolves the newest revision
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(model, local_files_only=True))
+    except Exception:  # not cached, or a bad id: the full path says which
+        return None
+    return folder, folder.name
+
+
+def load_source_light(model: str) -> Source | None:
+    """`load_source` without transformers' config classes, which import torch (about a second):
+    config.json is read as plain attributes and the tokenizer class named by tokenizer_config.json
+    is loaded directly. For backends that never touch torch (CTranslate2). None when the model
+    is not a local folder or cached snapshot, or its files do not name what to load: the caller
+    then uses `load_source`.
+    """
+    import transformers
+    from transformers import GenerationConfig
+
+    found = _cached_folder(model)
+    if found is None:
+        return None
+    folder, revision = found
+    config_doc = _read_json(folder / "config.json")
+    tok_doc = _read_json(folder / "tokenizer_config.json") or {}
+    if config_doc is None or not (folder / "generation_config.json").is_file():
+        return None
+    model_type = str(config_doc.get("model_type", ""))
+    tok_name = tok_doc.get("tokenizer_class") or _TOKENIZER_OF_TYPE.get(model_type)
+    tok_class = getattr(transformers, str(tok_name), None) if tok_name else None
+    if tok_class is None:
+        return None
+    try:
+        tokenizer = tok_class.from_pretrained(str(folder))
+        generation = GenerationConfig.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:
+        raise load_error(model, revision is None, exc) from exc
+    config = SimpleNamespace(**config_doc)
+    path = str(folder) if revision is None else model
+    return Source(model, path, revision is None, config, tokenizer, generation,
+                  _family(model_type, model, tokenizer), revision)
+
+
+def _family(model_type: str, model: str, tokenizer: Any) -> str:
+    family = langcodes.family_of(model_type, model)
+    # The architecture alone cannot tell NLLB from M2M100 or mBART-50 from mBART; the tokenizer can.
+    tok_class = type(tokenizer).__name__
+    if tok_class.startswith("Nllb"):
+        return "nllb"
+    if tok_class.startswith("MBart50"):
+        return "mbart50"
+    return family
+
+
 def load_source(model: str) -> Source:
     """Read a model's config, tokenizer and generation config from a folder or the Hub cache.
 
@@ -93,15 +172,18 @@ def load_source(model: str) -> Source:
     except (OSError, ValueError):
         # Older checkpoints keep their generation defaults in config.json only.
         generation = GenerationConfig.from_model_config(config)
-    family = langcodes.family_of(getattr(config, "model_type", ""), model)
-    # The architecture alone cannot tell NLLB from M2M100 or mBART-50 from mBART; the tokenizer can.
-    tok_class = type(tokenizer).__name__
-    if tok_class.startswith("Nllb"):
-        family = "nllb"
-    elif tok_class.startswith("MBart50"):
-        family = "mbart50"
-    revision = None if local else getattr(config, "_commit_hash", None)
+    family = _family(getattr(config, "model_type", ""), model, tokenizer)
+    revision = None if local else (getattr(config, "_commit_hash", None) or _cached_commit(model))
     return Source(model, path, local, config, tokenizer, generation, family, revision)
+
+
+def _cached_commit(model: str) -> str | None:
+    """The commit of the cached config.json of a Hub model (transformers 5 no longer keeps it on
+    the config): the name of the snapshot folder it lies in."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model, "config.json")
+    return Path(found).parent.name if isinstance(found, str) else None
 
 
 @dataclass(frozen=True)
