@@ -21,7 +21,9 @@ The default backend (`--backend auto`) is found by running the command without `
 one article and reading the backend `run.json` records for the model; its ratio uses that path.
 
 The baselines report their work time (tokenize, generate, decode; after loading and a one-input
-warm-up), the CLI paths their whole wall time. A CLI path is also run on one article, so that
+warm-up) and their whole wall time as a script, the CLI paths their whole wall time. The ratios
+compare the command's whole time with the baseline's work time (the strict form the targets use),
+whole with whole (`whole_*`), and the command's steady rate with the baseline's work (`steady_*`). A CLI path is also run on one article, so that
 (n - 1) / (wall(n) - wall(1)) gives its steady rate without start-up and load. Rounds interleave
 the paths (in a rotating order) and the best of `--repeats` counts, so a shared machine whose
 load changes slows every path alike.
@@ -279,6 +281,9 @@ def ratios(paths: dict[str, Any], default: str, loads_max: int | None) -> dict[s
         "default_vs_raw_ct2": ratio(rate(default), rate("raw-ct2")),
         "torch_vs_batched_transformers": ratio(rate("torch"), rate("batched")),
         "ct2_vs_raw_ct2": ratio(rate("ct2"), rate("raw-ct2")),
+        # Both whole: the command's wall time against the baseline script's (its start and load included).
+        "whole_default_vs_raw_ct2": ratio(rate(default), rate("raw-ct2", "wall_articles_per_s")),
+        "whole_torch_vs_batched_transformers": ratio(rate("torch"), rate("batched", "wall_articles_per_s")),
         "steady_default_vs_raw_ct2": ratio(rate(default, "steady_articles_per_s"), rate("raw-ct2")),
         "steady_torch_vs_batched_transformers": ratio(rate("torch", "steady_articles_per_s"), rate("batched")),
         "vs_loop": {name: ratio(rate(name), rate("loop")) for name in paths if name != "loop"},
