@@ -428,12 +428,16 @@ class Dataset:
 
     def write_manifest(self, doc: dict[str, Any], *, latest: bool) -> None:
         """This run's manifest in `runs/`; with `latest`, also as `OUT/run.json`."""
+        if self.lock.lost is not None:
+            return  # another run took the lock over: the dataset is that run's now
         files.write_json(book(self.out) / RUNS / f"{self.run_id}.json", doc)
         if latest:
             files.write_json(self.out / "run.json", doc)
 
     def rollback(self) -> None:
         """Undo a run that committed nothing: its manifest, and a dataset it created itself."""
+        if self.lock.lost is not None:
+            return self.release()  # not ours to undo any more
         files.remove(book(self.out) / RUNS / f"{self.run_id}.json")
         if self.before_append is not None:
             files.write_json(book(self.out) / DATASET, self.before_append)
