@@ -262,7 +262,7 @@ class Lock:
         while not self._stop.wait(every) and self.lost is None:
             try:
                 self.renew()
-            except OSError as exc:  # the store is unreachable: try again; `check` stops the run after a lease
+            except Exception as exc:  # unreachable store, client error: try again; `check` stops the run after a lease
                 log.warning("could not renew the lock of %s: %s", self.out, exc)
 
     def renew(self) -> None:
