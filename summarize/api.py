@@ -327,6 +327,8 @@ def run(
             records = skip_done(io.read_records(names, read_options, stdin=stdin), existing, prior)
             ahead = _Ahead(shards(records, options.shard_size))
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
+                if dataset is not None:
+                    dataset.lock.check()  # a run whose lock was taken over must not commit more
                 writer.write(results, rejects)
                 if info.first_shard_seconds is None:  # time to the first output a reader can use
                     info.first_shard_seconds = round(time.perf_counter() - t0, 3)

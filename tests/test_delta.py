@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
@@ -14,7 +13,7 @@ import polars as pl
 import pytest
 
 from .conftest import invoke, sample_articles, write_jsonl
-from .test_resume import cli_args, many_articles, spawn, wait_for
+from .sigkill import cli_args, kill_after, many_articles, spawn
 
 deltalake = pytest.importorskip("deltalake")
 from deltalake import DeltaTable  # noqa: E402
@@ -22,11 +21,13 @@ from deltalake import DeltaTable  # noqa: E402
 DELTA = ["--table-format", "delta", "--translate", "summary", "--shard-size", "2"]
 
 
-def duck() -> Any:
-    """DuckDB with the delta extension from its pip package (as the README shows), never the network."""
+def duck(*more: str) -> Any:
+    """DuckDB with the delta extension (and `more`, e.g. httpfs) from their pip packages (as the
+    README shows), never the network."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    path = files("duckdb_extension_delta") / "extensions" / f"v{duckdb.__version__}" / "delta.duckdb_extension"
-    con.execute(f"LOAD '{path}'")
+    for name in ("delta", *more):
+        path = files(f"duckdb_extension_{name}") / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+        con.execute(f"LOAD '{path}'")
     return con
 
 
@@ -87,13 +88,8 @@ def test_delta_sigkill_then_resume_has_every_article_once(tmp_path: Path, tiny: 
     out = tmp_path / "out"
     kills = 0
     for target in (1, 4):
-        proc = spawn(cli_args(inp, out, tiny, "--table-format", "delta", *(("--resume",) if kills else ())))
-        if wait_for(proc, out, target):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-        else:
-            proc.wait()
+        kills += kill_after(cli_args(inp, out, tiny, "--table-format", "delta", *(("--resume",) if kills else ())), out,
+                            target)
     assert kills >= 1
     proc = spawn(cli_args(inp, out, tiny, "--table-format", "delta", "--resume"))
     _, err = proc.communicate(timeout=600)

@@ -6,59 +6,19 @@ import errno
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
 
-from summarize import api, io
+from summarize import api
 from summarize.errors import OutputError
 from summarize.io import write as io_write
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 
-from .conftest import ROOT, invoke, read, sample_articles, write_jsonl
-
-
-def many_articles(n: int) -> list[dict[str, Any]]:
-    base = sample_articles()
-    return [{**base[i % len(base)], "id": f"a{i:04d}"} for i in range(n)]
-
-
-def cli_args(inp: Path, out: Path, tiny: dict[str, Path], *extra: str) -> list[str]:
-    return [
-        "run", str(inp), "--out", str(out), "--summary-model", str(tiny["t5"]), "--translation-model",
-        str(tiny["m2m100"]), "--to", "en,fr", "--translate", "summary,title", "--max-new-tokens", "6",
-        "--beams", "1", "--translation-beams", "1", "--translation-max-new-tokens", "8", "--shard-size", "2",
-        "--quiet", *extra,
-    ]
-
-
-def spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "summarize.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def commits(out: Path) -> int:
-    folder = out / io.COMMITS
-    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
-
-
-def wait_for(proc: subprocess.Popen[bytes], out: Path, n: int, timeout: float = 240) -> bool:
-    """Wait until `n` shards are committed; False when the run ended first."""
-    end = time.time() + timeout
-    while time.time() < end:
-        if commits(out) >= n:
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    raise AssertionError("run made no progress")
+from .conftest import invoke, read, write_jsonl
+from .sigkill import cli_args, kill_after, many_articles, spawn, wait_for
 
 
 def assert_exactly_once(out: Path, ids: list[str], targets: int = 2, fields: int = 2) -> None:
@@ -79,14 +39,7 @@ def test_sigkill_at_several_points_then_resume_exactly_once(tmp_path: Path, tiny
     out = tmp_path / "out"
     kills = 0
     for target in (1, 4, 7):
-        extra = ("--resume",) if kills else ()
-        proc = spawn(cli_args(inp, out, tiny, *extra))
-        if wait_for(proc, out, target):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-        else:
-            proc.wait()
+        kills += kill_after(cli_args(inp, out, tiny, *(("--resume",) if kills else ())), out, target)
     assert kills >= 2
     # an uncommitted part (a shard killed half-written) must vanish on resume
     part = next((out / "articles").glob("*.parquet"))

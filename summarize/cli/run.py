@@ -205,22 +205,24 @@ def schema(
     typer.echo(json.dumps(schema_dict(), indent=2) if as_json else schema_markdown())
 
 
+@takes(STORAGE)
 def compact(
-    out: Annotated[str, typer.Argument(help="A dataset folder written by `summarize run`.", show_default=False)],
+    out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
     verbose: Verbose = False,
+    **shared: Any,
 ) -> None:
     """Merge a dataset's small files into larger ones (Delta: optimize and vacuum) and print the
     file counts before and after. Holds the dataset's lock; the rows stay the same."""
     setup_logging(verbose, quiet, log_format)
     try:
-        from pathlib import Path
-
+        from .. import io
         from ..io.compact import compact as compact_dataset
 
-        result = compact_dataset(Path(out), target_mb * 2**20)
+        io.configure_storage(storage_options(shared))
+        result = compact_dataset(io.as_path(out), target_mb * 2**20)
     except SummarizeError as exc:
         raise fail(exc) from None
     before, after = sum(result.before.values()), sum(result.after.values())

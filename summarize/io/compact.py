@@ -18,13 +18,13 @@ default retention (7 days), so time travel to recent runs keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
 from ..schema import TABLES
 from . import files
-from .delta import is_delta
+from .delta import delta_options
+from .files import AnyPath, is_delta
 from .lock import Lock
 from .outdir import _ours, book, live_markers, markers
 from .write import COMMITS, PART_PREFIX, commit_parts, file_metadata, write_parquet
@@ -40,19 +40,20 @@ class Compaction:
     after: dict[str, int]
 
 
-def committed_files(out: Path, table: str) -> list[Path]:
+def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
     """The part files of `table` that the dataset holds now (through the live commit markers)."""
     return sorted(out / p["path"] for m in live_markers(out) for p in m.get("parts", [])
                   if p.get("table") == table and p.get("path"))
 
 
-def _parquet_count(out: Path) -> dict[str, int]:
+def _parquet_count(out: AnyPath) -> dict[str, int]:
     return {t: sum(1 for _ in files.files_under(out / t, ".parquet")) for t in TABLES}
 
 
-def compact(out: Path, target_bytes: int = TARGET_BYTES) -> Compaction:
-    """Compact the dataset in `out` under its lock; OutputError when it is not a summarize dataset."""
-    ds = _ours(out) if out.is_dir() else None
+def compact(out: AnyPath, target_bytes: int = TARGET_BYTES) -> Compaction:
+    """Compact the dataset in `out` (a folder or an object-store prefix, see `files.as_path`)
+    under its lock; OutputError when it is not a summarize dataset."""
+    ds = _ours(out) if files.exists(out) else None
     if ds is None or ds.get("legacy"):
         raise OutputError(f"{out} is not a dataset written by this version of summarize (no {book(out).name}/dataset.json)")
     cid = files.new_run_id()
@@ -65,30 +66,31 @@ def compact(out: Path, target_bytes: int = TARGET_BYTES) -> Compaction:
         lock.release()
 
 
-def _compact_delta(out: Path, target_bytes: int) -> Compaction:
+def _compact_delta(out: AnyPath, target_bytes: int) -> Compaction:
     from deltalake import DeltaTable
 
+    options = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
     before, after = {}, {}
     for t in TABLES:
         if not is_delta(out / t):
             continue
-        table = DeltaTable(str(out / t))
+        table = DeltaTable(files.uri(out / t), storage_options=options)
         before[t] = len(table.file_uris())
         table.optimize.compact(target_size=target_bytes)
-        table = DeltaTable(str(out / t))
+        table = DeltaTable(files.uri(out / t), storage_options=options)
         table.vacuum(dry_run=False)  # default retention: recent versions stay readable
         after[t] = len(table.file_uris())
     return Compaction(before, after)
 
 
-def _compact_parquet(out: Path, cid: str, target_bytes: int) -> Compaction:
+def _compact_parquet(out: AnyPath, cid: str, target_bytes: int) -> Compaction:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     _drop_superseded(out)
     before = _parquet_count(out)
     live = live_markers(out)
-    groups: dict[tuple[str, Path], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, AnyPath], list[dict[str, Any]]] = {}
     for m in live:
         for p in m.get("parts", []):
             groups.setdefault((p["table"], (out / p["path"]).parent), []).append(p)
@@ -97,7 +99,7 @@ def _compact_parquet(out: Path, cid: str, target_bytes: int) -> Compaction:
     for (table, folder), parts in sorted(groups.items(), key=lambda g: (g[0][0], str(g[0][1]))):
         if len(parts) < 2:
             continue
-        data = pa.concat_tables([pq.read_table(out / p["path"]) for p in parts], promote_options="default")
+        data = pa.concat_tables([pq.read_table(_source(out / p["path"])) for p in parts], promote_options="default")
         chunks = max(1, -(-sum(p.get("bytes", 0) for p in parts) // target_bytes))
         step = -(-data.num_rows // chunks) or 1
         for n, start in enumerate(range(0, max(data.num_rows, 1), step)):
@@ -120,7 +122,13 @@ def _compact_parquet(out: Path, cid: str, target_bytes: int) -> Compaction:
     return Compaction(before, _parquet_count(out))
 
 
-def _drop_superseded(out: Path) -> None:
+def _source(path: AnyPath) -> Any:
+    import pyarrow as pa
+
+    return pa.BufferReader(path.read_bytes()) if files.is_remote(path) else path
+
+
+def _drop_superseded(out: AnyPath) -> None:
     """Delete superseded markers' part files (unless a live marker lists them) and the markers."""
     every = markers(out)
     live = {m["_name"] for m in live_markers(out)}

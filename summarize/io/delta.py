@@ -14,6 +14,16 @@ article's old rows that the new run no longer produces are deleted.
 
 The bookkeeping (`_summarize/` lock, runs, dataset.json, commit markers) is the same as for
 Parquet; a marker records the Delta version each table reached.
+
+On an object store (`--out s3://...`) the tables are written by deltalake's own Rust client, with
+the `--storage-option` pairs mapped to its keys (`delta_options`), or, with none, its reading of
+the AWS_* environment. There a commit is safe without a locking provider and without
+`AWS_S3_ALLOW_UNSAFE_RENAME`: deltalake 1.x writes each log entry as a conditional PUT
+(`If-None-Match: *`; `aws_conditional_put=etag` is set as well, so a change of library default
+cannot turn commits into overwrites), so a commit that lost a race is retried at the next version
+instead of overwriting (tests/test_storage_backends.py pins this against SeaweedFS). Our own
+dataset lock already keeps one writer per dataset, and with Ray the driver alone commits; the
+conditional PUT also protects the tables from writers that do not take it.
 """
 
 from __future__ import annotations
@@ -21,14 +31,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError, UsageError
 from ..schema import ArticleResult, Reject
+from . import files
+from .files import is_delta
 from .outdir import Existing
-from .tables import Kept, arrow_table, article_rows, reject_rows
-from .write import COMMITS, commit_parts
+from .tables import arrow_table, article_rows, reject_rows
+from .write import COMMITS, TableWriter, commit_parts
 
 KEYS = {
     "articles": ("id",),
@@ -43,29 +54,19 @@ def app_id(run_id: str, table: str) -> str:
     return f"summarize:{run_id}:{table}"
 
 
-def is_delta(folder: Path) -> bool:
-    """Whether `folder` is a Delta table."""
-    return (folder / "_delta_log").is_dir()
-
-
 def _sql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
-class DeltaWriter:
+class DeltaWriter(TableWriter):
     """Writes a run's shards into the Delta tables of `out_dir`, one transaction per shard and table.
 
     `batch` holds the earlier run ids of the batch being resumed (their rows count as done).
-    `storage_options` go unchanged to deltalake (object_store keys), for object stores.
+    `storage_options` go unchanged to deltalake (object_store keys); by default, on an object
+    store, those of `delta_options` for the `--storage-option` pairs in effect.
     """
 
-    out_dir: Path
-    run_id: str
-    options_hash: str
-    kept: tuple[Kept, ...] = ()
-    metadata: dict[str, str] = field(default_factory=dict)
-    partition_by: tuple[str, ...] = ()
     upsert: bool = False
     batch: set[str] = field(default_factory=set)
     storage_options: dict[str, str] | None = None
@@ -77,19 +78,20 @@ class DeltaWriter:
     def __post_init__(self) -> None:
         if "date" in self.partition_by:
             raise UsageError("--table-format delta partitions by lang only; --partition-by date is for Parquet")
+        if self.storage_options is None and files.is_remote(self.out_dir):
+            self.storage_options = delta_options(files.storage_options(), files.uri(self.out_dir))
         try:
-            (self.out_dir / COMMITS).mkdir(parents=True, exist_ok=True)
+            files.mkdir(self.out_dir / COMMITS)
         except OSError as exc:
             raise OutputError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from exc
 
     def uri(self, table: str) -> str:
-        return str(self.out_dir / table)
+        return files.uri(self.out_dir / table)
 
     def _table(self, table: str) -> Any:
         from deltalake import DeltaTable
 
-        uri = self.uri(table)
-        return DeltaTable(uri, storage_options=self.storage_options) if is_delta(Path(uri)) else None
+        return DeltaTable(self.uri(table), storage_options=self.storage_options) if is_delta(self.out_dir / table) else None
 
     def _partitions(self, table: str) -> list[str] | None:
         from ..schema import PARTITIONS
@@ -188,8 +190,12 @@ class DeltaWriter:
         return frame.filter(pl.col("run_id").is_in(sorted(self.batch))).select(columns).collect()
 
 
-def read_delta(folder: Path, storage_options: dict[str, str] | None = None) -> Any:
-    """A Delta table as a Polars frame (the latest version)."""
-    import polars as pl
-
-    return pl.read_delta(str(folder), storage_options=storage_options)
+def delta_options(options: dict[str, str] | None, url: str) -> dict[str, str]:
+    """deltalake's storage options for the table at `url`, from the `--storage-option` pairs (see
+    `files.object_store_options`); on S3 with commits made as conditional PUTs unless the user
+    chose otherwise."""
+    out = files.object_store_options(options)
+    chosen = ("aws_conditional_put", "aws_s3_locking_provider", "aws_s3_allow_unsafe_rename")
+    if url.startswith(("s3://", "s3a://")) and not any(k in out for k in chosen):
+        out["aws_conditional_put"] = "etag"
+    return out

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,12 @@ _FSSPEC_KEYS = {  # object_store-style keys (what Polars and deltalake take) -> 
 }
 _REGION_KEYS = ("aws_region", "region")
 _DROPPED_KEYS = ("aws_allow_http", "allow_http", "aws_conditional_put")  # object_store only
+_OBJECT_STORE_KEYS = {  # s3fs keyword (or its lower-case AWS_* variable name) -> object_store key
+    "endpoint_url": "aws_endpoint_url", "key": "aws_access_key_id", "secret": "aws_secret_access_key",
+    "token": "aws_session_token", "region": "aws_region", "region_name": "aws_region", "endpoint": "aws_endpoint_url",
+    "access_key_id": "aws_access_key_id", "secret_access_key": "aws_secret_access_key",
+    "session_token": "aws_session_token", "allow_http": "aws_allow_http",
+}
 
 
 def is_url(name: str) -> bool:
@@ -48,6 +55,28 @@ def fsspec_options(options: dict[str, str] | None) -> dict[str, Any]:
             out.setdefault("client_kwargs", {})["region_name"] = value
         else:
             out[_FSSPEC_KEYS.get(k, key)] = value
+    return out
+
+
+def object_store_options(options: dict[str, str] | None) -> dict[str, str]:
+    """`--storage-option` pairs as the keys of Rust's object_store (what deltalake and Polars take).
+
+    Both spellings are accepted: s3fs's (`endpoint_url`, `key`, `secret`, `token`, `region`) are
+    mapped, object_store's (`aws_*`, `google_*`, `azure_*`, any case) pass unchanged, and s3fs-only
+    keys are dropped. Keys not given come from the standard environment (AWS_ENDPOINT_URL,
+    AWS_ACCESS_KEY_ID, ...), which object_store reads itself. object_store refuses plain http
+    unless told, so an `http://` endpoint (given or from AWS_ENDPOINT_URL) adds `aws_allow_http`.
+    """
+    out: dict[str, str] = {}
+    for key, value in (options or {}).items():
+        k = key.lower()
+        if k.startswith(("aws_", "google_", "azure_")):
+            out[k] = value
+        elif k in _OBJECT_STORE_KEYS:
+            out[_OBJECT_STORE_KEYS[k]] = value
+    endpoint = out.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT", "")
+    if endpoint.startswith("http://") and "aws_allow_http" not in out and "AWS_ALLOW_HTTP" not in os.environ:
+        out["aws_allow_http"] = "true"
     return out
 
 
@@ -211,6 +240,21 @@ def remove(path: AnyPath) -> None:
             path.fs.rm_file(path.path)
         return
     path.unlink(missing_ok=True)
+
+
+def remove_tree(folder: AnyPath) -> None:
+    """Delete `folder` and everything below it (on an object store: every key below the prefix)."""
+    if is_remote(folder):
+        for f in files_under(folder):
+            remove(f)
+    elif folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def is_delta(folder: AnyPath) -> bool:
+    """Whether `folder` is a Delta table (holds a `_delta_log`)."""
+    log = folder / "_delta_log"
+    return exists(log) if is_remote(folder) else bool(log.is_dir())
 
 
 def remove_empty_dirs(folder: AnyPath) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,8 +296,8 @@ def _replace(out: Path) -> None:
         for part in m.get("parts", []):
             _remove_part(out, part.get("path", ""))
     for t in TABLES:
-        if (out / t / "_delta_log").is_dir():  # a Delta table: all of it is ours
-            shutil.rmtree(out / t)
+        if files.is_delta(out / t):  # a Delta table: all of it is ours
+            files.remove_tree(out / t)
             continue
         for f in files.files_under(out / t):
             if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
@@ -307,11 +306,7 @@ def _replace(out: Path) -> None:
     for name in ("run.json", "wide.parquet"):
         files.remove(out / name)
     for sub in (COMMITS, f"{BOOKKEEPING}/{RUNS}", LEGACY_COMMITS):
-        if files.is_remote(out):
-            for f in files.files_under(out / sub):
-                files.remove(f)
-        elif (out / sub).is_dir():
-            shutil.rmtree(out / sub)
+        files.remove_tree(out / sub)
     files.remove(book(out) / DATASET)
 
 
@@ -428,12 +423,16 @@ class Dataset:
 
     def write_manifest(self, doc: dict[str, Any], *, latest: bool) -> None:
         """This run's manifest in `runs/`; with `latest`, also as `OUT/run.json`."""
+        if self.lock.lost is not None:
+            return  # another run took the lock over: the dataset is that run's now
         files.write_json(book(self.out) / RUNS / f"{self.run_id}.json", doc)
         if latest:
             files.write_json(self.out / "run.json", doc)
 
     def rollback(self) -> None:
         """Undo a run that committed nothing: its manifest, and a dataset it created itself."""
+        if self.lock.lost is not None:
+            return self.release()  # not ours to undo any more
         files.remove(book(self.out) / RUNS / f"{self.run_id}.json")
         if self.before_append is not None:
             files.write_json(book(self.out) / DATASET, self.before_append)

@@ -22,7 +22,8 @@ from ..errors import UnsupportedLanguageError, UsageError
 from ..options import ReadOptions
 from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
 from ..text import remove_invisible
-from .files import as_path, files_under, is_remote
+from .files import as_path, files_under, is_delta, is_remote, object_store_options
+from .files import storage_options as storage_options_in_effect
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -323,12 +324,22 @@ def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetim
              "processed_at": processed_at} for r in rejects]
 
 
+def read_delta(folder: Any, storage_options: dict[str, str] | None = None) -> Any:
+    """A Delta table as a Polars frame (the latest version); on an object store with the
+    `--storage-option` pairs in effect (as object_store keys) unless `storage_options` are given."""
+    import polars as pl
+
+    if storage_options is None and is_remote(folder):
+        storage_options = object_store_options(storage_options_in_effect())
+    return pl.read_delta(str(folder), storage_options=storage_options)
+
+
 def read_table(out_dir: Any, name: str) -> Any:
     """A written table as a Polars frame (partition columns from the path included)."""
     import polars as pl
 
-    if (out_dir / name / "_delta_log").is_dir():  # --table-format delta
-        return pl.read_delta(str(out_dir / name))
+    if is_delta(out_dir / name):  # --table-format delta
+        return read_delta(out_dir / name)
     if not any(files_under(out_dir / name, ".parquet")):
         return pl.from_arrow(arrow_table(name, []))
     if is_remote(out_dir):

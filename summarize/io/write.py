@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
 from . import files
-from .files import atomic_write_bytes, write_json
+from .files import AnyPath, atomic_write_bytes, write_json
 from .read import STDIN
 from .tables import Kept, arrow_table, article_rows, partition_columns, partition_lang, read_table, reject_rows
 
@@ -62,7 +62,20 @@ def commit_parts(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str
 
 
 @dataclass
-class RunWriter:
+class TableWriter:
+    """What every writer of a run's tables into `out_dir` (a folder or an object-store prefix) is
+    given: the run, its options hash, the kept columns, the file metadata and the partitioning."""
+
+    out_dir: AnyPath
+    run_id: str
+    options_hash: str
+    kept: tuple[Kept, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+    partition_by: tuple[str, ...] = ()
+
+
+@dataclass
+class RunWriter(TableWriter):
     """Writes a run's tables as part files, one per shard, table and partition, then commits them.
 
     With `partition_by`, parts go into Hive-style folders built only from validated values
@@ -70,12 +83,6 @@ class RunWriter:
     path, as Hive readers expect.
     """
 
-    out_dir: Path
-    run_id: str
-    options_hash: str
-    kept: tuple[Kept, ...] = ()
-    metadata: dict[str, str] = field(default_factory=dict)
-    partition_by: tuple[str, ...] = ()
     shard: int = 0
     commits: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})
