@@ -185,6 +185,27 @@ _UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u
 _NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]*")
 
 
+def _drop_numbers(text: str) -> str:
+    """`_NUMBER.sub(" ", text)`, run on the space-separated words that hold a digit only.
+
+    The pattern's look-behind leaves the regex engine no character to skip ahead to, so over a
+    whole paragraph it cost as much as all the rest of the cleaning; a token never spans a
+    space, so cleaning each word with a digit on its own gives the same text.
+    """
+    pieces: list[str] = []
+    done = 0
+    for digit in _DIGIT.finditer(text):
+        if digit.start() < done:
+            continue  # in a word already cleaned
+        start = text.rfind(" ", 0, digit.start()) + 1
+        end = text.find(" ", digit.start())
+        end = len(text) if end < 0 else end
+        pieces += (text[done:start], _NUMBER.sub(" ", text[start:end]))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def _strip(text: str) -> str:
     """Remove what is not prose in the text's language: markup, URLs, e-mails, handles, numbers."""
     if looks_like_html(text):
@@ -202,7 +223,7 @@ def _strip(text: str) -> str:
     if "@" in text or "#" in text:
         text = _HANDLE.sub(" ", text)
     if _DIGIT.search(text):
-        text = _NUMBER.sub(" ", text)
+        text = _drop_numbers(text)
     if not text.isprintable() or "\u0640" in text:
         # A tatweel only stretches a word; spaces keep words apart where invisibles stood.
         text = remove_invisible(text, " ")[0].replace("\u0640", " ")
@@ -265,7 +286,7 @@ class _Scripts:
 
     @classmethod
     def of(cls, text: str) -> _Scripts:
-        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in Counter(_SCRIPT_TABLE.translate(text)).items()}
+        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in _SCRIPT_TABLE.counts(text).items()}
         weighted = {s: n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in counts.items()}
         cjk = sum(weighted.get(s, 0) for s in _DENSE)
         if cjk:
@@ -319,7 +340,7 @@ def _decide_cjk(text: str, scripts: _Scripts) -> tuple[str, float]:
         return "ko", 0.99
     if kana and kana * 20 >= han + kana:
         return "ja", 0.99
-    kinds = Counter(_HAN_TABLE.translate(text))
+    kinds = Counter(_HAN_TABLE.counts(text))
     if kinds["j"] > kinds["s"] and kinds["j"] * 5 >= kinds["t"]:
         return "ja", 0.9 if kinds["j"] >= 2 else 0.8
     if kinds["s"]:
@@ -402,17 +423,14 @@ def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
     if not candidates:
         return {}
     lowered = text.lower()
-    letters = set(lowered)
     words: set[str] | None = None
     out = {}
     for lang in candidates:
         foreign = _LATIN_FOREIGN.get(lang)
         cues = _LATIN_CUES.get(lang)
-        if foreign is None and cues is None:
-            continue
         value = 0.0
-        if foreign is not None and not letters.isdisjoint(foreign):
-            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(lowered.count(ch)) for ch in foreign if ch in letters)
+        if foreign is not None:
+            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(n) for n in map(lowered.count, foreign) if n)
         if cues is not None:
             if words is None:
                 words = set(_WORD.findall(lowered))
