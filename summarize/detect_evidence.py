@@ -8,6 +8,7 @@ Hebrew), the letters and words a language does or does not use, and the calibrat
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -115,6 +116,7 @@ _ALPHABETS = {
     "ur": "ءآأؤئابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیےۃۂۓهيكة",
     "ps": "ءآأؤئابپتټثجځچڅحخدډذرړزږژسشښصضطظعغفقکګگلمنڼوهۀیېۍيكة",
 }
+_ALPHABET_SETS = {lang: frozenset(letters) for lang, letters in _ALPHABETS.items()}
 # Letters each language uses often and its neighbours never: a text long enough to show them but
 # without any is evidence against the language (each letter is missing with odds 1 - frequency).
 _MARKERS = {
@@ -394,25 +396,30 @@ def _prior(lang: str) -> float:
 def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
     """Penalties for letters a language does not use, and bonuses for its telltale words."""
     lowered = text.lower()
-    present = Counter(lowered)
-    for ch in [ch for ch in present if not ch.isalpha()]:
-        del present[ch]
+    distinct = set(lowered)
+    present = {ch for ch in distinct if ch.isalpha()}
+    # Letters are what the other characters (spaces, punctuation: a few kinds) leave; of the
+    # letters, only the few foreign to some candidate are counted one by one.
+    letters = len(lowered) - sum(map(lowered.count, distinct - present))
+    counts: dict[str, int] = {}
     # Each word once, with how often it occurs: the cue lists are looked up in it.
-    words = Counter(w.strip(".,;:!?\"'«»()") for w in lowered.split())
+    words = Counter(map(str.strip, lowered.split(), itertools.repeat(".,;:!?\"'«»()")))
     out = {}
     for lang in candidates:
         value = 0.0
-        alphabet = _ALPHABETS.get(lang)
+        alphabet = _ALPHABET_SETS.get(lang)
         if alphabet is not None:
             # Each distinct foreign letter counts, with diminishing weight for repeats: a quoted
             # name should not outweigh a long text, a letter on every line should.
-            value -= FOREIGN_LETTER_PENALTY * sum(1 + math.log(n) for ch, n in present.items() if ch not in alphabet)
+            for ch in present - alphabet:
+                n = counts[ch] if ch in counts else counts.setdefault(ch, lowered.count(ch))
+                value -= FOREIGN_LETTER_PENALTY * (1 + math.log(n))
         markers = _MARKERS.get(lang)
-        if markers is not None and not any(ch in present for ch in markers[0]):
-            value += math.log1p(-markers[1]) * sum(present.values())
+        if markers is not None and present.isdisjoint(markers[0]):
+            value += math.log1p(-markers[1]) * letters
         cues = _CUES.get(lang)
         if cues is not None:
-            value += _CUE_WEIGHT * sum(words[w] for w in cues if w in words)
+            value += _CUE_WEIGHT * sum(words[w] for w in cues & words.keys())
         out[lang] = value
     return out
 
