@@ -75,8 +75,8 @@ class CharTable:
 
         What `Counter(self.translate(text))` gives for one-character values, at a fraction of the
         cost (this runs on every paragraph): each distinct character is looked up once and counted
-        by `str.count`, and the value with the most distinct characters (the text's main script)
-        gets what the others leave, so most of the letters are never counted one by one.
+        by `str.count`, and the value with the most distinct characters (the text's main script,
+        or None) gets what the others leave, so most characters are never counted one by one.
         """
         known = self._known
         groups: dict[Any, list[str]] = {}
@@ -86,11 +86,12 @@ class CharTable:
                 groups[value].append(ch)
             else:
                 groups[value] = [ch]
-        main = max((v for v in groups if v is not None), key=lambda v: (len(groups[v]), v), default=None)
-        if main is None:
+        if not groups:
             return {}
+        main = max(groups, key=lambda v: len(groups[v]))
         out = {v: sum(map(text.count, chars)) for v, chars in groups.items() if v != main}
-        out[main] = len(text) - sum(out.values())
+        if main is not None:
+            out[main] = len(text) - sum(out.values())
         out.pop(None, None)
         return out
 
