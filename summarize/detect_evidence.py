@@ -165,9 +165,6 @@ _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
 _YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
 
 
-# The one normaliser lives in `langcodes`; this name stays for the modules that import it from here.
-
-
 # --- cleaning ---------------------------------------------------------------------------------
 
 _URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
@@ -190,9 +187,9 @@ _NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]
 def _drop_numbers(text: str) -> str:
     """`_NUMBER.sub(" ", text)`, run on the space-separated words that hold a digit only.
 
-    The pattern's look-behind leaves the regex engine no character to skip ahead to, so over a
-    whole paragraph it cost as much as all the rest of the cleaning; a token never spans a
-    space, so cleaning each word with a digit on its own gives the same text.
+    The pattern's look-behind leaves the regex engine no character to skip ahead to, so on a whole
+    paragraph it cost as much as the rest of the cleaning; a token never spans a space, so
+    cleaning each word with a digit on its own gives the same text.
     """
     pieces: list[str] = []
     done = 0
