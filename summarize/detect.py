@@ -109,7 +109,7 @@ class Detector:
         if not scores:
             return _Evidence(scripts.letters, letters, words, main)
         if main in _LETTER_GROUPS:
-            letter_ev = _letter_evidence(text, scores)
+            letter_ev = _letter_evidence(text, scores, scripts.chars if letters == scripts.letters else None)
         else:
             letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
         logits = {lang: s + math.log(_prior(lang)) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}

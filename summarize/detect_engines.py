@@ -70,17 +70,18 @@ class CharTable:
             self._fill(ch)
         return text.translate(self._table)
 
-    def counts(self, text: str) -> dict[Any, int]:
+    def counts(self, text: str, distinct: set[str] | None = None) -> dict[Any, int]:
         """How many characters of `text` have each value; those whose value is None are left out.
 
         What `Counter(self.translate(text))` gives for one-character values, at a fraction of the
         cost (this runs on every paragraph): each distinct character is looked up once and counted
         by `str.count`, and the value with the most distinct characters (the text's main script,
         or None) gets what the others leave, so most characters are never counted one by one.
+        `distinct` is `set(text)`, where the caller has it.
         """
         known = self._known
         groups: dict[Any, list[str]] = {}
-        for ch in set(text):
+        for ch in set(text) if distinct is None else distinct:
             value = known[ch] if ch in known else self._fill(ch)
             if value in groups:
                 groups[value].append(ch)

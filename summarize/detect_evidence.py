@@ -185,12 +185,9 @@ _NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]
 
 
 def _drop_numbers(text: str) -> str:
-    """`_NUMBER.sub(" ", text)`, run on the space-separated words that hold a digit only.
-
-    The pattern's look-behind leaves the regex engine no character to skip ahead to, so on a whole
-    paragraph it cost as much as the rest of the cleaning; a token never spans a space, so
-    cleaning each word with a digit on its own gives the same text.
-    """
+    """`_NUMBER.sub(" ", text)` on the space-separated words that hold a digit only (a token never
+    spans a space): on a whole paragraph the pattern, whose look-behind leaves the regex engine no
+    character to skip ahead to, cost as much as the rest of the cleaning."""
     pieces: list[str] = []
     done = 0
     for digit in _DIGIT.finditer(text):
@@ -282,16 +279,18 @@ class _Scripts:
     counts: dict[str, int]
     letters: int
     main: str | None
+    chars: set[str]  # the distinct characters of the text
 
     @classmethod
     def of(cls, text: str) -> _Scripts:
-        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in _SCRIPT_TABLE.counts(text).items()}
+        chars = set(text)
+        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in _SCRIPT_TABLE.counts(text, chars).items()}
         weighted = {s: n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in counts.items()}
         cjk = sum(weighted.get(s, 0) for s in _DENSE)
         if cjk:
             weighted = {s: n for s, n in weighted.items() if s not in _DENSE} | {"cjk": cjk}
         main = max(weighted, key=lambda s: (weighted[s], s)) if weighted else None
-        return cls(counts, sum(counts.values()), main)
+        return cls(counts, sum(counts.values()), main, chars)
 
     def weight(self) -> int:
         """Letters, with ideographs and syllables counted as several."""
@@ -390,13 +389,13 @@ def _prior(lang: str) -> float:
     return 1.0 if lang in _MAJOR_LATIN else 0.5 if lang in _MIDDLE_LATIN else 0.2
 
 
-def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
-    """Penalties for letters a language does not use, and bonuses for its telltale words."""
+def _letter_evidence(text: str, candidates: Iterable[str], chars: set[str] | None = None) -> dict[str, float]:
+    """Penalties for letters a language does not use, and bonuses for its telltale words. `chars`:
+    the text's distinct characters where known, without a Σ (whose lower case depends on context)."""
     lowered = text.lower()
-    distinct = set(lowered)
+    distinct = set(lowered) if chars is None else {low for ch in chars for low in ch.lower()}
     present = {ch for ch in distinct if ch.isalpha()}
-    # Letters are what the other characters (spaces, punctuation: a few kinds) leave; of the
-    # letters, only the few foreign to some candidate are counted one by one.
+    # Letters are what the other characters (a few kinds) leave; foreign ones are counted once each.
     letters = len(lowered) - sum(map(lowered.count, distinct - present))
     counts: dict[str, int] = {}
     # Each word once, with how often it occurs: the cue lists are looked up in it.
@@ -407,10 +406,10 @@ def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
         alphabet = _ALPHABET_SETS.get(lang)
         if alphabet is not None:
             # Each distinct foreign letter counts, with diminishing weight for repeats: a quoted
-            # name should not outweigh a long text, a letter on every line should.
-            for ch in present - alphabet:
-                n = counts[ch] if ch in counts else counts.setdefault(ch, lowered.count(ch))
-                value -= FOREIGN_LETTER_PENALTY * (1 + math.log(n))
+            # name should not outweigh a long text, a letter on every line should. (Sorted: a
+            # sum of floats in a set's order could differ in its last digit from run to run.)
+            foreign = [counts.get(ch) or counts.setdefault(ch, lowered.count(ch)) for ch in sorted(present - alphabet)]
+            value -= FOREIGN_LETTER_PENALTY * sum(1 + math.log(n) for n in foreign)
         markers = _MARKERS.get(lang)
         if markers is not None and present.isdisjoint(markers[0]):
             value += math.log1p(-markers[1]) * letters
