@@ -334,7 +334,8 @@ class _FastTextEngine:
             space = text.find(" ", FASTTEXT_MAX_CHARS)
             text = text[: space if 0 < space < FASTTEXT_MAX_CHARS + 30 else FASTTEXT_MAX_CHARS]
         labels, probs = self._model.predict(" ".join(text.split()).lower(), k=FASTTEXT_TOP_K)
-        return [(self._code(label), float(prob)) for label, prob in zip(labels, probs, strict=True)]
+        codes = self._codes
+        return [(codes.get(label) or self._code(label), float(prob)) for label, prob in zip(labels, probs, strict=True)]
 
     def probabilities(
         self, text: str, candidates: Sequence[str], answers: list[tuple[str, float]] | None = None
