@@ -109,10 +109,10 @@ class Detector:
         if not scores:
             return _Evidence(scripts.letters, letters, words, main)
         if main in _LETTER_GROUPS:
-            letter_ev = _letter_evidence(text, scores)
+            letter_ev = _letter_evidence(text, scores, scripts.chars if letters == scripts.letters else None)
         else:
             letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
-        logits = {lang: s + math.log(_prior(lang)) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
+        logits = {lang: s + _log_prior(lang) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
         return _Evidence(scripts.letters, letters, words, main, logits=logits)
 
     @staticmethod
@@ -238,6 +238,11 @@ class Detector:
         weight = sum(e.weight for e in scored)
         words = sum(e.words for e in scored)
         return round(_softmax(logits)[lang] * _length_ceiling(weight, words), 4)
+
+
+@lru_cache(maxsize=1024)
+def _log_prior(lang: str) -> float:
+    return math.log(_prior(lang))
 
 
 @lru_cache(maxsize=16)

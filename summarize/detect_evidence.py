@@ -8,6 +8,7 @@ Hebrew), the letters and words a language does or does not use, and the calibrat
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -115,6 +116,7 @@ _ALPHABETS = {
     "ur": "ءآأؤئابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیےۃۂۓهيكة",
     "ps": "ءآأؤئابپتټثجځچڅحخدډذرړزږژسشښصضطظعغفقکګگلمنڼوهۀیېۍيكة",
 }
+_ALPHABET_SETS = {lang: frozenset(letters) for lang, letters in _ALPHABETS.items()}
 # Letters each language uses often and its neighbours never: a text long enough to show them but
 # without any is evidence against the language (each letter is missing with odds 1 - frequency).
 _MARKERS = {
@@ -163,9 +165,6 @@ _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
 _YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
 
 
-# The one normaliser lives in `langcodes`; this name stays for the modules that import it from here.
-
-
 # --- cleaning ---------------------------------------------------------------------------------
 
 _URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
@@ -185,6 +184,24 @@ _UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u
 _NUMBER = re.compile(rf"(?<![^\W{_UNSPACED}])[^\W{_UNSPACED}]*\d[^\W{_UNSPACED}]*")
 
 
+def _drop_numbers(text: str) -> str:
+    """`_NUMBER.sub(" ", text)` on the space-separated words that hold a digit only (a token never
+    spans a space): on a whole paragraph the pattern, whose look-behind leaves the regex engine no
+    character to skip ahead to, cost as much as the rest of the cleaning."""
+    pieces: list[str] = []
+    done = 0
+    for digit in _DIGIT.finditer(text):
+        if digit.start() < done:
+            continue  # in a word already cleaned
+        start = text.rfind(" ", 0, digit.start()) + 1
+        end = text.find(" ", digit.start())
+        end = len(text) if end < 0 else end
+        pieces += (text[done:start], _NUMBER.sub(" ", text[start:end]))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def _strip(text: str) -> str:
     """Remove what is not prose in the text's language: markup, URLs, e-mails, handles, numbers."""
     if looks_like_html(text):
@@ -202,7 +219,7 @@ def _strip(text: str) -> str:
     if "@" in text or "#" in text:
         text = _HANDLE.sub(" ", text)
     if _DIGIT.search(text):
-        text = _NUMBER.sub(" ", text)
+        text = _drop_numbers(text)
     if not text.isprintable() or "\u0640" in text:
         # A tatweel only stretches a word; spaces keep words apart where invisibles stood.
         text = remove_invisible(text, " ")[0].replace("\u0640", " ")
@@ -262,16 +279,18 @@ class _Scripts:
     counts: dict[str, int]
     letters: int
     main: str | None
+    chars: set[str]  # the distinct characters of the text
 
     @classmethod
     def of(cls, text: str) -> _Scripts:
-        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in Counter(_SCRIPT_TABLE.translate(text)).items()}
+        chars = set(text)
+        counts = {_TAG_NAMES.get(tag, "other"): n for tag, n in _SCRIPT_TABLE.counts(text, chars).items()}
         weighted = {s: n * (DENSE_SCRIPT_WEIGHT if s in _DENSE else 1) for s, n in counts.items()}
         cjk = sum(weighted.get(s, 0) for s in _DENSE)
         if cjk:
             weighted = {s: n for s, n in weighted.items() if s not in _DENSE} | {"cjk": cjk}
         main = max(weighted, key=lambda s: (weighted[s], s)) if weighted else None
-        return cls(counts, sum(counts.values()), main)
+        return cls(counts, sum(counts.values()), main, chars)
 
     def weight(self) -> int:
         """Letters, with ideographs and syllables counted as several."""
@@ -319,7 +338,7 @@ def _decide_cjk(text: str, scripts: _Scripts) -> tuple[str, float]:
         return "ko", 0.99
     if kana and kana * 20 >= han + kana:
         return "ja", 0.99
-    kinds = Counter(_HAN_TABLE.translate(text))
+    kinds = Counter(_HAN_TABLE.counts(text))
     if kinds["j"] > kinds["s"] and kinds["j"] * 5 >= kinds["t"]:
         return "ja", 0.9 if kinds["j"] >= 2 else 0.8
     if kinds["s"]:
@@ -370,28 +389,33 @@ def _prior(lang: str) -> float:
     return 1.0 if lang in _MAJOR_LATIN else 0.5 if lang in _MIDDLE_LATIN else 0.2
 
 
-def _letter_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
-    """Penalties for letters a language does not use, and bonuses for its telltale words."""
+def _letter_evidence(text: str, candidates: Iterable[str], chars: set[str] | None = None) -> dict[str, float]:
+    """Penalties for letters a language does not use, and bonuses for its telltale words. `chars`:
+    the text's distinct characters where known, without a Σ (whose lower case depends on context)."""
     lowered = text.lower()
-    present = Counter(lowered)
-    for ch in [ch for ch in present if not ch.isalpha()]:
-        del present[ch]
+    distinct = set(lowered) if chars is None else {low for ch in chars for low in ch.lower()}
+    present = {ch for ch in distinct if ch.isalpha()}
+    # Letters are what the other characters (a few kinds) leave; foreign ones are counted once each.
+    letters = len(lowered) - sum(map(lowered.count, distinct - present))
+    counts: dict[str, int] = {}
     # Each word once, with how often it occurs: the cue lists are looked up in it.
-    words = Counter(w.strip(".,;:!?\"'«»()") for w in lowered.split())
+    words = Counter(map(str.strip, lowered.split(), itertools.repeat(".,;:!?\"'«»()")))
     out = {}
     for lang in candidates:
         value = 0.0
-        alphabet = _ALPHABETS.get(lang)
+        alphabet = _ALPHABET_SETS.get(lang)
         if alphabet is not None:
             # Each distinct foreign letter counts, with diminishing weight for repeats: a quoted
-            # name should not outweigh a long text, a letter on every line should.
-            value -= FOREIGN_LETTER_PENALTY * sum(1 + math.log(n) for ch, n in present.items() if ch not in alphabet)
+            # name should not outweigh a long text, a letter on every line should. (Sorted: a
+            # sum of floats in a set's order could differ in its last digit from run to run.)
+            foreign = [counts.get(ch) or counts.setdefault(ch, lowered.count(ch)) for ch in sorted(present - alphabet)]
+            value -= FOREIGN_LETTER_PENALTY * sum(1 + math.log(n) for n in foreign)
         markers = _MARKERS.get(lang)
-        if markers is not None and not any(ch in present for ch in markers[0]):
-            value += math.log1p(-markers[1]) * sum(present.values())
+        if markers is not None and present.isdisjoint(markers[0]):
+            value += math.log1p(-markers[1]) * letters
         cues = _CUES.get(lang)
         if cues is not None:
-            value += _CUE_WEIGHT * sum(words[w] for w in cues if w in words)
+            value += _CUE_WEIGHT * sum(words[w] for w in cues & words.keys())
         out[lang] = value
     return out
 
@@ -402,17 +426,14 @@ def _latin_evidence(text: str, candidates: Iterable[str]) -> dict[str, float]:
     if not candidates:
         return {}
     lowered = text.lower()
-    letters = set(lowered)
     words: set[str] | None = None
     out = {}
     for lang in candidates:
         foreign = _LATIN_FOREIGN.get(lang)
         cues = _LATIN_CUES.get(lang)
-        if foreign is None and cues is None:
-            continue
         value = 0.0
-        if foreign is not None and not letters.isdisjoint(foreign):
-            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(lowered.count(ch)) for ch in foreign if ch in letters)
+        if foreign is not None:
+            value -= LATIN_LETTER_PENALTY * sum(1 + math.log(n) for n in map(lowered.count, foreign) if n)
         if cues is not None:
             if words is None:
                 words = set(_WORD.findall(lowered))

@@ -38,12 +38,6 @@ _BLOCK_END = re.compile(
 # joiners are kept: they are spelling in Persian and Indic scripts and glue emoji sequences.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
 
-# Line breaks as str.splitlines() knows them; "\r\n" is one break, so a lone "\r" must not be
-# allowed to match the "\r" of a "\r\n" (otherwise "a\r\nb" would look like a blank line).
-_LB = r"(?:\r\n|\r(?!\n)|[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])"
-_WS_NOT_LB = r"[^\S\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
-_PARA_BREAK = re.compile(rf"{_LB}(?:{_WS_NOT_LB}*{_LB})+")
-
 
 def looks_like_html(text: str) -> bool:
     """Whether `text` holds HTML markup: a common tag, a comment or a character entity."""
@@ -88,17 +82,21 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     trimmed so that `text[start:end]` has no surrounding whitespace, and paragraphs made of
     whitespace only are left out.
     """
+    # Line by line: str.splitlines knows every line break (\r\n is one, so "a\r\nb" is one
+    # paragraph), and is several times cheaper than a pattern for the breaks, which would be
+    # tried at every position of the text.
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for match in _PARA_BREAK.finditer(text):
-        start, end = _trim(text, pos, match.start())
-        if start < end:
-            spans.append((start, end))
-        pos = match.end()
-    start, end = _trim(text, pos, len(text))
-    if start < end:
-        spans.append((start, end))
-    return spans
+    pos = start = end = 0
+    for line in text.splitlines(keepends=True):
+        if not line.isspace():
+            start, end = (start if end > start else pos), pos + len(line)
+        elif end > start:
+            spans.append(_trim(text, start, end))
+            start = end
+        pos += len(line)
+    if end > start:
+        spans.append(_trim(text, start, end))
+    return [(start, end) for start, end in spans if start < end]
 
 
 def paragraphs(text: str) -> list[str]:

@@ -540,26 +540,6 @@ def test_numbers_inside_unspaced_scripts_leave_the_text() -> None:
     assert detect_module._strip("G7 summit ab2c").split() == ["summit"]
 
 
-def test_long_paragraph_fasttext_is_sure_of_skips_the_other_engines(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = detect_ensemble._engine("ensemble")
-    calls: list[str] = []
-    real = detect_engines._LangdetectEngine.scores
-
-    def counted(self: object, text: str, candidates: list[str]) -> dict[str, float] | None:
-        calls.append(text)
-        return real(self, text, candidates)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(detect_engines._LangdetectEngine, "scores", counted)
-    candidates = ["de", "en", "fr", "nl", "cs", "sk", "da", "no"]
-    parts = engine.parts(f"{DE} {DE2}", candidates)  # type: ignore[attr-defined]
-    assert parts is not None and parts[1] is None and calls == []
-    assert max(parts[0], key=parts[0].get) == "de" and parts[0]["de"] >= detect_ensemble.FASTTEXT_SURE
-    # A language fastText confuses with a neighbour, or a short text, still asks langdetect.
-    assert engine.parts(CLOSE["da"] * 3, candidates)[1] is not None  # type: ignore[attr-defined]
-    assert engine.parts("Die Polizei nahm drei Männer fest.", candidates)[1] is not None  # type: ignore[attr-defined]
-    assert len(calls) == 2
-
-
 def test_two_short_words_get_an_answer_with_an_honest_score(det: Detector) -> None:
     # Five letters of Arabic or Bulgarian (fewer than the old bar of 6) are enough to answer, but
     # never confidently: the length ceiling keeps them well below 0.9.
