@@ -84,7 +84,8 @@ class Detector:
 
     # One piece of text -------------------------------------------------------------------------
 
-    def _evidence(self, text: str) -> _Evidence:
+    def _evidence(self, text: str, *, arbitrate: bool = True) -> _Evidence:
+        """What one piece of text says; `arbitrate=False` keeps the slow arbiter (lingua) out."""
         scripts = _Scripts.of(text)
         main = scripts.main
         if main not in _GROUPS:
@@ -105,7 +106,7 @@ class Detector:
             return _Evidence(scripts.letters, letters, words, main)
         if len(candidates) == 1:
             return _Evidence(scripts.letters, letters, words, main, logits={candidates[0]: 0.0})
-        scores = self._engine.scores(text[: self._cut(text)], candidates)
+        scores = self._engine.scores(text[: self._cut(text)], candidates, arbitrate=arbitrate)
         if not scores:
             return _Evidence(scripts.letters, letters, words, main)
         if main in _LETTER_GROUPS:
@@ -184,7 +185,7 @@ class Detector:
         if len(pieces) > MAX_SEGMENTS:
             size = -(-len(pieces) // MAX_SEGMENTS)
             pieces = ["\n".join(pieces[i : i + size]) for i in range(0, len(pieces), size)]
-        evidence = [self._evidence(p) for p in pieces]
+        evidence = self._pieces_evidence(pieces)
         if sum(e.letters for e in evidence) == 0:
             return Detection(UND, 0.0, (), self.name, NO_LETTERS)
         judged = [self._judge(e) for e in evidence]
@@ -216,6 +217,25 @@ class Detector:
             *sorted(others, key=lambda m: (-m[1], m[0])),
         )
         return Detection(dominant, score, mix, self.name, None)
+
+    def _pieces_evidence(self, pieces: list[str]) -> list[_Evidence]:
+        """Evidence of each piece, longest first. A piece whose characters, with those of every
+        shorter piece, are fewer than the lead of the language confidently ahead cannot change
+        the article's language, so it goes without the arbiter (lingua), whose first use in a
+        process loads its models (seconds): a title or a dateline under a long article. Such a
+        piece then counts as another language only when the fast engines agree on it."""
+        order = sorted(range(len(pieces)), key=lambda i: (-len(pieces[i]), i))
+        left = sum(len(p) for p in pieces)
+        ahead: Counter[str] = Counter()
+        found: dict[int, _Evidence] = {}
+        for i in order:
+            top = [*ahead.most_common(2), ("", 0), ("", 0)]
+            found[i] = e = self._evidence(pieces[i], arbitrate=left >= top[0][1] - top[1][1])
+            left -= len(pieces[i])
+            lang, score, _ = self._judge(e)
+            if lang != UND and score >= CONFIDENT:
+                ahead[lang] += e.letters
+        return [found[i] for i in range(len(pieces))]
 
     def _single(self, evidence: _Evidence) -> Detection:
         lang, score, reason = self._judge(evidence)

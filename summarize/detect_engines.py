@@ -98,12 +98,16 @@ class CharTable:
 
 
 class Engine(Protocol):
-    """Scores a text against the languages of one script; higher is more likely (log scale)."""
+    """Scores a text against the languages of one script; higher is more likely (log scale).
+
+    `arbitrate=False` asks an engine that consults a slower arbiter on hard cases (the
+    ensemble's lingua) to go without it; the single engines ignore it.
+    """
 
     name: str
     languages: frozenset[str]
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None: ...
+    def scores(self, text: str, candidates: Sequence[str], *, arbitrate: bool = True) -> dict[str, float] | None: ...
 
 
 def _letter_split_table() -> CharTable:
@@ -190,7 +194,7 @@ class _LangdetectEngine:
             found = self._by_candidates[key] = (langs, self._np.ascontiguousarray(self._logp[:, columns]))
         return found
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+    def scores(self, text: str, candidates: Sequence[str], *, arbitrate: bool = True) -> dict[str, float] | None:
         if text.isupper():
             # Like langdetect, `_ngrams` skips all-caps words; a headline in capitals would have
             # none left, so read it in lower case instead.
@@ -251,7 +255,7 @@ class _LinguaEngine:
             self._by_set[key] = built
         return self._by_set[key]
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+    def scores(self, text: str, candidates: Sequence[str], *, arbitrate: bool = True) -> dict[str, float] | None:
         found = self._for(candidates)
         if found is None:
             return None
@@ -350,7 +354,7 @@ class _FastTextEngine:
                 out[code] += prob
         return out
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
+    def scores(self, text: str, candidates: Sequence[str], *, arbitrate: bool = True) -> dict[str, float] | None:
         probs = self.probabilities(text, candidates)
         total = sum(probs.values())
         if total <= 0.0:

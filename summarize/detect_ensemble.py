@@ -222,8 +222,8 @@ class _EnsembleEngine:
             p_li = {lang: math.exp(v) for lang, v in li.items()} if li else None
         return p_ld, p_ft, p_li
 
-    def scores(self, text: str, candidates: Sequence[str]) -> dict[str, float] | None:
-        found = self.parts(text, candidates)
+    def scores(self, text: str, candidates: Sequence[str], *, arbitrate: bool = True) -> dict[str, float] | None:
+        found = self.parts(text, candidates, None if arbitrate else False)
         if found is None:
             return None
         return {lang: ENSEMBLE_SHARPNESS * math.log(p + _FLOOR) for lang, p in combine(*found).items()}

@@ -153,3 +153,46 @@ def test_close_pair_check() -> None:
     # Malay and Indonesian never pass this check: fastText reads most Malay as Indonesian.
     assert not agrees(PARAGRAPHS["ms"], "ms", {"ms": 0.99})
     assert not agrees(PARAGRAPHS["id"], "id", {"id": 0.99})
+
+
+# An English paragraph long enough to settle an article (written for these tests).
+LONG_EN = (
+    "The city council approved the new budget for schools and public transport on Monday after a long "
+    "debate. Officials said the plan would cost about two billion dollars over the next five years, and "
+    "critics warned that the money might not reach the poorest districts."
+)
+
+
+@pytest.fixture
+def lingua_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = detect_engines._LinguaEngine.scores
+
+    def counted(self: object, text: str, candidates: list[str], **kw: bool) -> dict[str, float] | None:
+        calls.append(text)
+        return real(self, text, candidates, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detect_engines._LinguaEngine, "scores", counted)
+    return calls
+
+
+@pytest.mark.parametrize("title", ["FISCAL AFFAIRS", "Harry S. Truman: message to Congress"])
+def test_a_short_title_under_a_settled_article_goes_without_lingua(
+    det: Detector, lingua_calls: list[str], title: str
+) -> None:
+    det.detect(title)
+    assert lingua_calls, "the title alone is a hard case (the fast engines disagree or are unsure)"
+    lingua_calls.clear()
+    found = det.detect(f"{LONG_EN}\n\n{LONG_EN.replace('Monday', 'Tuesday')}", title)
+    assert (found.lang, found.mix, lingua_calls) == ("en", (("en", 1.0),), [])
+
+
+def test_short_pieces_that_could_change_the_language_are_still_arbitrated(det: Detector, lingua_calls: list[str]) -> None:
+    found = det.detect("Short news.\n\nMarkets rose today.", "FISCAL AFFAIRS")
+    assert found.lang == "en" and lingua_calls
+
+
+def test_a_title_in_another_language_still_counts_in_the_mix(det: Detector, lingua_calls: list[str]) -> None:
+    title = "Die Bundesregierung beschließt einen neuen Haushalt für Schulen und den öffentlichen Verkehr"
+    found = det.detect(f"{LONG_EN}\n\n{LONG_EN}", title)
+    assert found.lang == "en" and dict(found.mix)["de"] > 0.1
