@@ -185,10 +185,11 @@ class Detector:
         if len(pieces) > MAX_SEGMENTS:
             size = -(-len(pieces) // MAX_SEGMENTS)
             pieces = ["\n".join(pieces[i : i + size]) for i in range(0, len(pieces), size)]
-        evidence = self._pieces_evidence(pieces)
+        read = self._pieces_evidence(pieces)
+        evidence = [e for e, _ in read]
         if sum(e.letters for e in evidence) == 0:
             return Detection(UND, 0.0, (), self.name, NO_LETTERS)
-        judged = [self._judge(e) for e in evidence]
+        judged = [j for _, j in read]
         strong = [(e, j) for e, j in zip(evidence, judged, strict=True) if j[0] != UND and j[1] >= CONFIDENT]
         if not strong:
             # No paragraph is sure on its own: read title and text as one piece.
@@ -218,21 +219,28 @@ class Detector:
         )
         return Detection(dominant, score, mix, self.name, None)
 
-    def _pieces_evidence(self, pieces: list[str]) -> list[_Evidence]:
-        """Evidence of each piece, longest first. A piece whose characters, with those of every
-        shorter piece, are fewer than the lead of the language confidently ahead cannot change
-        the article's language, so it goes without the arbiter (lingua), whose first use in a
-        process loads its models (seconds): a title or a dateline under a long article. Such a
-        piece then counts as another language only when the fast engines agree on it."""
+    def _pieces_evidence(self, pieces: list[str]) -> list[tuple[_Evidence, tuple[str, float, str | None]]]:
+        """Each piece's evidence and verdict, read longest first. A piece whose characters, with
+        those of every shorter piece, are fewer than the lead of the language confidently ahead
+        cannot change the article's language, so it goes without the arbiter (lingua), whose
+        first use in a process loads its models (seconds): a title or a dateline under a long
+        article. Such a piece then counts as another language only when the fast engines agree."""
+        if len(pieces) == 1:
+            e = self._evidence(pieces[0])
+            return [(e, self._judge(e))]
         order = sorted(range(len(pieces)), key=lambda i: (-len(pieces[i]), i))
-        left = sum(len(p) for p in pieces)
+        total = left = sum(len(p) for p in pieces)
         ahead: Counter[str] = Counter()
-        found: dict[int, _Evidence] = {}
+        found: dict[int, tuple[_Evidence, tuple[str, float, str | None]]] = {}
         for i in order:
-            top = [*ahead.most_common(2), ("", 0), ("", 0)]
-            found[i] = e = self._evidence(pieces[i], arbitrate=left >= top[0][1] - top[1][1])
+            arbitrate = True
+            if 2 * left < total:  # else what is left outweighs all that was read
+                top = [*sorted(ahead.values(), reverse=True), 0, 0]
+                arbitrate = left >= top[0] - top[1]
+            e = self._evidence(pieces[i], arbitrate=arbitrate)
+            found[i] = e, self._judge(e)
             left -= len(pieces[i])
-            lang, score, _ = self._judge(e)
+            lang, score, _ = found[i][1]
             if lang != UND and score >= CONFIDENT:
                 ahead[lang] += e.letters
         return [found[i] for i in range(len(pieces))]

@@ -8,6 +8,7 @@ Hebrew), the letters and words a language does or does not use, and the calibrat
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -40,9 +41,7 @@ WORD_DOUBT = 0.35
 _WORDS_ENOUGH = 20  # 1 - 0.35**20 is 1 to eight decimals
 # Log-odds against a language for each letter its alphabet does not have.
 FOREIGN_LETTER_PENALTY = 6.0
-# Log-odds for the article's language when judging one of its paragraphs: a paragraph must be
-# clearly in another language to count in the mix.
-ARTICLE_BIAS = 3.0
+ARTICLE_BIAS = 3.0  # log-odds for the article's language when judging one of its paragraphs
 # langdetect gives up after 10,000 characters; a few hundred per paragraph is plenty here.
 MAX_PARAGRAPH_CHARS = 400
 MAX_SEGMENTS = 64
@@ -249,6 +248,7 @@ _RANGES = (
 _TAGS = {name: chr(0x41 + i) for i, (name, _) in enumerate(_RANGES)}
 _TAG_NAMES = {tag: name for name, tag in _TAGS.items()}
 _OTHER_TAG = "~"
+_BOUNDS = sorted((lo, hi, _TAGS[name]) for name, ranges in _RANGES for lo, hi in ranges)
 _DENSE = frozenset({"han", "kana", "hangul"})
 
 
@@ -258,9 +258,9 @@ def _script_tag(ch: str) -> str | None:
     if category not in "LM":
         return None
     cp = ord(ch)
-    for name, ranges in _RANGES:
-        if any(lo <= cp <= hi for lo, hi in ranges):
-            return _TAGS[name]
+    at = bisect.bisect_right(_BOUNDS, (cp, 1 << 30)) - 1  # the last range starting at or before cp
+    if at >= 0 and cp <= _BOUNDS[at][1]:
+        return _BOUNDS[at][2]
     return _OTHER_TAG if category == "L" else None
 
 
