@@ -392,7 +392,7 @@ def test_light_source_reads_what_transformers_auto_classes_read(tiny: dict[str, 
 
 
 def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from summarize.backends.text import load_source_light
+    from summarize.backends.text import load_source, load_source_light
 
     folder = shutil.copytree(tiny["mbart50"], tmp_path / "mbart50")
     doc = (folder / "tokenizer_config.json").read_text(encoding="utf-8")
@@ -400,6 +400,14 @@ def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[s
                                                   encoding="utf-8")
     assert load_source_light(str(folder)) is None  # mbart names no default: AutoTokenizer decides
     assert load_source_light(str(tmp_path / "missing")) is None
+    # An older opus-mt upload names no class either; its model type does.
+    marian = shutil.copytree(tiny["marian"], tmp_path / "marian")
+    doc = (marian / "tokenizer_config.json").read_text(encoding="utf-8")
+    (marian / "tokenizer_config.json").write_text(doc.replace('"tokenizer_class"', '"x_tokenizer_class"'),
+                                                  encoding="utf-8")
+    light, full = load_source_light(str(marian)), load_source(str(marian))
+    assert light is not None and type(light.tokenizer) is type(full.tokenizer)
+    assert light.tokenizer(TEXTS).input_ids == full.tokenizer(TEXTS).input_ids
 
 
 @pytest.mark.ct2
