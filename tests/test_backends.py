@@ -7,6 +7,7 @@ type choices are pure functions and always run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -399,6 +400,9 @@ def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[s
     (folder / "tokenizer_config.json").write_text(doc.replace('"tokenizer_class"', '"x_tokenizer_class"'),
                                                   encoding="utf-8")
     assert load_source_light(str(folder)) is None  # mbart names no default: AutoTokenizer decides
+    for name in ("AutoModel", "AutoTokenizer", "pipeline"):  # only a tokenizer class is loaded directly
+        (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": name}), encoding="utf-8")
+        assert load_source_light(str(folder)) is None
     assert load_source_light(str(tmp_path / "missing")) is None
     # An older opus-mt upload names no class either; its model type does.
     marian = shutil.copytree(tiny["marian"], tmp_path / "marian")

@@ -122,9 +122,10 @@ def load_source_light(model: str) -> Source | None:
     if config_doc is None or not (folder / "generation_config.json").is_file():
         return None
     model_type = str(config_doc.get("model_type", ""))
-    tok_name = tok_doc.get("tokenizer_class") or _TOKENIZER_OF_TYPE.get(model_type)
-    tok_class = getattr(transformers, str(tok_name), None) if tok_name else None
-    if tok_class is None:
+    tok_name = str(tok_doc.get("tokenizer_class") or _TOKENIZER_OF_TYPE.get(model_type) or "")
+    # Only a tokenizer class: the file is the model's, and a model folder is not trusted code.
+    tok_class = getattr(transformers, tok_name, None) if tok_name.endswith(("Tokenizer", "TokenizerFast")) else None
+    if tok_class is None or tok_name.startswith("Auto"):
         return None
     try:
         tokenizer = tok_class.from_pretrained(str(folder))
