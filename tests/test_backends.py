@@ -392,23 +392,26 @@ def test_light_source_reads_what_transformers_auto_classes_read(tiny: dict[str, 
     assert light.config.model_type == full.config.model_type
 
 
-def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from summarize.backends.text import load_source, load_source_light
-
-    folder = shutil.copytree(tiny["mbart50"], tmp_path / "mbart50")
+def _unnamed_tokenizer(model: Path, folder: Path) -> Path:
+    """A copy of `model` whose tokenizer_config.json does not name its tokenizer class."""
+    shutil.copytree(model, folder)
     doc = (folder / "tokenizer_config.json").read_text(encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(doc.replace('"tokenizer_class"', '"x_tokenizer_class"'),
                                                   encoding="utf-8")
+    return folder
+
+
+def test_light_source_leaves_unnamed_tokenizers_to_the_auto_classes(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from summarize.backends.text import load_source, load_source_light
+
+    folder = _unnamed_tokenizer(tiny["mbart50"], tmp_path / "mbart50")
     assert load_source_light(str(folder)) is None  # mbart names no default: AutoTokenizer decides
     for name in ("AutoModel", "AutoTokenizer", "pipeline"):  # only a tokenizer class is loaded directly
         (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": name}), encoding="utf-8")
         assert load_source_light(str(folder)) is None
     assert load_source_light(str(tmp_path / "missing")) is None
     # An older opus-mt upload names no class either; its model type does.
-    marian = shutil.copytree(tiny["marian"], tmp_path / "marian")
-    doc = (marian / "tokenizer_config.json").read_text(encoding="utf-8")
-    (marian / "tokenizer_config.json").write_text(doc.replace('"tokenizer_class"', '"x_tokenizer_class"'),
-                                                  encoding="utf-8")
+    marian = _unnamed_tokenizer(tiny["marian"], tmp_path / "marian")
     light, full = load_source_light(str(marian)), load_source(str(marian))
     assert light is not None and type(light.tokenizer) is type(full.tokenizer)
     assert light.tokenizer(TEXTS).input_ids == full.tokenizer(TEXTS).input_ids

@@ -110,12 +110,12 @@ def load_source_light(model: str) -> Source | None:
     is not a local folder or cached snapshot, or its files do not name what to load: the caller
     then uses `load_source`.
     """
-    import transformers
-    from transformers import GenerationConfig
-
     found = _cached_folder(model)
     if found is None:
         return None
+    import transformers
+    from transformers import GenerationConfig
+
     folder, revision = found
     config_doc = _read_json(folder / "config.json")
     tok_doc = _read_json(folder / "tokenizer_config.json") or {}
