@@ -383,7 +383,10 @@ def output_options(options: RunOptions, read_options: ReadOptions, partition_by:
     for task in ("summary", "translation"):
         run[task].pop("batch_size", None)
         run[task].pop("max_batch_tokens", None)
-    return {"run": run, "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
+    read = dict(read_options.__dict__)
+    if not read["follow_symlinks"]:
+        del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
+    return {"run": run, "read": read, "partition_by": list(partition_by)}
 
 
 def _now() -> str:

@@ -37,6 +37,8 @@ class ReadOptions:
         keep_types: (name, type) of the kept columns given a type.
         published_col: Column holding the publication time (parsed into `published_at`); None
             means `published` when the input has it.
+        follow_symlinks: Read symbolic links in an input folder that lead out of it (by default
+            they are skipped, each with a reject row).
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `error` rejects them as errors.
@@ -54,6 +56,7 @@ class ReadOptions:
     max_chars: int = 100_000
     keep_types: tuple[tuple[str, str], ...] = ()
     published_col: str | None = None
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         names, types = [], dict(self.keep_types)

@@ -92,6 +92,7 @@ COLUMNS = (
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
     _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
     _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
+    _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
@@ -183,6 +184,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
         on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
+        follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
     )
 
 

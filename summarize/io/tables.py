@@ -24,6 +24,7 @@ from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Rejec
 from ..text import remove_invisible
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
 from .files import storage_options as storage_options_in_effect
+from .jsonl import parse, read_lines
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -84,12 +85,9 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
         elif suffix in JSONL_SUFFIXES:
             seen: dict[str, None] = {}
             with p.open("rb") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict):
+                for line in read_lines(fh, inp):
+                    rec, why = parse(line.text) if line.text is not None else (None, "too long")
+                    if why is None and isinstance(rec, dict):
                         seen.update(dict.fromkeys(rec))
                         if all(k in seen for k in options.keep_cols):
                             break
