@@ -29,6 +29,7 @@ from .pipeline import Pipeline
 from .routing import detection_of
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
 from .text import content_hash
+from .validate import check_partition_by
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ def run(
     bad = [p for p in partition_by if p not in PARTITIONS]
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+    check_partition_by(partition_by)
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN

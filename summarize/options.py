@@ -42,8 +42,8 @@ class ReadOptions:
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `error` rejects them as errors.
-        max_chars: Longer texts are cut to this many characters (flag `input_truncated`), so
-            one runaway record cannot stall a batch.
+        max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
+            `title_truncated`), so one runaway record cannot stall a batch.
     """
 
     id_col: str = "id"
@@ -232,6 +232,8 @@ class RunOptions:
     min_logprob: float = DEFAULT_MIN_LOGPROB
 
     def __post_init__(self) -> None:
+        if not self.to:
+            raise UsageError("--to names no language (an empty list such as ',,'); give at least one code, e.g. --to en")
         for code in self.to:
             _check_lang(code, "--to")
         # `EN`, `pt-BR`, `zh_Hans`, `deu` name the same targets as `en`, `pt`, `zh`, `de` for routing

@@ -27,7 +27,7 @@ from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .folder import list_folder
-from .lock import Lock, describe, holder_of, is_stale
+from .lock import LOCK, Lock, holder_of, is_stale, lock_age, refusal
 from .read import STDIN
 from .write import COMMITS, PART_PREFIX
 
@@ -190,8 +190,8 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
         return Plan(out, "new", files.exists(out), None)
     ds = _ours(out)
     holder = holder_of(book(out))
-    if holder is not None and holder.get("run_id") != me and not is_stale(holder):
-        raise OutputError(f"--out {out} is in use by another summarize run: {describe(holder)}; wait for it to finish")
+    if holder is not None and holder.get("run_id") != me and not is_stale(holder, lock_age(book(out))):
+        raise OutputError(refusal(holder, book(out) / LOCK, str(out), lock_age(book(out))))
     if ds is None:
         what = "is not empty and was not written by summarize"
         if overwrite:

@@ -94,6 +94,10 @@ class _Builder:
                 all_flags.append("control_chars")
             if o.strip_html and looks_like_html(title):
                 title = strip_html(title)
+            if len(title) > o.max_chars:
+                # A runaway title is as costly as a runaway text: every field may be translated.
+                title = title[: o.max_chars]
+                all_flags.append("title_truncated")
         rid = rec.get(o.id_col)
         if rid is None or rid == "" or (isinstance(rid, float) and rid != rid):
             rid = content_id(title, text)
@@ -141,6 +145,8 @@ def _does_not_fit(value: Any, typ: str) -> str | None:
         number = int(value)
     else:
         return None
+    if typ == "int" and isinstance(number, float) and number.is_integer():
+        number = int(number)
     if typ == "int" and isinstance(number, int) and not INT64[0] <= number <= INT64[1]:
         digits = str(number)
         return f"{digits[:40]}{'...' if len(digits) > 40 else ''} does not fit a 64-bit integer"

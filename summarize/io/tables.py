@@ -114,6 +114,9 @@ def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
                          f"columns are: {', '.join(map(str, cols))}")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _as_str(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -131,13 +134,17 @@ def coerce_kept(value: Any, kept: Kept) -> tuple[Any, bool]:
     t = kept.type
     try:
         if pa.types.is_string(t):
-            return remove_invisible(_as_str(value))[0], True
+            # Kept verbatim, control and zero-width characters included: a kept column is the
+            # user's data, not article text to clean. Only lone surrogates (from a JSON `\ud800`)
+            # cannot be stored as UTF-8; they become U+FFFD.
+            return _LONE_SURROGATE.sub("\ufffd", _as_str(value)), True
         if pa.types.is_integer(t):
             if isinstance(value, bool):
                 return None, False
-            if isinstance(value, float):
-                return (int(value), True) if value.is_integer() else (None, False)
-            return int(str(value).strip()), True
+            number = (int(value) if value.is_integer() else None) if isinstance(value, float) else int(str(value).strip())
+            if number is None or not -(2**63) <= number < 2**63:
+                return None, False
+            return number, True
         if pa.types.is_floating(t):
             return (None, False) if isinstance(value, bool) else (float(value), True)
         if pa.types.is_boolean(t):
