@@ -9,7 +9,7 @@ EXTRAS ?= dev,lingua,ct2,ray
 TINY ?= .tiny
 OUT ?= out
 
-.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck unit bench soak clean
+.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck unit e2e storage pytest bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,10 +56,23 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+## Tests in three rooms. `make unit` is the developer's fast loop (no models, no servers: under a
+## minute on 2 cores); `e2e` builds the tiny models (cached in $(TINY) across runs); `storage` starts
+## SeaweedFS, Delta and Ray. `make test` runs all three, as CI does.
+PYTEST := HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 unit: setup
-	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+	$(PYTEST) tests/unit
 
-test: lint typecheck unit
+e2e: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/e2e
+
+storage: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/storage
+
+pytest: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests
+
+test: lint typecheck pytest
 
 bench: setup
 	$(PY) benchmarks/langid.py
