@@ -76,7 +76,7 @@ LEGACY = (
 _MULTIBYTE = {"gb18030": "gb2312", "big5hkscs": "big5", "cp932": "shift_jis", "euc_jp": "euc_jp",
               "cp949": "euc_kr", "euc_kr": "euc_kr"}
 MIN_EVIDENCE = 8  # non-ASCII bytes needed before code pages other than Windows-1252 are told apart
-MIN_CHARS = 4  # characters a multibyte code page must yield to be believed
+MIN_CHARS = 12  # characters a multibyte code page must yield to be believed (16 stray bytes of Kuhn's file are 8 valid EUC-KR syllables)
 _HIGH_RUNS = re.compile(rb"[\x80-\xff]+")
 
 
@@ -205,8 +205,12 @@ def _believable(text: str, enc: str) -> bool:
     common = _MULTIBYTE.get(codecs.lookup(enc).name)
     if common is None:
         return True
-    try:
-        "".join(high).encode(common)
-    except UnicodeEncodeError:
-        return False
+    for ch in high:
+        # Two bytes each in the narrow standard: its common characters, not halfwidth katakana
+        # (one byte in Shift_JIS) or the composed Hangul that Python's EUC-KR spells in eight.
+        try:
+            if len(ch.encode(common)) != 2 or "\uff61" <= ch <= "\uff9f":
+                return False
+        except UnicodeEncodeError:
+            return False
     return len(high) >= MIN_CHARS
