@@ -48,8 +48,8 @@ def test_follow_symlinks_opts_in(tmp_path: Path) -> None:
     folder = folder_with_outside_link(tmp_path)
     (folder / "loop").symlink_to(folder, target_is_directory=True)  # a loop is walked once
     recs = list(io.read_records([str(folder)], ReadOptions(follow_symlinks=True)))
+    assert sorted(r.id for r in recs if isinstance(r, Article)) == ["a.txt", "inside.txt", "link.txt", "sub/b.txt"]
     assert all(isinstance(r, Article) for r in recs)
-    assert sorted(r.id for r in recs) == ["a.txt", "inside.txt", "link.txt", "sub/b.txt"]
 
 
 @pytest.mark.parametrize("raw", [b"caf\xe9.txt", b"back\\slash.txt", b"\xff\xfe\\x41.txt", "ünï.txt".encode()])
@@ -88,13 +88,13 @@ def test_fingerprint_covers_only_what_is_read(tmp_path: Path) -> None:
 def test_named_pipes_are_refused_unless_given_as_stdin(tmp_path: Path) -> None:
     fifo = tmp_path / "in.jsonl"
     os.mkfifo(fifo)
-    with pytest.raises(UsageError, match="named pipe.*give - instead"):
+    with pytest.raises(UsageError, match=r"named pipe.*give - instead"):
         io.check_inputs([str(fifo)])
     folder = tmp_path / "docs"
     folder.mkdir()
     os.mkfifo(folder / "pipe.txt")  # never opened: a read would block for ever
     (folder / "a.txt").write_text(TEXT, encoding="utf-8")
-    assert [r.id for r in io.read_records([str(folder)], ReadOptions())] == ["a.txt"]
+    assert [getattr(r, "id", r) for r in io.read_records([str(folder)], ReadOptions())] == ["a.txt"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")

@@ -87,9 +87,9 @@ def test_a_csv_field_over_the_limit_is_one_reject(tmp_path: Path, monkeypatch: p
 
 
 def test_kept_values_keep_control_and_zero_width_characters(tmp_path: Path) -> None:
-    from summarize.io.tables import Kept, coerce_kept
-
     import pyarrow as pa
+
+    from summarize.io.tables import Kept, coerce_kept
 
     value = "a\u200bb\x07c\u202e"
     assert coerce_kept(value, Kept("k", pa.string())) == (value, True)
