@@ -427,9 +427,12 @@ class Lock:
         if not files.is_remote(self.path):
             if not self.path.parent.is_dir():
                 return  # the folder went with a rollback
-            with _flocked(self.path.parent):
-                if (files.read_json(self.path) or {}).get("run_id") == self.doc["run_id"]:
-                    files.remove(self.path)
+            try:
+                with _flocked(self.path.parent):
+                    if (files.read_json(self.path) or {}).get("run_id") == self.doc["run_id"]:
+                        files.remove(self.path)
+            except OSError as exc:  # a disk gone read-only: the lock stays, and is stale once this process ends
+                log.warning("could not remove the lock %s: %s; the next run takes it over as stale", self.path, exc)
             return
         with self._mutex:
             if self.lost is None and self.tag is not None:

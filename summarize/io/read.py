@@ -405,6 +405,8 @@ def count_records(inputs: Sequence[str]) -> int | None:
             return None
         p = as_path(inp)
         try:
+            if not is_remote(p) and not p.is_dir() and not p.is_file():
+                return None  # a named pipe: opening it would block until a writer comes
             if p.is_dir():
                 total += len(list_folder(p))
             elif p.suffix.lower() == ".parquet":
