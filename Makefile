@@ -9,7 +9,7 @@ EXTRAS ?= dev,lingua,ct2,ray
 TINY ?= .tiny
 OUT ?= out
 
-.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck unit bench soak clean
+.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck docs unit bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,10 +56,14 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+## The documentation site (docs/, mkdocs.yml) into site/; strict, so a broken link or anchor fails.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 unit: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck docs unit
 
 bench: setup
 	$(PY) benchmarks/langid.py
@@ -80,4 +84,4 @@ soak: setup
 	$(PY) benchmarks/soak.py
 
 clean:
-	rm -rf $(OUT) $(TINY) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(OUT) $(TINY) site .pytest_cache .mypy_cache .ruff_cache

@@ -333,13 +333,14 @@ BOOKKEEPING = "_summarize"
 
 
 def _table_markdown(table: Table, heading: str) -> list[str]:
-    lines = [f"#### {heading}", "", table.description, "", "| column | type | null | meaning |", "|---|---|---|---|"]
+    lines = [f"## {heading}", "", table.description, "", "| column | type | null | meaning |", "|---|---|---|---|"]
     lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {'yes' if c.nullable else 'no'} | {c.description} |" for c in table.columns]
     return [*lines, ""]
 
 
 def schema_markdown() -> str:
-    """The README's schema section: every table's columns, Arrow types, nullability and meanings."""
+    """What `summarize schema` prints and `docs/schema.md` holds: every table's columns, Arrow types,
+    nullability and meanings."""
     lines = [
         f"Schema version {SCHEMA_VERSION}. Every Parquet file the tool writes carries the key-value metadata "
         "`schema_version`, `run_id`, `tool_version` (and `table`, `options`). Types are Arrow types; `null: no` "
@@ -353,7 +354,7 @@ def schema_markdown() -> str:
     ]
     for table in TABLES.values():
         lines += _table_markdown(table, f"`{table.name}/`")
-    lines += ["#### Partition columns (`--partition-by`)", "",
+    lines += ["## Partition columns (`--partition-by`)", "",
               "The column moves from the files into the folder path (Hive style); readers with hive partitioning "
               "see it as a string column.", "", "| key | folders |", "|---|---|"]
     lines += [f"| `{key}` | {meaning} |" for key, (_cols, meaning) in PARTITIONS.items()]
