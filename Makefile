@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 ## The demo: samples/ summarized by the XL-Sum mT5 model in every language and translated to English
-## by one multilingual opus-mt model: two downloads, about 2.6 GB (see README, Quick start).
+## by one multilingual opus-mt model: two downloads, about 2.6 GB (see docs/index.md, Getting started).
 DEMO_MODELS ?= --summary-model csebuetnlp/mT5_multilingual_XLSum --translation-model Helsinki-NLP/opus-mt-mul-en
 
 demo: setup
