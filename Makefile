@@ -9,7 +9,7 @@ EXTRAS ?= dev,lingua,ct2,ray
 TINY ?= .tiny
 OUT ?= out
 
-.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck docs unit bench soak clean
+.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck docs unit e2e storage pytest bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,10 +60,23 @@ typecheck: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+## Tests in three rooms. `make unit` is the developer's fast loop (no models, no servers: under a
+## minute on 2 cores); `e2e` builds the tiny models (cached in $(TINY) across runs); `storage` starts
+## SeaweedFS, Delta and Ray. `make test` runs all three, as CI does.
+PYTEST := HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 unit: setup
-	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+	$(PYTEST) tests/unit
 
-test: lint typecheck docs unit
+e2e: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/e2e
+
+storage: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/storage
+
+pytest: setup tiny
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests
+
+test: lint typecheck docs pytest
 
 bench: setup
 	$(PY) benchmarks/langid.py
