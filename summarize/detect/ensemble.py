@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 # The ensemble's weights and its threshold for asking lingua, fitted on the tuning part of the
-# benchmark's eld set (benchmarks/langid_fit.py; the README has the figures).
+# benchmark's eld set (benchmarks/langid_fit.py; docs/detection.md has the figures).
 ENSEMBLE_WEIGHTS = {"langdetect": 0.2, "fasttext": 0.3, "lingua": 3.0}
 # Below this combined probability of the best language, lingua is asked as well.
 LINGUA_BELOW = 0.8

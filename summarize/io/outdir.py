@@ -234,7 +234,7 @@ def check_write_mode(out: str, *, append: bool, resume: bool, overwrite: bool, u
         raise UsageError(f"--table-format takes {' or '.join(TABLE_FORMATS)}; not {table_format}")
     if upsert and table_format != "delta":
         raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
-                         "each article as the README shows)")
+                         "each article as docs/datasets.md shows)")
     if allow_duplicate and not (append or upsert):
         raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
     for flag, given in (("--append", append), ("--upsert", upsert)):

@@ -2,7 +2,7 @@
 
 The backends' figures are checked against an independent computation (a teacher-forced forward
 pass of the model over its own output), against each other under greedy decoding in float32,
-and through a whole run into the Parquet columns, the `low_confidence` flag and the README's SQL.
+and through a whole run into the Parquet columns, the `low_confidence` flag and the SQL in docs/quality.md.
 """
 
 from __future__ import annotations
@@ -385,7 +385,7 @@ def test_a_run_fills_the_confidence_columns_and_flags_below_the_threshold(tmp_pa
         low = row["logprob"] is not None and row["logprob"] < threshold
         assert ("low_confidence" in row["flags"]) == low
 
-    # The README's filter.
+    # The filter in docs/quality.md.
     duckdb = pytest.importorskip("duckdb")
     kept = duckdb.sql(
         f"SELECT id FROM '{out2}/articles/**/*.parquet' "

@@ -4,7 +4,6 @@ the real `summarize run` with tiny models (the pure parts are in tests/unit)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -18,20 +17,8 @@ from tests.conftest import invoke, read, sample_articles, write_jsonl
 assert guards
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    # See tests/e2e/test_long.py: tiny models on a busy machine run far faster on one thread.
-    import torch
-
-    before, real = torch.get_num_threads(), torch.set_num_threads
-    real(1)
-    setattr(torch, "set_num_threads", lambda n: None)  # noqa: B010
-    yield
-    setattr(torch, "set_num_threads", real)  # noqa: B010
-    real(before)
-
-
-def test_flags_columns_hold_lists(tmp_path: Path, fast_args: list[str], one_thread: None) -> None:
+@pytest.mark.usefixtures("one_torch_thread")
+def test_flags_columns_hold_lists(tmp_path: Path, fast_args: list[str]) -> None:
     f = write_jsonl(tmp_path / "in.jsonl", sample_articles(4))
     out = tmp_path / "out"
     res = invoke(["run", str(f), "--out", str(out), "--to", "fr", "--translate", "summary,title", *fast_args])

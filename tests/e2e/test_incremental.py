@@ -15,7 +15,7 @@ from tests.conftest import invoke, sample_articles, write_jsonl
 
 FAST = ["--to", "en", "--translate", "summary", "--shard-size", "2"]
 
-# The README's "latest version of each article" queries, tested here as written there.
+# The "latest version of each article" queries of docs/datasets.md, tested here as written there.
 LATEST_SQL = ("SELECT * FROM read_parquet('{out}/articles/**/*.parquet', union_by_name = true) "
               "QUALIFY row_number() OVER (PARTITION BY id ORDER BY processed_at DESC) = 1")
 

@@ -23,7 +23,7 @@ DELTA = ["--table-format", "delta", "--translate", "summary", "--shard-size", "2
 
 def duck(*more: str) -> Any:
     """DuckDB with the delta extension (and `more`, e.g. httpfs) from their pip packages (as the
-    README shows), never the network."""
+    docs show), never the network."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     for name in ("delta", *more):
         path = files(f"duckdb_extension_{name}") / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"

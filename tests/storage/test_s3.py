@@ -23,8 +23,8 @@ import pytest
 from summarize import api, io
 from summarize.errors import OutputError
 from tests.conftest import invoke, write_jsonl
-
 from tests.s3server import S3Server
+
 from .test_ray import articles, options  # the same tiny-model options and articles as the Ray tests
 
 IGNORED = ("run_id", "duration_ms", "processed_at")

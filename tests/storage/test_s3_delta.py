@@ -21,9 +21,9 @@ import pytest
 from summarize import api, io
 from summarize.io import files
 from tests.conftest import articles, invoke, options, sample_articles, write_jsonl
+from tests.s3server import S3Server
 from tests.sigkill import cli_args, kill_after, many_articles, spawn
 
-from tests.s3server import S3Server
 from .test_delta import DELTA, duck
 
 deltalake = pytest.importorskip("deltalake")

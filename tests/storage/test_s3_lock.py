@@ -27,7 +27,6 @@ from summarize.errors import OutputError
 from summarize.io import files
 from summarize.io.lock import Lock, is_stale
 from tests.conftest import ROOT, articles, options, write_jsonl
-
 from tests.s3server import S3Server
 
 
