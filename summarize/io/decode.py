@@ -6,12 +6,12 @@ order marks, with a stray NUL, or as UTF-8 with a few damaged bytes. The rules, 
 1. A byte order mark names the encoding outright (UTF-8, UTF-16 or UTF-32, any format).
 2. Bytes that decode as UTF-8 are UTF-8, whatever they say about themselves: a JSONL record or
    a text that mentions `charset=iso-8859-1` (or `utf-7`) is still read as the UTF-8 it is.
-3. Only a whole document (an `.html`/`.txt`/`.md` file, `document=True`) that is not valid
-   UTF-8 may name its own encoding, with an HTML `<meta charset>` / `http-equiv` content type or
-   an XML declaration in its first 4 KiB. A JSONL line or a CSV cell never does.
-4. Mostly valid UTF-8 with some broken bytes is damaged UTF-8: the bad bytes become U+FFFD
+3. Mostly valid UTF-8 with some broken bytes is damaged UTF-8: the bad bytes become U+FFFD
    (flag `invalid_utf8`), and no legacy codec is tried on it (Kuhn's stress file is UTF-8 with
    hundreds of malformed sequences; read as ISO-8859-2 its valid text would be mojibake).
+4. Only a whole document (an `.html`/`.txt`/`.md` file, `document=True`) that is not UTF-8 may
+   name its own encoding, with an HTML `<meta charset>` / `http-equiv` content type or an XML
+   declaration in its first 4 KiB. A JSONL line or a CSV cell never does.
 5. Otherwise charset-normalizer (a well-kept detector, already a dependency of the Hub client)
    picks the encoding, if its guess decodes without error, reads as words (mostly letters) and
    keeps every ASCII byte (a multibyte codec whose second bytes overlap ASCII can swallow the
@@ -131,17 +131,17 @@ def decode(data: bytes, where: str, *, document: bool = False) -> tuple[str, lis
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
+    damaged = data.decode("utf-8", errors="replace")
+    if _mostly_utf8(data):
+        # Well-formed multi-byte sequences among the broken ones: UTF-8 with damage, not a legacy
+        # encoding, and no legacy codec is tried on it (not even one the page declares).
+        log.warning("%s: invalid UTF-8, decoded with replacement characters", where)
+        return damaged, ["invalid_utf8"]
     if document and b"<" in data[:4096]:
         declared = declared_charset(data)
         codec = _codec(declared) if declared else None
         if declared and codec and codec != "utf-8":
             return data.decode(codec, errors="replace"), [f"decoded_from:{declared}"]
-    damaged = data.decode("utf-8", errors="replace")
-    if _mostly_utf8(data):
-        # Well-formed multi-byte sequences among the broken ones: UTF-8 with damage, not a legacy
-        # encoding, and no legacy codec is tried on it.
-        log.warning("%s: invalid UTF-8, decoded with replacement characters", where)
-        return damaged, ["invalid_utf8"]
     guess = _guess(data)
     if guess is None:
         # A legacy encoding decodes real text cleanly (chaos 0 on news text in GB2312, Shift_JIS,

@@ -147,3 +147,9 @@ def test_real_legacy_text_is_still_detected(text: str, encoding: str) -> None:
     for document in (True, False):
         got, flags = decode(text.encode(encoding), "x", document=document)
         assert got == text and flags[0].startswith("decoded_from:")
+
+
+def test_a_utf8_page_with_one_broken_byte_is_not_read_in_the_charset_it_wrongly_declares() -> None:
+    page = f'<html><head><meta charset="gb2312"></head><body><p>{FR}. {DE}.</p></body></html>'.encode()
+    text, flags = decode(page.replace(b"</p>", b"\xff</p>"), "x", document=True)
+    assert flags == ["invalid_utf8"] and FR in text and DE in text
