@@ -30,7 +30,7 @@ from .options import ReadOptions, RunOptions
 from .pipeline import Pipeline
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
-from .validate import check_partition_by
+from .validate import check_lasting_output, check_partition_by
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ def run(
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
     check_partition_by(partition_by)
+    check_lasting_output(str(out))
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN

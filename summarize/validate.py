@@ -168,12 +168,17 @@ def check_partition_by(partition_by: Sequence[str]) -> None:
         raise UsageError(f"--partition-by names {', '.join(twice)} more than once; give each key once, e.g. lang,date")
 
 
-def check_output(out: str) -> None:
-    """The output folder (or the nearest folder above it that exists) is writable and has room."""
+def check_lasting_output(out: str) -> None:
+    """The output outlives the run: a `memory://` file system dies with the process."""
     protocol = out.split("://", 1)[0].lower() if "://" in out else ""
     if protocol in VOLATILE_PROTOCOLS:
         raise UsageError(f"--out {out}: a {protocol}:// file system lives only as long as this process, so the "
                          "output would be lost when the run ends; write to a folder or an object store (s3://...)")
+
+
+def check_output(out: str) -> None:
+    """The output folder (or the nearest folder above it that exists) is writable and has room."""
+    check_lasting_output(out)
     if out == "-" or "://" in out:
         return  # stdout, or object storage: its own client reports access errors
     path = Path(out).expanduser()

@@ -101,3 +101,18 @@ def test_titles_are_cut_like_texts_and_flagged(tmp_path: Path) -> None:
     f = write(tmp_path / "in.jsonl", [json.dumps({"id": "a", "text": "short text", "title": "T" * 500})])
     (art,), _ = read(f, max_chars=100)
     assert art.title == "T" * 100 and "title_truncated" in art.flags and "input_truncated" not in art.flags
+
+
+def test_the_api_refuses_an_output_that_dies_with_the_process(tmp_path: Path) -> None:
+    from summarize import api
+    from summarize.errors import UsageError
+
+    f = write(tmp_path / "in.jsonl", [json.dumps(GOOD)])
+    with pytest.raises(UsageError, match="lives only as long as this process"):
+        api.run([f], "memory://bucket/out")
+    with pytest.raises(UsageError, match="more than once"):
+        api.run([f], tmp_path / "out", partition_by=("lang", "lang"))
+    with pytest.raises(UsageError, match=r"names no language|not a language code"):
+        api.run([f], tmp_path / "out", to=",,")
+    with pytest.raises(UsageError, match="names no language"):
+        api.run([f], tmp_path / "out", to=[])
