@@ -85,8 +85,12 @@ def extract_page(html: str, *, fast: bool = False) -> Page:
     if not text:
         page = strip_page(html) if looks_like_page(html) else Page(strip_html(html), flags=("html_stripped",))
         return Page(page.text, page.title or _clean(getattr(doc, "title", None)), flags=(*page.flags, "extract_fallback"))
+    title = _clean(doc.title)
+    first, _, rest = text.partition("\n\n")
+    if title and rest and first.casefold() == title.casefold():
+        text = rest  # the headline is the title: the models read it once, not twice
     return Page(
-        text=text, title=_clean(doc.title), published=_clean(doc.date), author=_clean(doc.author),
+        text=text, title=title, published=_clean(doc.date), author=_clean(doc.author),
         site_name=_clean(doc.sitename), url=_clean(doc.url), flags=("html_extracted",),
     )
 
