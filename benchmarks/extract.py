@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from summarize.detect import make_detector  # noqa: E402
+from summarize.detect.detector import make_detector  # noqa: E402
 from summarize.io.decode import decode  # noqa: E402
 from summarize.io.extract import extract_text  # noqa: E402
 from summarize.options import DetectOptions, Extract  # noqa: E402

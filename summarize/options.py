@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import langcodes
 from .errors import UsageError
+from .models import langcodes
 from .schema import KEEP_TYPES, TABLES
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"

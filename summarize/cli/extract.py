@@ -43,7 +43,7 @@ def extract(
     try:
         from .. import io
         from ..api import extracted_rows
-        from ..detect import make_detector
+        from ..detect.detector import make_detector
 
         ropts = read_options(shared)
         io.check_inputs(inputs)
