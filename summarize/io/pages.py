@@ -64,7 +64,7 @@ class Page:
 
 def looks_like_page(text: str) -> bool:
     """Whether `text` is a web page (document or layout markup), not an HTML fragment."""
-    return _PAGE.search(text, 0, 20000) is not None or _PAGE.search(text) is not None
+    return _PAGE.search(text) is not None
 
 
 def strip_page(html: str) -> Page:
