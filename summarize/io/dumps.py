@@ -45,7 +45,7 @@ baca juga|baca selengkapnya|baca lagi|اقرأ أيضا|اقرأ أيضاً|اق
 διαβάστε επίσης|διαβάστε περισσότερα|קרא עוד|קראו עוד|citește și|citește mai mult|tovább|lue lisää|lue myös|
 share|share this|share this article|share this story|share this page|share article|share story|
 share on facebook|share on twitter|share on x|share on whatsapp|share on linkedin|share via email|share via e-mail|
-facebook|twitter|x|whatsapp|linkedin|pinterest|telegram|reddit|email|e-mail|print|copy link|copy link to clipboard|
+facebook|twitter|whatsapp|linkedin|pinterest|telegram|reddit|email|e-mail|print|copy link|copy link to clipboard|
 link copied|comments|comment|tweet|
 teilen|artikel teilen|drucken|kommentare|partager|partager cet article|imprimer|commentaires|compartir|
 compartir en facebook|compartir en twitter|imprimir|comentarios|condividi|stampa|commenti|compartilhar|compartilhe|
@@ -141,6 +141,8 @@ def clean_dump(text: str, *, headline: bool = False, lang: str | None = None) ->
     drop.update(meta.pop("lines", ()))
     header_lines = set(drop)
     chrome = _chrome(lines, drop)
+    if len(chrome) == sum(1 for i, line in enumerate(lines) if line.strip() and i not in drop):
+        chrome = []  # nothing but "chrome" is not a page's chrome around an article: the text stays
     drop.update(chrome)
     if not drop:
         return Dump(text)

@@ -111,6 +111,8 @@ def test_chrome_is_a_whole_line_not_a_word_in_a_sentence() -> None:
     assert is_chrome("Advertisement") and is_chrome("  SHARE  ") and is_chrome("Read more »") and is_chrome("list of 12 items")
     assert is_chrome("Skip to main content") and is_chrome("Zum Inhalt springen") and is_chrome("本文へスキップ")
     assert not is_chrome("Share prices fell.") and not is_chrome("Advertisement spending rose 5%")
+    # A text that is nothing but such a line has no article around it to clean: it stays as it is.
+    assert clean_dump("Share").text == "Share" and clean_dump("Read more\n\nShare").removed == ()
 
 
 def test_txt_file_first_line_is_its_title_and_an_input_title_wins(tmp_path: Path) -> None:
