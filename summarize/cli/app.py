@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError, environment_error
 from ..version import __version__
-from . import models, quality, run
+from . import extract, models, quality, run
 
 app = typer.Typer(
     name="summarize",
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command("run")(run.run)
 app.command("detect")(run.detect)
+app.command("extract")(extract.extract)
 app.command("schema")(run.schema)
 app.command("compact")(run.compact)
 quality.register(app)

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import UsageError
-from ..options import DetectOptions, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
+from ..options import DetectOptions, Extract, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
 from .common import LogFormat, split_list
 
 _READ = ReadOptions()
@@ -60,7 +60,7 @@ class OnDuplicate(str, Enum):
 
 
 # ---- options every command spells the same way, used one by one --------------------------------
-Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md files, or - for JSONL on stdin.", show_default=False)]
+Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin.", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
 LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
@@ -91,8 +91,9 @@ COLUMNS = (
     _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
     _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
-    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
     _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
+    _opt("extract", Extract, "--extract", _READ.extract, "Pages and text dumps: main = the article alone (main-content extraction for HTML with its title, date, author, site and URL; a text dump's header lines to title/date/source and its standalone chrome lines removed, all kept in `removed`); all = every visible text of a page (markup stripped; dumps as for main); none = texts as given."),
+    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "The old spelling of --extract all."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
@@ -185,6 +186,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
         follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
+        extract=Extract(values.get("extract", _READ.extract)),
     )
 
 
