@@ -170,7 +170,7 @@ def _actor_pids() -> set[int]:
 
     pids = set()
     for p in psutil.process_iter(["cmdline"]):
-        if any("_PipelineActor" in part for part in p.info["cmdline"] or ()):
+        if any("ShardActor" in part for part in p.info["cmdline"] or ()):
             pids.add(p.pid)
     return pids
 

@@ -104,10 +104,13 @@ def run(
             preflight_downloads(inputs, options, ropts, quiet=quiet, yes=yes)
         eng = None
         if engine == EngineName.ray:
+            import logging
+
             from ..engines.ray import RayEngine
 
             eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
-                            address=ray_address)
+                            address=ray_address,
+                            log_level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
         info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
                                   partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng,
                                   mode={"append": append, "allow_duplicate_batch": allow_duplicate_batch,
