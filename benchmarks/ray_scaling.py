@@ -11,6 +11,11 @@ time. Two rates are printed per configuration:
                 i.e. the rate once every worker has loaded its models, which is what a long
                 run on a cluster approaches.
 
+The driver's own cost is measured too (the driver is this process): its CPU seconds during the
+run (`time.process_time`, all its threads, Ray's included) per shard, and its peak RSS sampled
+every 0.1 s, with the growth over the RSS before the run. `--summary-only` drops the translation
+so that tiny-model workers go fast enough to push large inputs through the driver.
+
 Models: `tiny` (the test models: overheads dominate) or `small` (random weights with the real
 sizes of t5-small and opus-mt, built once by `benchmarks/throughput.py`'s builder under
 `$SUMMARIZE_CACHE/bench`). Each Ray worker reserves `--cpus-per-worker` CPUs, and Ray sets its
@@ -19,7 +24,7 @@ threads (a comma-separated list runs it once per value). Leave OMP_NUM_THREADS u
 would pass it to every worker as it is.
 
 Usage: python benchmarks/ray_scaling.py [--models tiny|small] [--articles N] [--workers 1,2]
-                                         [--shard-size N] [--json FILE]
+                                         [--shard-size N] [--summary-only] [--json FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -71,11 +77,37 @@ def workload(path: Path, n: int) -> None:
             fh.write(json.dumps({**rows[i % len(rows)], "id": f"b{i:05d}"}, ensure_ascii=False) + "\n")
 
 
+class PeakRss:
+    """This process's peak RSS while the block runs, sampled on a thread."""
+
+    def __enter__(self) -> PeakRss:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.before = self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def timed_run(inp: Path, out: Path, options: RunOptions, engine: Any) -> dict[str, float]:
-    """Wall time of one run, and the time its first shard came back."""
+    """Wall time of one run, the time its first shard came back, and the driver's CPU and memory."""
     marks: list[float] = []
     t0 = time.perf_counter()
-    info = api.run([inp], out, options, engine=engine, overwrite=True, progress=lambda _n: marks.append(time.perf_counter()))
+    cpu0 = time.process_time()
+    with PeakRss() as rss:
+        info = api.run([inp], out, options, engine=engine, overwrite=True,
+                       progress=lambda _n: marks.append(time.perf_counter()))
+    cpu = time.process_time() - cpu0
     wall = time.perf_counter() - t0
     if info.exit_code != 0:
         raise SystemExit(f"run failed: {info.counts}, {info.rejected} rejected")
@@ -83,7 +115,10 @@ def timed_run(inp: Path, out: Path, options: RunOptions, engine: Any) -> dict[st
     first = marks[0] - t0
     steady = (n - options.shard_size) / (marks[-1] - marks[0]) if len(marks) > 1 else float("nan")
     return {"articles": n, "wall_s": round(wall, 2), "first_shard_s": round(first, 2),
-            "end_to_end_per_s": round(n / wall, 3), "steady_per_s": round(steady, 3)}
+            "end_to_end_per_s": round(n / wall, 3), "steady_per_s": round(steady, 3), "shards": len(marks),
+            "driver_cpu_s": round(cpu, 2), "driver_cpu_ms_per_shard": round(1000 * cpu / max(len(marks), 1), 2),
+            "driver_cpu_share": round(cpu / wall, 3), "driver_peak_rss_mb": round(rss.peak / 2**20, 1),
+            "driver_rss_growth_mb": round((rss.peak - rss.before) / 2**20, 1)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary-tokens", type=int, default=24)
     parser.add_argument("--local-threads", default="1", help="torch threads of the local engine runs, comma-separated")
     parser.add_argument("--no-local", action="store_true", help="skip the local engine baseline")
+    parser.add_argument("--summary-only", action="store_true", help="no translation (fast workers, for driver figures)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -107,14 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     summary_model, translation_model = models(args.models, say)
     options = RunOptions(
-        to=("de",), translate=("summary",), summary_model=str(summary_model), translation_model=str(translation_model),
+        to=() if args.summary_only else ("de",), translate=() if args.summary_only else ("summary",), summary_model=str(summary_model), translation_model=str(translation_model),
         summary=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1),
         translation=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1, no_repeat_ngram_size=0),
         shard_size=args.shard_size, device="cpu",
     )
     figures: dict[str, Any] = {
         "models": args.models, "articles": args.articles, "shard_size": args.shard_size, "cores": args.cores,
-        "cpus_per_worker": args.cpus_per_worker, "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": {},
+        "cpus_per_worker": args.cpus_per_worker, "summary_only": args.summary_only, "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": {},
     }
     work = Path(tempfile.mkdtemp(prefix="ray-scaling-"))
     try:
@@ -144,9 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"{args.models} models, {args.articles} articles, shards of {args.shard_size}, {args.cores} cores "
           f"(load {figures['loadavg_start']} -> {figures['loadavg_end']}); ray.init {figures['ray_init_s']}s")
-    print(f"{'engine':<10} {'wall s':>8} {'1st shard s':>12} {'articles/s':>11} {'steady/s':>9}")
+    print(f"{'engine':<10} {'wall s':>8} {'1st shard s':>12} {'articles/s':>11} {'steady/s':>9} "
+          f"{'drv ms/shard':>12} {'drv cpu':>8} {'drv MB':>7} {'+MB':>6}")
     for name, r in figures["runs"].items():
-        print(f"{name:<10} {r['wall_s']:>8} {r['first_shard_s']:>12} {r['end_to_end_per_s']:>11} {r['steady_per_s']:>9}")
+        print(f"{name:<10} {r['wall_s']:>8} {r['first_shard_s']:>12} {r['end_to_end_per_s']:>11} {r['steady_per_s']:>9} "
+              f"{r['driver_cpu_ms_per_shard']:>12} {r['driver_cpu_share']:>8} {r['driver_peak_rss_mb']:>7} "
+              f"{r['driver_rss_growth_mb']:>6}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

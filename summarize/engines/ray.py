@@ -56,8 +56,6 @@ worker_log = logging.getLogger(f"{__name__}.worker")
 # A local Ray instance inherits the driver's environment anyway; a cluster does not.
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS",
                  "TOKENIZERS_PARALLELISM", "HF_HUB_VERBOSITY", "PYTHONWARNINGS")
-WAIT_ENV = "SUMMARIZE_RAY_WAIT_S"
-DEFAULT_WAIT_S = 300.0
 POLL_S = 1.0  # the longest the driver blocks at once: every wait is re-checked at least this often
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -124,7 +122,6 @@ class RayEngine:
         max_task_retries: Times a shard is retried after the actor running it died.
         wait_s: How long to wait for an actor to start (the first ones, or a lost one's
             replacement): with none running the run then stops, with some it goes on with them.
-            Default: `SUMMARIZE_RAY_WAIT_S`, else 300 s.
         log_level: Level of Ray's own log records and of the workers' output in this process.
         models_used: Models the actors loaded, as `Pipeline.models_used`, merged.
         lost: Actors lost during the last run (a node gone, a worker killed).
@@ -132,17 +129,19 @@ class RayEngine:
 
     def __init__(self, options: RunOptions, *, workers: int = 1, gpus_per_worker: float = 0.0,
                  address: str | None = None, cpus_per_worker: float = 1.0, max_task_retries: int = 3,
-                 wait_s: float | None = None, log_level: int = logging.WARNING) -> None:
+                 wait_s: float = 300.0, log_level: int = logging.WARNING) -> None:
         if workers < 1:
             raise UsageError("--workers must be >= 1")
         if gpus_per_worker < 0 or cpus_per_worker < 0:
             raise UsageError("--gpus-per-worker and the CPUs per worker must be >= 0")
+        if not wait_s > 0:
+            raise UsageError("--ray-wait must be > 0 seconds")
         self.options = options
         self.workers = workers
         self.gpus_per_worker = gpus_per_worker
         self.cpus_per_worker = cpus_per_worker
         self.max_task_retries = max_task_retries
-        self.wait_s = wait_s if wait_s is not None else _env_seconds(WAIT_ENV, DEFAULT_WAIT_S)
+        self.wait_s = wait_s
         self.log_level = log_level
         self.models_used: dict[str, dict[str, Any]] = {}
         self.lost = 0
@@ -279,19 +278,6 @@ class RayEngine:
                              io.files.storage_options())
 
 
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{name}={raw!r}: give a number of seconds") from None
-    if value <= 0:
-        raise UsageError(f"{name}={raw!r}: give a number of seconds above 0")
-    return value
-
-
 def _route_logs(level: int) -> None:
     """Ray's driver-side log records go to the application's handlers (Ray puts a handler of its
     own on the `ray` logger at import); the workers' output, which Ray prints on this process's
@@ -313,7 +299,14 @@ def _route_logs(level: int) -> None:
 def _forward(data: dict[str, Any]) -> None:
     """One batch of a worker's (or a raylet's) output lines, as log records."""
     pid = data.get("pid")
-    lines = [_ANSI.sub("", line).rstrip() for line in data.get("lines", [])]
+    raw = data.get("lines", [])
+    if pid == "autoscaler":  # its log, every few seconds; Ray shows only the events in it, so do we
+        try:
+            from ray._private.worker import filter_autoscaler_events
+        except ImportError:
+            return
+        raw = list(filter_autoscaler_events(raw))
+    lines = [_ANSI.sub("", line).rstrip() for line in raw]
     lines = [line for line in lines if line.strip()]
     if not lines:
         return

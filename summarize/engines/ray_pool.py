@@ -178,7 +178,7 @@ class ActorPool:
             raise WorkerError(
                 f"no Ray worker could start within {self.wait_s:.0f} s (the cluster has no room for one, or its "
                 f"nodes are gone); {done} shard(s) are written, rerun with --resume to continue "
-                "(SUMMARIZE_RAY_WAIT_S sets how long to wait)")
+                "(--ray-wait sets how long to wait)")
         if not self._said_short:
             self._said_short = True
             log.warning("going on with %d of %d Ray workers: no other could start within %.0f s (it joins when the "

@@ -145,7 +145,7 @@ def test_a_worker_node_lost_mid_run_is_replaced_and_every_article_written_once(
     quiet = store == "s3"  # --quiet silences Ray and the pool: only errors would be left
     if quiet:
         extra.append("--quiet")
-    proc = spawn(run_args(inp, out_url, tiny, cluster.address, *extra), env={"SUMMARIZE_RAY_WAIT_S": "120"})
+    proc = spawn(run_args(inp, out_url, tiny, cluster.address, *extra), env={"SUMMARIZE_RAY_WAIT": "120"})
     err = Lines(proc)
     try:
         deadline = time.time() + RUN_TIMEOUT_S
@@ -161,6 +161,8 @@ def test_a_worker_node_lost_mid_run_is_replaced_and_every_article_written_once(
             proc.kill()
             proc.wait()
     docs = json_lines(err.done())
+    print(f"{store}-{fmt}: exit {proc.returncode} after {time.time() - deadline + RUN_TIMEOUT_S:.0f} s, "
+          f"{len(docs)} stderr lines:", *(f"  {d['level']} {d['logger']}: {d['message'][:160]}" for d in docs), sep="\n")
     assert proc.returncode == 0, docs[-10:]
     out = io.as_path(out_url, storage)
     if storage:
