@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -90,6 +91,13 @@ def run_args(inp: Path, out: str, tiny: dict[str, Path], address: str, *extra: s
             str(tiny["m2m100"]), "--to", "en,fr", "--translate", "summary,title", "--max-new-tokens", "6",
             "--beams", "1", "--translation-beams", "1", "--translation-max-new-tokens", "8", "--shard-size", "2",
             "--engine", "ray", "--ray-address", address, "--workers", "2", "--log-format", "json", *extra]
+
+
+def run_cli(args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """The CLI to its end, as `spawn` starts it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "summarize.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          timeout=timeout)
 
 
 def json_lines(lines: list[str]) -> list[dict[str, Any]]:
@@ -180,3 +188,34 @@ def test_a_worker_node_lost_mid_run_is_replaced_and_every_article_written_once(
     assert lost, docs
     ready = [d for d in docs if "ready on node" in d["message"]]
     assert fresh.node_id in {d.get("node") for d in ready}, (fresh.node_id, ready)  # the new node was used
+
+
+def test_without_room_for_every_worker_the_run_goes_on_with_fewer_and_says_so(
+        cluster: Any, tmp_path: Path, tiny: dict[str, Path]) -> None:
+    # Three workers of one CPU on two one-CPU nodes: the third never finds room. After --ray-wait
+    # the run goes on with two and logs it; it still finishes, every article once.
+    recs = many_articles(40)
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    out = tmp_path / "out"
+    args = run_args(inp, str(out), tiny, cluster.address, "--ray-wait", "8")
+    args[args.index("--workers") + 1] = "3"
+    t0 = time.time()
+    done = run_cli(args, RUN_TIMEOUT_S)
+    docs = json_lines(done.stderr.decode().splitlines())
+    assert done.returncode == 0, docs[-10:]
+    assert any(d["message"].startswith("going on with 2 of 3 Ray workers") for d in docs), docs
+    assert_exactly_once(out, [r["id"] for r in recs], "parquet")
+    print(f"fewer workers: exit 0 after {time.time() - t0:.0f} s")
+
+
+def test_with_no_room_for_any_worker_the_run_stops_within_the_wait(
+        cluster: Any, tmp_path: Path, tiny: dict[str, Path]) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", many_articles(4))
+    args = run_args(inp, str(tmp_path / "out"), tiny, cluster.address, "--ray-wait", "5", "--cpus-per-worker", "2")
+    t0 = time.time()
+    done = run_cli(args, 120)
+    took = time.time() - t0
+    docs = json_lines(done.stderr.decode().splitlines())
+    assert done.returncode == 1, docs
+    assert any("no Ray worker could start within 5 s" in d["message"] and "--resume" in d["message"] for d in docs)
+    assert took < 90  # the wait is bounded (start-up of the driver and Ray included)
