@@ -171,6 +171,7 @@ class RayEngine:
         last one handed back; starts the actor pool on the first shard with articles.
         """
         window = max(4, self.workers * 3)
+        self.lost = 0
         source = iter(shards)
         held: dict[int, _Shard] = {}
         todo: deque[int] = deque()
@@ -206,7 +207,7 @@ class RayEngine:
                 self._wait(pool, todo, held)
         finally:
             if pool is not None:
-                self.lost += pool.lost
+                self.lost = pool.lost
                 pool.close()
             if self._committer is not None:
                 removed = self._committer.writer.sweep(self._committer.listed)
