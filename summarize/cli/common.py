@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from enum import Enum
+from typing import Any
 
 import typer
 
@@ -75,6 +76,23 @@ def wants_json(argv: list[str], env: dict[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("SUMMARIZE_LOG_FORMAT") == "json"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler for whatever `sys.stderr` is when a record is emitted, not when it was made: a
+    command run inside another program (a test's CliRunner, a notebook) swaps stderr for a while,
+    and a handler holding the swapped stream would write to a closed file afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.text) -> None:
     """Log to stderr only (stdout may carry data); the library itself adds no handlers."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
@@ -85,7 +103,7 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     _FORMAT[0] = log_format
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if log_format == LogFormat.json:
         handler.setFormatter(JsonFormatter())
     else:
