@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ModelError, SummarizeError, UsageError
-from .common import fail, json_logs, say, setup_logging
+from .common import fail, say, setup_logging
 from .params import (
     COLUMNS,
     DETECTION,
@@ -40,12 +40,8 @@ models_app = typer.Typer(
 
 if TYPE_CHECKING:
     from ..downloads import DownloadPlan, ModelDownload
-    from ..options import ReadOptions, RunOptions
     from ..registry import ModelInfo
     from ..routing import Assignment, Plan
-
-# A run that would download more than this asks first, on an interactive terminal only.
-CONFIRM_BYTES = 1_000_000_000
 
 # ------------------------------------------------------------------------------ list
 
@@ -125,9 +121,9 @@ def _what(a: Assignment) -> str:
 
 
 def _size(m: ModelDownload) -> str:
-    from ..downloads import format_size
+    from ..preflight import size_text
 
-    return format_size(m.size_bytes, m.estimate)
+    return size_text(m)
 
 
 def size_sources(dl: DownloadPlan) -> str:
@@ -306,6 +302,7 @@ def fetch(
 
 
 # ------------------------------------------------------------------- before a run
+# `summarize.run` plans and fetches (`preflight.prepare`); the CLI only asks and prints.
 
 
 def _interactive() -> bool:
@@ -315,51 +312,22 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _forced_local(options: RunOptions) -> list[str] | None:
-    """The models of the run when every one it can load is a folder on disk: a forced summarizer
-    and (with targets) a forced translator, which bypass the registry's routes; else None."""
-    from ..backends import is_local
+def ask_download(dl: DownloadPlan) -> bool:
+    """The question before a large download, on a terminal only (a pipeline is never asked)."""
+    from ..downloads import format_size
 
-    forced = [options.summary_model] + ([options.translation_model] if options.to else [])
-    return [m for m in forced if m] if all(m is not None and is_local(m) for m in forced) else None
+    if not _interactive():
+        return True
+    if typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?", default=False,
+                     err=True):
+        return True
+    say("nothing downloaded; --yes (or yes = true in the config) skips this question")
+    return False
 
 
-def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadOptions, *, quiet: bool,
-                        yes: bool) -> None:
-    """Before `summarize run` loads a model: say what it will download, ask on a terminal when
-    that is over `CONFIRM_BYTES` (unless `yes`), then fetch it with progress, so that a run fails
-    on a model it cannot get before any work, and within seconds when the Hub is unreachable.
-
-    Reads and detects the inputs once (as `models plan` does) to learn the models; skipped for
-    stdin, which cannot be read twice (the loads then fetch as they go), and when both models are
-    forced local folders (nothing can be downloaded, so the pass would only cost time). Raises ModelError for
-    the first model that cannot be fetched; exits 1 when the question is answered no."""
-    if "-" in inputs:
-        return
-    from ..backends.hub import fetch_model
-    from ..backends.text import fetch_error
-    from ..downloads import format_size, plan_downloads
-    from ..registry import Registry
-    from ..routing import plan_inputs
-
-    reg = Registry.load(options.registry)
-    # Reading and detecting every input only to learn the models is skipped when they are known.
-    ids = _forced_local(options)
-    dl = plan_downloads(ids if ids is not None else plan_inputs(inputs, options, read_opts, registry=reg).model_ids(),
-                        registry=reg)
-    if not quiet and dl.models:
-        say(dl.text(), downloads=dl.to_dict())
-    if dl.unfetchable:
-        raise fetch_error(dl.unfetchable[0].id, ConnectionError("the Hub cannot be reached"))
-    todo = dl.to_download
-    if not todo:
-        return
-    ask = not yes and dl.download_bytes > CONFIRM_BYTES and _interactive()
-    if ask and not typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?",
-                                 default=False, err=True):
-        say("nothing downloaded; --yes (or yes = true in the config) skips this question")
-        raise typer.Exit(1)
-    for i, m in enumerate(todo, 1):
-        if not quiet:
-            say(f"downloading {i}/{len(todo)}: {m.id} ({_size(m)})")
-        fetch_model(m.id, progress=not quiet and not json_logs())
+def tell_download(line: str, dl: DownloadPlan) -> None:
+    """A pre-flight line on stderr; the first (the summary) carries the download plan as JSON fields."""
+    if line == dl.text():
+        say(line, downloads=dl.to_dict())
+    else:
+        say(line)
