@@ -177,9 +177,10 @@ def check_write(out: str, write: WriteOptions) -> None:
 
 def before_run(options: RunOptions, out: str | None, write: WriteOptions | None = None) -> None:
     """Every pre-flight check of a run; `out=None` (a dry run) skips the output checks."""
+    if out is not None:
+        check_write(out, write or WriteOptions())
     check_targets(options.to)
     check_model(options.summary_model, "--summary-model")
     check_model(options.translation_model, "--translation-model")
     if out is not None:
-        check_write(out, write or WriteOptions())
         check_output(out)
