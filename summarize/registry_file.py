@@ -145,6 +145,18 @@ def shipped() -> _Spec:
     return read(SHIPPED)
 
 
+@cache
+def default_summarizer() -> ModelInfo:
+    """The shipped registry's default summarizer, read without the translation pair tables, so that
+    help text can quote its language count at once (`summarize --help` loads no registry)."""
+    with SHIPPED.open("rb") as fh:
+        doc = tomllib.load(fh)
+    for i, entry in enumerate(doc.get(SUMMARIZATION, []), 1):
+        if entry.get("default"):
+            return _model(entry, SUMMARIZATION, f"{SHIPPED}: [[summarization]] entry {i}")
+    raise UsageError(f"{SHIPPED}: no [[summarization]] entry is the default")
+
+
 def read(path: Path) -> _Spec:
     try:
         with path.open("rb") as fh:

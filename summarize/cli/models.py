@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ModelError, SummarizeError, UsageError
-from .common import fail, say, setup_logging
+from .common import Command, fail, say, setup_logging
 from .params import (
     COLUMNS,
     DETECTION,
@@ -65,7 +65,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> str:
     return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-@models_app.command("list")
+@models_app.command("list", cls=Command)
 def list_models(
     registry: RegistryFile = None,
     task: Annotated[str | None, typer.Option("--task", help="Only summarization or translation models.")] = None,
@@ -193,7 +193,7 @@ def render_plan(plan: Plan, downloads: DownloadPlan | None = None) -> str:
     return "\n".join(out)
 
 
-@models_app.command()
+@models_app.command(cls=Command)
 @takes(ROUTING, COLUMNS, READING, DETECTION)
 def plan(
     inputs: Inputs,
@@ -231,11 +231,11 @@ def plan(
 # ----------------------------------------------------------------------------- fetch
 
 
-@models_app.command()
+@models_app.command(cls=Command)
 @takes(ROUTING, COLUMNS, READING, DETECTION)
 def fetch(
-    inputs: Annotated[list[str] | None, typer.Argument(help="Input files to plan the models from (as for `summarize models plan`); or use --model.", show_default=False)] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", help="A model to fetch (Hub id); repeatable, with or without inputs.")] = None,
+    inputs: Annotated[list[str] | None, typer.Argument(help="Input files to plan the models from (as for `summarize models plan`); or use --model.", metavar="INPUT", show_default=False)] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", metavar="ID", help="A model to fetch (Hub id); repeatable, with or without inputs.")] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Branch, tag or commit of the --model models to fetch (default: their main branch).")] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,

@@ -30,6 +30,7 @@ from ..options import (
     RunOptions,
     default_translation_generation,
 )
+from ..registry_file import default_summarizer
 from .common import LogFormat, split_list
 
 _READ = ReadOptions()
@@ -41,8 +42,8 @@ _TRANSLATION = default_translation_generation()
 
 # ---- options every command spells the same way, used one by one --------------------------------
 _INPUT_HELP = "Input files: .jsonl/.ndjson, .csv/.tsv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin."
-Inputs = Annotated[list[str], typer.Argument(help=_INPUT_HELP, metavar="INPUT...", show_default=False)]
-OptionalInputs = Annotated[list[str] | None, typer.Argument(help=_INPUT_HELP + " With --resume and none given: the inputs of the run in --out.", metavar="[INPUT]...", show_default=False)]
+Inputs = Annotated[list[str], typer.Argument(help=_INPUT_HELP, metavar="INPUT", show_default=False)]
+OptionalInputs = Annotated[list[str] | None, typer.Argument(help=_INPUT_HELP + " With --resume and none given: the inputs of the run in --out.", metavar="INPUT", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
 LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
@@ -69,16 +70,16 @@ def _opt(name: str, kind: Any, flag: str, default: Any, help: str, **extra: Any)
 
 #: Which input columns hold what, and how raw text is taken.
 COLUMNS = (
-    _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content)."),
-    _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
-    _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
-    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
+    _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content).", metavar="COLUMN"),
+    _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text.", metavar="COLUMN"),
+    _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input).", metavar="COLUMN"),
+    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang.", metavar="COLUMN"),
     _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
-    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp)."),
-    _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it)."),
+    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp).", metavar="NAME[:TYPE]"),
+    _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it).", metavar="COLUMN"),
     _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", _READ.on_duplicate_id, "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
     _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts longer than this many characters (flagged input_truncated)."),
 )
@@ -90,10 +91,11 @@ DETECTION = (
 )
 #: What to produce and which models may produce it: a `models plan` line is a `run` line minus the outputs.
 ROUTING = (
-    _opt("to", str, "--to", ",".join(_RUN.to), "Target languages, comma-separated ISO 639-1 codes."),
-    _opt("translate", str, "--translate", ",".join(_RUN.translate), "Fields to translate, comma-separated: summary, title, text."),
-    _opt("summary_model", str | None, "--summary-model", _RUN.summary_model, "Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English)."),
-    _opt("translation_model", str | None, "--translation-model", _RUN.translation_model, "Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100)."),
+    _opt("to", str, "--to", ",".join(_RUN.to), "Target languages, comma-separated ISO 639-1 codes.", metavar="LANGS"),
+    _opt("translate", str, "--translate", ",".join(_RUN.translate), "Fields to translate, comma-separated: summary, title, text.", metavar="FIELDS"),
+    _opt("summary_model", str | None, "--summary-model", _RUN.summary_model, "Force one summarization model (Hub id or local folder) for every language; default: routed per language "
+         f"(XL-Sum mT5 for its {len(default_summarizer().languages)} languages, else a pivot through English).", metavar="MODEL"),
+    _opt("translation_model", str | None, "--translation-model", _RUN.translation_model, "Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100).", metavar="MODEL"),
     Shared("registry", RegistryFile, None),
     _opt("allow_noncommercial", bool, "--allow-noncommercial", _RUN.allow_noncommercial, "Let routing use non-commercial models such as NLLB."),
 )
@@ -111,16 +113,16 @@ GENERATION = (
     _opt("long_input", LongInput, "--long-input", _RUN.long_input, "Articles over the model's input limit: chunk (map-reduce) or truncate."),
     _opt("device", Device, "--device", _RUN.device, "Where models run."),
     _opt("backend", Backend, "--backend", _RUN.backend, "Inference engine: auto (CTranslate2 on CPU when installed, else torch), torch (transformers) or ct2 (CTranslate2); a model CTranslate2 cannot convert runs on torch."),
-    _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models)."),
+    _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models).", metavar="TYPE"),
     _opt("max_loaded_models", int | None, "--max-loaded-models", _RUN.max_loaded_models, "Most models kept in memory at once (least recently used dropped); default: as many as --model-memory holds."),
     _opt("model_memory", float | None, "--model-memory", _RUN.model_memory, "GiB of model weights kept loaded across shards (least recently used dropped past it); default: half the free RAM, or 80% of the free GPU memory."),
-    _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family)."),
+    _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family).", metavar="NAME|FILE"),
     _opt("min_logprob", float, "--min-logprob", _RUN.min_logprob, "Flag outputs low_confidence below this mean log-probability per generated token, in nats (-inf: never)."),
 )
 
 #: Object storage (`s3://`, `gs://`, `az://`, any fsspec URL) for inputs and --out.
 STORAGE = (
-    _opt("storage_option", list[str] | None, "--storage-option", None, "KEY=VALUE for object storage URLs (repeatable), e.g. aws_endpoint_url=http://host:9000 or aws_region=eu-west-1; credentials come from the standard environment and config files when not given."),
+    _opt("storage_option", list[str] | None, "--storage-option", None, "KEY=VALUE for object storage URLs (repeatable), e.g. aws_endpoint_url=http://host:9000 or aws_region=eu-west-1; credentials come from the standard environment and config files when not given.", metavar="KEY=VALUE"),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])

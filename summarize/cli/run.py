@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 @takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION, STORAGE)
 def run(
     ctx: typer.Context,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
     inputs: OptionalInputs = None,
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = _RUN.max_errors,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = _RUN.shard_size,
@@ -75,7 +75,7 @@ def run(
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
     engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
     # The Ray engine's own defaults (engines/ray.py imports Ray, so they are not read from there).
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", metavar="ADDRESS", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
@@ -204,7 +204,7 @@ def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> int:
 @takes(COLUMNS, DETECTION)
 def detect(
     inputs: Inputs,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", metavar="FILE", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
     config: ConfigOpt = None,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
@@ -247,7 +247,7 @@ def schema(
 
 @takes(STORAGE)
 def compact(
-    out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", show_default=False)],
+    out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", metavar="OUT", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
