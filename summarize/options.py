@@ -22,6 +22,13 @@ _LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz-_")
 # strings, so manifests, hashes and the Python API's plain strings are unchanged.
 
 
+class Task(StrEnum):
+    """What a model does."""
+
+    summarization = "summarization"
+    translation = "translation"
+
+
 class DetectorName(StrEnum):
     """Language detection engines: the ensemble or one engine alone."""
 

@@ -38,10 +38,11 @@ from typing import Any
 
 from . import langcodes
 from .errors import UsageError
+from .options import Task
 
-SUMMARIZATION = "summarization"
-TRANSLATION = "translation"
-TASKS = (SUMMARIZATION, TRANSLATION)
+SUMMARIZATION = Task.summarization
+TRANSLATION = Task.translation
+TASKS = tuple(Task)
 IDENTITY_FAMILY = "identity"
 AUTO_FAMILY = "auto"
 ENGLISH = "en"

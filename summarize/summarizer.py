@@ -19,7 +19,7 @@ from .backends import Generator, Loader
 from .errors import UnsupportedLanguageError
 from .generate import Generated, generate, template_tokens, token_counter
 from .langcodes import language_name
-from .options import RunOptions
+from .options import LongInput, RunOptions
 from .prompts import find_template
 from .registry import Registry, Route
 from .schema import Article
@@ -171,7 +171,7 @@ class Summarizer:
         for i, (text, lang, total) in enumerate(zip(texts, langs, totals, strict=True)):
             if total <= limits[lang]:
                 pieces.append([text])
-            elif self.options.long_input == "truncate":
+            elif self.options.long_input == LongInput.truncate:
                 pieces.append([plan.fit_prefix(text, limits[lang], token_counter(gen))])
                 truncated[i] = True
             else:

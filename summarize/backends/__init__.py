@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..options import GenerationOptions
+from ..options import Backend, Device, GenerationOptions
 
 log = logging.getLogger(__name__)
 
@@ -232,15 +232,15 @@ class ModelPool:
 
     def _use_ct2(self) -> bool:
         """`ct2`, or `auto` on a CPU run with ctranslate2 installed (torch on GPU until measured otherwise)."""
-        if self.backend != "auto":
-            return self.backend == "ct2"
-        if self.device == "cuda":
+        if self.backend != Backend.auto:
+            return self.backend == Backend.ct2
+        if self.device == Device.cuda:
             return False
         try:
             import ctranslate2
         except ImportError:
             return False
-        return self.device == "cpu" or ctranslate2.get_cuda_device_count() == 0
+        return self.device == Device.cpu or ctranslate2.get_cuda_device_count() == 0
 
     def loaded(self) -> list[str]:
         return list(self._loaded)

@@ -106,7 +106,7 @@ def _cached_folder(model: str) -> tuple[Path, str | None] | None:
 
 
 @contextlib.contextmanager
-def _no_sacremoses_hint() -> Iterator[None]:
+def no_sacremoses_hint() -> Iterator[None]:
     """Tokenizer loads without transformers' "Recommended: pip install sacremoses" warning.
 
     MarianTokenizer warns when it cannot build its Moses punctuation normalizer, but its
@@ -143,7 +143,7 @@ def load_source_light(model: str) -> Source | None:
     if tok_class is None or tok_name.startswith("Auto"):
         return None
     try:
-        with _no_sacremoses_hint():
+        with no_sacremoses_hint():
             tokenizer = tok_class.from_pretrained(str(folder))
         generation = GenerationConfig.from_pretrained(str(folder))
     except (OSError, ValueError) as exc:
@@ -181,7 +181,7 @@ def load_source(model: str) -> Source:
     cache_only = local or not hub_reachable()
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=cache_only)
-        with _no_sacremoses_hint():
+        with no_sacremoses_hint():
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=cache_only)
     except (OSError, ValueError) as exc:
         raise load_error(model, local, exc) from exc

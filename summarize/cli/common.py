@@ -112,6 +112,9 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root.setLevel(level)
     # Python warnings (a library's UserWarning, a DeprecationWarning shown by default) become log
     # records of `py.warnings` at WARNING: --quiet silences them, --log-format json carries them.
+    # Off and on again: a second command in one process (tests, a notebook) may find
+    # `warnings.showwarning` reset since, which a plain second `captureWarnings(True)` would keep.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)
     for noisy in ("transformers", "huggingface_hub", "urllib3", "httpx", "httpx2", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from ..options import output_neutral
+from ..options import TableFormat, output_neutral
 from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .lock import Lock, describe, holder_of, is_stale
@@ -381,7 +381,7 @@ class Dataset:
             elif plan.action == "resume":
                 ds = plan.dataset or {}
                 runs = batch_runs(out, ident) if ds.get("batches") else None
-                existing = committed_state(out, runs) if table_format == "parquet" else Existing({}, set(), set(), [])
+                existing = committed_state(out, runs) if table_format == TableFormat.parquet else Existing({}, set(), set(), [])
                 if existing.removed:
                     log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
                 old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]

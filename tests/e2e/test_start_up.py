@@ -3,14 +3,12 @@ few records are read as a small input's (issue 26, item 3). Counted in records, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import summarize
-from summarize import io, preflight
+from summarize import preflight
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 from tests.conftest import write_jsonl
 
@@ -27,18 +25,10 @@ def _registry(tmp_path: Path, tiny: dict[str, Path]) -> Path:
 
 
 def _records_before_first_commit(tmp_path: Path, tiny: dict[str, Path], n: int,
-                                 monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[str]]:
+                                 counted: list[int]) -> tuple[int, list[str]]:
     inp = write_jsonl(tmp_path / f"in{n}.jsonl", [{"id": f"a{i}", "lang": "en", "text": f"Report {i} on the harbour."}
                                                   for i in range(n)])
-    seen = [0]
-    real = io.read_records
-
-    def counting(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for rec in real(*args, **kwargs):
-            seen[0] += 1
-            yield rec
-
-    monkeypatch.setattr(io, "read_records", counting)
+    counted[0] = 0
     lines: list[str] = []
 
     def committed(_n: int) -> None:
@@ -50,16 +40,15 @@ def _records_before_first_commit(tmp_path: Path, tiny: dict[str, Path], n: int,
     with pytest.raises(FirstCommit):
         summarize.run([inp], tmp_path / f"out{n}", options, ReadOptions(lang_col="lang"), progress=committed,
                       notify=lambda line, _plan: lines.append(line))
-    monkeypatch.undo()
     assert (tmp_path / f"out{n}" / "articles").is_dir()  # the first shard is there for readers
-    return seen[0], lines
+    return counted[0], lines
 
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_a_large_input_starts_as_soon_as_a_small_one(tmp_path: Path, tiny: dict[str, Path],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    small, said = _records_before_first_commit(tmp_path, tiny, preflight.SAMPLE_RECORDS + 50, monkeypatch)
-    large, _ = _records_before_first_commit(tmp_path, tiny, 20 * preflight.SAMPLE_RECORDS, monkeypatch)
+                                                     counted_reads: list[int]) -> None:
+    small, said = _records_before_first_commit(tmp_path, tiny, preflight.SAMPLE_RECORDS + 50, counted_reads)
+    large, _ = _records_before_first_commit(tmp_path, tiny, 20 * preflight.SAMPLE_RECORDS, counted_reads)
     assert said == ["nothing to download; 0 cached; 1 local"]  # the sample's plan found the model
     # The sample, then the first shard and the one read ahead: the same count for both sizes.
     assert small == large <= preflight.SAMPLE_RECORDS + 2 * 4

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from summarize import io, preflight
+from summarize import preflight
 from summarize.options import ReadOptions, RunOptions
 from tests.conftest import write_jsonl
 
@@ -18,43 +17,28 @@ def _articles(n: int, langs: tuple[str, ...] = ("en",)) -> list[dict[str, Any]]:
             for i in range(n)]
 
 
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every record any reader yields, counted (the pre-flight and the run read through `io.read_records`)."""
-    seen = [0]
-    real = io.read_records
-
-    def counting(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for rec in real(*args, **kwargs):
-            seen[0] += 1
-            yield rec
-
-    monkeypatch.setattr(io, "read_records", counting)
-    return seen
-
-
 @pytest.mark.parametrize("size", [50, 5_000])
-def test_the_planner_reads_at_most_the_sample(tmp_path: Path, counted: list[int], size: int) -> None:
+def test_the_planner_reads_at_most_the_sample(tmp_path: Path, counted_reads: list[int], size: int) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", _articles(size, ("en", "de")))
     plan = preflight.sample_plan([str(inp)], RunOptions(to=("en",)), ReadOptions(lang_col="lang"), limit=300)
-    assert counted[0] == min(size, 300) == plan.articles
+    assert counted_reads[0] == min(size, 300) == plan.articles
     assert set(plan.languages) == {"en", "de"} and plan.model_ids()
 
 
-def test_the_sample_is_shared_over_the_inputs(tmp_path: Path, counted: list[int]) -> None:
+def test_the_sample_is_shared_over_the_inputs(tmp_path: Path, counted_reads: list[int]) -> None:
     # Each input's first records: a language only the second file has is still planned for.
     a = write_jsonl(tmp_path / "a.jsonl", _articles(1_000, ("en",)))
     b = write_jsonl(tmp_path / "b.jsonl", _articles(1_000, ("fr",)))
     plan = preflight.sample_plan([str(a), str(b)], RunOptions(to=("en",)), ReadOptions(lang_col="lang"), limit=200)
-    assert counted[0] == 200 and plan.languages == {"en": 100, "fr": 100}
+    assert counted_reads[0] == 200 and plan.languages == {"en": 100, "fr": 100}
 
 
-def test_forced_local_models_read_nothing(tmp_path: Path, counted: list[int]) -> None:
+def test_forced_local_models_read_nothing(tmp_path: Path, counted_reads: list[int]) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", _articles(10))
     model = tmp_path / "model"
     model.mkdir()
     pre = preflight.plan_models([str(inp)], RunOptions(summary_model=str(model), translation_model=str(model)))
-    assert counted[0] == 0 and pre.plan is None and [m.status for m in pre.downloads.models] == ["local"]
+    assert counted_reads[0] == 0 and pre.plan is None and [m.status for m in pre.downloads.models] == ["local"]
 
 
 def test_the_pre_flight_memory_does_not_grow_with_the_input(tmp_path: Path) -> None:

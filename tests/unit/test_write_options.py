@@ -9,25 +9,12 @@ from pathlib import Path
 import pytest
 
 import summarize
+from summarize import options as opt
 from summarize import validate
 from summarize.api import output_options
 from summarize.errors import UsageError
 from summarize.io.outdir import identity, identity_diff
-from summarize.options import (
-    OUTPUT_NEUTRAL,
-    OUTPUT_NEUTRAL_GENERATION,
-    Backend,
-    DetectOptions,
-    DetectorName,
-    Device,
-    GenerationOptions,
-    LongInput,
-    OnDuplicate,
-    ReadOptions,
-    RunOptions,
-    TableFormat,
-    WriteOptions,
-)
+from summarize.options import GenerationOptions, ReadOptions, RunOptions, WriteOptions
 from tests.conftest import sample_articles, write_jsonl
 
 
@@ -71,7 +58,7 @@ def test_write_options_check_their_values() -> None:
     with pytest.raises(UsageError, match="--partition-by takes lang, date; not country"):
         WriteOptions(partition_by=("lang", "country"))
     w = WriteOptions(table_format="delta", partition_by=["lang"], upsert=True)  # type: ignore[arg-type]
-    assert w.table_format is TableFormat.delta and w.partition_by == ("lang",) and w.adds
+    assert w.table_format is opt.TableFormat.delta and w.partition_by == ("lang",) and w.adds
     assert json.loads(json.dumps(w.to_dict())) == {
         "overwrite": False, "resume": False, "append": False, "upsert": True, "allow_duplicate_batch": False,
         "table_format": "delta", "partition_by": ["lang"], "wide": False}
@@ -89,9 +76,9 @@ def _neutral_variants() -> list[tuple[str, RunOptions]]:
     base = RunOptions()
     changed = {"device": "cpu", "max_errors": 3, "shard_size": 7, "max_loaded_models": 2, "model_memory": 8.0,
                "backend": "torch", "compute_type": "int8_float32"}
-    assert set(changed) == set(OUTPUT_NEUTRAL)  # a new neutral field gets a case here
+    assert set(changed) == set(opt.OUTPUT_NEUTRAL)  # a new neutral field gets a case here
     out = [(k, dataclasses.replace(base, **{k: v})) for k, v in changed.items()]
-    for key in OUTPUT_NEUTRAL_GENERATION:
+    for key in opt.OUTPUT_NEUTRAL_GENERATION:
         out.append((f"summary.{key}", dataclasses.replace(base, summary=dataclasses.replace(base.summary, **{key: 3}))))
         out.append((f"translation.{key}",
                     dataclasses.replace(base, translation=dataclasses.replace(base.translation, **{key: 3}))))
@@ -123,7 +110,7 @@ def test_resume_with_more_model_memory_is_the_same_run(tmp_path: Path) -> None:
 
 def test_run_options_round_trip_through_the_manifest() -> None:
     opts = RunOptions(to=("fr", "de"), translate=("summary", "title"), long_input="truncate", backend="torch",
-                      summary=GenerationOptions(num_beams=2), detect=DetectOptions(engine="langdetect"),
+                      summary=GenerationOptions(num_beams=2), detect=opt.DetectOptions(engine="langdetect"),
                       min_logprob=float("-inf"))
     stored = json.loads(json.dumps(opts.to_dict()))
     assert RunOptions.from_dict({**stored, "a_field_of_another_version": 1}) == opts
@@ -137,12 +124,12 @@ def test_each_choice_set_is_one_enum_used_by_the_options_and_the_cli() -> None:
 
     by_flag = {o.name: o.annotation.__origin__ for group in (params.DETECTION, params.GENERATION, params.READING)
                for o in group}
-    assert by_flag["detector"] is DetectorName and by_flag["long_input"] is LongInput
-    assert by_flag["device"] is Device and by_flag["backend"] is Backend and by_flag["on_duplicate_id"] is OnDuplicate
+    assert by_flag["detector"] is opt.DetectorName and by_flag["long_input"] is opt.LongInput
+    assert by_flag["device"] is opt.Device and by_flag["backend"] is opt.Backend and by_flag["on_duplicate_id"] is opt.OnDuplicate
     # Plain strings from the Python API become the same members, and a wrong one is one sentence.
-    assert RunOptions(device="cpu").device is Device.cpu and DetectOptions(engine="fasttext").engine is DetectorName.fasttext
+    assert RunOptions(device="cpu").device is opt.Device.cpu and opt.DetectOptions(engine="fasttext").engine is opt.DetectorName.fasttext
     with pytest.raises(UsageError, match="--detector must be ensemble, langdetect, fasttext or lingua, not 'cld3'"):
-        DetectOptions(engine="cld3")
+        opt.DetectOptions(engine="cld3")
     with pytest.raises(UsageError, match="--device must be auto, cpu or cuda, not 'tpu'"):
         RunOptions(device="tpu")
     # A member still serialises as its string: manifests and hashes are unchanged.
@@ -154,4 +141,4 @@ def test_the_detection_engines_know_every_detector_name() -> None:
 
     with pytest.raises(UsageError, match="--detector must be"):
         _engine("cld3")
-    assert {m.value for m in DetectorName} == {"ensemble", "langdetect", "fasttext", "lingua"}
+    assert {m.value for m in opt.DetectorName} == {"ensemble", "langdetect", "fasttext", "lingua"}
