@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from . import langcodes
 from .errors import UsageError
+from .models import langcodes
 from .schema import KEEP_TYPES, PARTITIONS, TABLES
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"

@@ -17,8 +17,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import langcodes
 from .errors import ModelError, UsageError
+from .models import langcodes
 from .options import RunOptions, TableFormat, WriteOptions
 
 # Below this much free space the output folder is refused: a run writes Parquet shards, a manifest
@@ -163,7 +163,7 @@ def check_write(out: str, write: WriteOptions) -> None:
                 raise UsageError(f"{flag} and --overwrite exclude each other")
     if write.upsert and write.table_format != TableFormat.delta:
         raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
-                         "each article as the docs show)")
+                         "each article as docs/datasets.md shows)")
     if write.allow_duplicate_batch and not write.adds:
         raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
     if out == "-":

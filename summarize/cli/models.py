@@ -40,9 +40,9 @@ models_app = typer.Typer(
 )
 
 if TYPE_CHECKING:
-    from ..downloads import DownloadPlan, ModelDownload
-    from ..registry import ModelInfo
-    from ..routing import Assignment, Plan
+    from ..models.downloads import DownloadPlan, ModelDownload
+    from ..models.registry import ModelInfo
+    from ..models.routing import Assignment, RoutePlan
 
 # ------------------------------------------------------------------------------ list
 
@@ -79,8 +79,8 @@ def list_models(
     `summarize models plan` for what a given job will use.
     """
     try:
-        from ..langcodes import normalise
-        from ..registry import Registry
+        from ..models.langcodes import normalise
+        from ..models.registry import Registry
 
         reg = Registry.load(registry)
     except SummarizeError as exc:
@@ -120,7 +120,7 @@ def _what(a: Assignment) -> str:
 
 
 def _size(m: ModelDownload) -> str:
-    from ..preflight import size_text
+    from ..models.preflight import size_text
 
     return size_text(m)
 
@@ -157,7 +157,7 @@ def render_downloads(dl: DownloadPlan) -> str:
     return "\n".join([_table(rows, indent=""), "", dl.text(), size_sources(dl)])
 
 
-def render_plan(plan: Plan, downloads: DownloadPlan | None = None) -> str:
+def render_plan(plan: RoutePlan, downloads: DownloadPlan | None = None) -> str:
     """The plan as text for people: languages, summaries, translations, models (with their download
     size and cache status when `downloads` is given), unserved work, and the total to download."""
     langs = ", ".join(f"{k} {v}" for k, v in plan.languages.items()) or "none"
@@ -211,9 +211,9 @@ def plan(
     """
     setup_logging(verbose, quiet)
     try:
-        from ..downloads import plan_downloads
-        from ..registry import Registry
-        from ..routing import plan_inputs
+        from ..models.downloads import plan_downloads
+        from ..models.registry import Registry
+        from ..models.routing import plan_inputs
 
         options = run_options(shared)
         reg = Registry.load(options.registry)
@@ -255,20 +255,20 @@ def fetch(
     try:
         if not inputs and not model:
             raise UsageError("give input files (to fetch the models their plan uses) or --model ID")
-        from ..downloads import plan_downloads
-        from ..registry import Registry
+        from ..models.downloads import plan_downloads
+        from ..models.registry import Registry
 
         options = run_options(shared)
         reg = Registry.load(options.registry)
         if inputs:
-            from ..routing import plan_inputs
+            from ..models.routing import plan_inputs
 
             wanted += plan_inputs(inputs, options, read_options(shared), registry=reg).model_ids()
         wanted += model or []
         dl = plan_downloads(wanted, registry=reg)
     except SummarizeError as exc:
         raise fail(exc) from None
-    from ..backends.hub import fetch_model
+    from ..models.hub import fetch_model
 
     revisions = dict.fromkeys(model or [], revision)
     if not as_json:
@@ -313,7 +313,7 @@ def _interactive() -> bool:
 
 def ask_download(dl: DownloadPlan) -> bool:
     """The question before a large download, on a terminal only (a pipeline is never asked)."""
-    from ..downloads import format_size
+    from ..models.downloads import format_size
 
     if not _interactive():
         return True

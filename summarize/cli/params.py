@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import UsageError
+from ..models.registry_file import default_summarizer
 from ..options import (
     Backend,
     DetectOptions,
@@ -30,7 +31,6 @@ from ..options import (
     RunOptions,
     default_translation_generation,
 )
-from ..registry_file import default_summarizer
 from .common import LogFormat, split_list
 
 _READ = ReadOptions()

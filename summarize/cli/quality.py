@@ -55,8 +55,8 @@ def eval_command(
     """
     setup_logging(verbose, quiet, log_format)
     try:
-        from ..evaluate import evaluate, format_table, result_json
-        from ..io.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
+        from ..quality.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
+        from ..quality.evaluate import evaluate, format_table, result_json
 
         run_id = read_run_json(out).get("run_id")
         result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
@@ -90,7 +90,7 @@ def report_command(
     """
     setup_logging(verbose, quiet, log_format)
     try:
-        from ..report import write_report
+        from ..quality.report import write_report
 
         path = write_report(out, html, eval_file)
     except SummarizeError as exc:

@@ -14,7 +14,7 @@ from .files import configure as configure_storage
 from .outdir import (
     Dataset,
     Existing,
-    Plan,
+    OutputPlan,
     batch_runs,
     check_out,
     committed_state,
@@ -56,7 +56,7 @@ __all__ = [
     "Existing",
     "JsonlWriter",
     "Kept",
-    "Plan",
+    "OutputPlan",
     "RunWriter",
     "arrow_table",
     "as_path",

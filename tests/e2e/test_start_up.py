@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import summarize
-from summarize import preflight
+from summarize.models import preflight
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 from tests.conftest import write_jsonl
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from summarize.io.read import FOLDER_SUFFIXES, JSONL_SUFFIXES
-from summarize.registry import Registry
+from summarize.models.registry import Registry
 from tests.conftest import invoke
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from summarize import preflight
+from summarize.models import preflight
 from summarize.options import ReadOptions, RunOptions
 from tests.conftest import write_jsonl
 

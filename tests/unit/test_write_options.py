@@ -137,7 +137,7 @@ def test_each_choice_set_is_one_enum_used_by_the_options_and_the_cli() -> None:
 
 
 def test_the_detection_engines_know_every_detector_name() -> None:
-    from summarize.detect_ensemble import _engine
+    from summarize.detect.ensemble import _engine
 
     with pytest.raises(UsageError, match="--detector must be"):
         _engine("cld3")
