@@ -52,3 +52,16 @@ def test_the_pre_flight_memory_does_not_grow_with_the_input(tmp_path: Path) -> N
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < peaks[0] * 1.5 + 1_000_000, peaks
+
+
+def test_a_model_the_sample_missed_is_announced_at_its_first_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from summarize.backends.pool import _announce_download
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with caplog.at_level(logging.INFO, logger="summarize.backends.pool"):
+        _announce_download("csebuetnlp/mT5_multilingual_XLSum")  # offline: the registry's recorded size
+        _announce_download(str(tmp_path))  # a local folder downloads nothing
+    assert caplog.messages == ["downloading csebuetnlp/mT5_multilingual_XLSum (2.3 GB): first needed now"]
