@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 import summarize
+from summarize import WriteOptions, validate
 from summarize import options as opt
-from summarize import validate
 from summarize.api import output_options
 from summarize.errors import UsageError
 from summarize.io.outdir import identity, identity_diff
-from summarize.options import GenerationOptions, ReadOptions, RunOptions, WriteOptions
+from summarize.options import GenerationOptions, ReadOptions, RunOptions
 from tests.conftest import sample_articles, write_jsonl
 
 
