@@ -414,7 +414,10 @@ def recorded_run(out: str | Path) -> RecordedRun:
 def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str]) -> dict[str, Any]:
     """The options that change what a run writes (its identity for `--resume`), as plain data;
     the run options part is `RunOptions.output_dict`, the same fields the options hash covers."""
-    return {"run": options.output_dict(), "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
+    read = dict(read_options.__dict__)
+    if not read["follow_symlinks"]:
+        del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
+    return {"run": options.output_dict(), "read": read, "partition_by": list(partition_by)}
 
 
 def _now() -> str:
