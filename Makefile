@@ -80,6 +80,8 @@ test: lint typecheck docs pytest
 
 bench: setup
 	$(PY) benchmarks/langid.py
+	$(PY) benchmarks/close_pairs.py
+	$(PY) benchmarks/extract.py
 	$(PY) benchmarks/segment_speed.py
 	$(PY) benchmarks/translate_batching.py --quick
 	$(PY) benchmarks/throughput.py --quick

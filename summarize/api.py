@@ -133,6 +133,14 @@ def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterat
                "status": "ok", "error": d.reason if d.lang == "und" else None}
 
 
+def extracted_rows(records: Iterable[Article | Reject], detector: Any) -> Iterator[dict[str, Any]]:
+    """One row per record for `summarize extract` (the columns of `schema.FILES["extracted"]`), in
+    input order: the article exactly as `run` reads it (the same `io.read_records`, the same
+    language as `routing.detection_of` gives the pipeline, the same published date and flags)."""
+    for rec in records:
+        yield io.extracted_reject_row(rec) if isinstance(rec, Reject) else io.extracted_row(rec, detection_of(rec, detector))
+
+
 class _Ahead:
     """Shards read one ahead, so that a signal during the last shard is known to stop nothing."""
 

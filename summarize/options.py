@@ -101,6 +101,14 @@ def _check_lang(code: str, what: str) -> None:
         raise UsageError(f"{what}: {code!r} is not a language code (use ISO 639-1, e.g. en, de, zh)")
 
 
+class Extract(StrEnum):
+    """What reading does to web pages and text dumps (`--extract`)."""
+
+    main = "main"  # the article alone: main-content extraction for pages, header and chrome lines for dumps
+    all = "all"  # every visible text of a page (markup stripped); dumps as for `main`
+    none = "none"  # the text as given: markup kept (flagged `html`), dumps untouched
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How input records become articles.
@@ -118,7 +126,13 @@ class ReadOptions:
             means `published` when the input has it.
         follow_symlinks: Read symbolic links in an input folder that lead out of it (by default
             they are skipped, each with a reject row).
-        strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
+        strip_html: The old spelling of `extract=Extract.all`: when True, pages are stripped
+            of markup rather than extracted.
+        extract: `main` (default): a web page becomes its article (trafilatura) and its
+            metadata, a text dump loses its header lines (to title, date, source) and its
+            standalone chrome lines ("Advertisement", "Share"), each removal flagged and the
+            removed lines kept; `all`: a page keeps every visible text; `none`: texts are
+            taken as they are.
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `error` rejects them as errors.
         max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
@@ -136,8 +150,13 @@ class ReadOptions:
     keep_types: tuple[tuple[str, str], ...] = ()
     published_col: str | None = None
     follow_symlinks: bool = False
+    extract: Extract = Extract.main
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "extract", Extract("all" if self.strip_html else self.extract))
+        except ValueError:
+            raise UsageError(f"--extract must be main, all or none, not {self.extract!r}") from None
         names, types = [], dict(self.keep_types)
         for spec in self.keep_cols:
             name, sep, typ = spec.rpartition(":")

@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError, environment_error
 from ..version import __version__
-from . import models, quality, run
+from . import extract, models, quality, run
 from .common import Command
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.command("run", cls=Command)(run.run)
 app.command("detect", cls=Command)(run.detect)
+app.command("extract", cls=Command)(extract.extract)
 app.command("schema", cls=Command)(run.schema)
 app.command("compact", cls=Command)(run.compact)
 quality.register(app)

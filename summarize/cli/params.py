@@ -24,6 +24,7 @@ from ..options import (
     DetectOptions,
     DetectorName,
     Device,
+    Extract,
     GenerationOptions,
     LongInput,
     OnDuplicate,
@@ -74,8 +75,9 @@ COLUMNS = (
     _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text.", metavar="COLUMN"),
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input).", metavar="COLUMN"),
     _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang.", metavar="COLUMN"),
-    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
     _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
+    _opt("extract", Extract, "--extract", _READ.extract, "Pages and text dumps: main = the article alone (main-content extraction for HTML with its title, date, author, site and URL; a text dump's header lines to title/date/source and its standalone chrome lines removed, all kept in `removed`); all = every visible text of a page (markup stripped; dumps as for main); none = texts as given."),
+    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "The old spelling of --extract all."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
@@ -169,6 +171,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         on_duplicate_id=dup if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
         follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
+        extract=Extract(values.get("extract", _READ.extract)),
     )
 
 

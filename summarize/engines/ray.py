@@ -114,7 +114,7 @@ def _rows(shards: list[int], blobs: list[bytes], results: list[ArticleResult] | 
     })
 
 
-_ARTICLE_FIELDS = ("id", "row_index", "source", "line", "text", "title", "lang", "published")
+_ARTICLE_FIELDS = ("id", "row_index", "source", "line", "text", "title", "lang", "published", "author", "site_name", "url")
 
 
 def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Table:
@@ -125,6 +125,7 @@ def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Tab
     for name in _ARTICLE_FIELDS:
         cols[name] = [getattr(a, name) for a in articles]
     cols["flags"] = pa.array([list(a.flags) for a in articles], pa.list_(pa.string()))
+    cols["removed"] = pa.array([list(a.removed) for a in articles], pa.list_(pa.string()))
     extras = [a.extra for a in articles]
     try:
         cols["extra"] = pa.array(extras) if any(extras) else pa.nulls(n, pa.null())
@@ -136,7 +137,7 @@ def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Tab
     cols["rejects"] = pa.array([rej] + [None] * (n - 1),
                                pa.list_(pa.struct([("source", pa.string()), ("line", pa.int64()), ("error", pa.string()),
                                                    ("raw", pa.string()), ("fatal", pa.bool_())])))
-    for name in ("published", "title", "lang"):
+    for name in ("published", "title", "lang", "author", "site_name", "url"):
         if all(v is None for v in cols[name]):
             cols[name] = pa.nulls(n, pa.string())
     try:
@@ -147,12 +148,13 @@ def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Tab
 
 
 def _articles(batch: pa.Table) -> list[Article]:
-    rows = batch.select([*_ARTICLE_FIELDS, "flags", "extra", "extra_json"]).to_pylist()
+    rows = batch.select([*_ARTICLE_FIELDS, "flags", "removed", "extra", "extra_json"]).to_pylist()
     out = []
     for r in rows:
         extra = json.loads(r["extra_json"]) if r["extra_json"] is not None else (r["extra"] or {})
         out.append(Article(r["id"], r["row_index"], r["source"], r["line"], r["text"], r["title"], r["lang"],
-                           extra, tuple(r["flags"] or ()), r["published"]))
+                           extra, tuple(r["flags"] or ()), r["published"], r["author"], r["site_name"], r["url"],
+                           tuple(r["removed"] or ())))
     return out
 
 

@@ -16,17 +16,18 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import UnsupportedLanguageError, UsageError
 from ..models import langcodes
-from ..options import OnDuplicate, ReadOptions
+from ..options import Extract, OnDuplicate, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from . import jsonl
 from .decode import decode, looks_binary
+from .extract import extract_text
 from .files import as_path, is_remote
 from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, list_folder
 
@@ -36,7 +37,6 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 __all__ = ["FOLDER_SUFFIXES", "HTML_SUFFIXES", "JSONL_SUFFIXES", "TEXT_SUFFIXES", "check_columns", "check_inputs",
            "count_records", "read_records"]
 INT64 = (-(2**63), 2**63 - 1)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 RAW_LIMIT = 1000
 STDIN = "-"
 
@@ -64,7 +64,10 @@ class _Builder:
                 raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
         self.checked = True
 
-    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = ()) -> Article | Reject:
+    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = (), *, page: bool = False,
+              headline: bool = False) -> Article | Reject:
+        """An Article from one raw record; `page` and `headline` say what a folder's file is
+        (an `.html` page, a `.txt` file whose first line may be its title)."""
         o = self.options
         text = rec.get(o.text_col)
         if text is None or (isinstance(text, float) and text != text):
@@ -78,10 +81,11 @@ class _Builder:
             else:
                 return Reject(self.source, line, f"title must be a string, got {type(title).__name__}", raw[:RAW_LIMIT])
         all_flags = list(flags)
-        if looks_like_html(text):
-            if o.strip_html:
-                text = strip_html(text)
-            all_flags.append("html_stripped" if o.strip_html else "html")
+        given_lang = rec.get(o.lang_col) if o.lang_col else None
+        got = extract_text(text, o.extract, page=page, headline=headline and not title,
+                           lang=given_lang if isinstance(given_lang, str) else None)
+        text = got.text
+        all_flags += got.flags
         text, invisible = remove_invisible(text)
         if invisible:
             all_flags.append("control_chars")
@@ -92,12 +96,14 @@ class _Builder:
             title, in_title = remove_invisible(title)
             if in_title and not invisible:
                 all_flags.append("control_chars")
-            if o.strip_html and looks_like_html(title):
+            if o.extract is not Extract.none and looks_like_html(title):
                 title = strip_html(title)
-            if len(title) > o.max_chars:
-                # A runaway title is as costly as a runaway text: every field may be translated.
-                title = title[: o.max_chars]
-                all_flags.append("title_truncated")
+        elif got.title:
+            title = remove_invisible(got.title)[0]
+        if title and len(title) > o.max_chars:
+            # A runaway title is as costly as a runaway text: every field may be translated.
+            title = title[: o.max_chars]
+            all_flags.append("title_truncated")
         rid = rec.get(o.id_col)
         if rid is None or rid == "" or (isinstance(rid, float) and rid != rid):
             rid = content_id(title, text)
@@ -122,12 +128,15 @@ class _Builder:
             if why:
                 return Reject(self.source, line, f"--keep-col {name}:{typ}: {why}", raw[:RAW_LIMIT])
         published = rec.get(o.published_col or "published")
+        if (published is None or published == "") and got.published:
+            published = got.published
         idx = self.counter[0]
         self.counter[0] += 1
         return Article(
             id=rid, row_index=idx, source=self.source, line=line, text=text,
             title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
             published=published if published is not None and published != "" else None,
+            author=got.author, site_name=got.site_name, url=got.url, removed=got.removed,
         )
 
 
@@ -282,18 +291,11 @@ def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
             first, _, rest = text.lstrip().partition("\n")
             if first.startswith("# "):
                 title, text = first[2:].strip(), rest.lstrip("\n")
-        elif suffix in HTML_SUFFIXES:
-            # A saved web page: its <title> is the title, its visible text the article, stripped
-            # as --strip-html strips (the head would otherwise be read as body text).
-            m = _TITLE.search(text)
-            title = strip_html(m.group(1)) if m else None
-            body = re.sub(r"<head[\s>].*?</head>", " ", text, flags=re.IGNORECASE | re.DOTALL)
-            text = strip_html(body)
-            flags.append("html_stripped")
         rec = {b.options.id_col: entry.rel, b.options.text_col: text, b.options.title_col: title or None}
-        art = b.build(rec, 1, text[:RAW_LIMIT], flags)
+        # A saved web page is read as a page (`--extract`); a .txt file's first line may be its title.
+        art = b.build(rec, 1, text[:RAW_LIMIT], flags, page=suffix in HTML_SUFFIXES, headline=suffix == ".txt")
         if isinstance(art, Article):
-            art = Article(art.id, art.row_index, src, 1, art.text, art.title, art.lang, art.extra, art.flags, art.published)
+            art = replace(art, source=src, line=1)
         yield art
 
 

@@ -181,13 +181,19 @@ class RunWriter(TableWriter):
             commit_parts(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
 
 
-def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str) -> int:
-    """Write detection rows to a Parquet file, or as JSONL to stdout when `out` is `-`."""
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else str(value)
+
+
+def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str, table: str = "detections") -> int:
+    """Write the rows of `summarize detect` (or of another one-file command: `table` names its
+    `schema.FILES` entry) to a Parquet file, or as JSONL to stdout when `out` is `-`."""
     now = dt.datetime.now(dt.UTC)
     if out == STDIN:
         n = 0
         for row in rows:
-            sys.stdout.write(json.dumps({**row, "run_id": run_id, "processed_at": now.isoformat()}, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps({**row, "run_id": run_id, "processed_at": now.isoformat()}, ensure_ascii=False,
+                                        default=_iso) + "\n")
             n += 1
         sys.stdout.flush()
         return n
@@ -196,7 +202,7 @@ def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str) -> i
         raise UsageError(f"--out {out}: give a .parquet file, or - for JSONL on stdout")
     data = [{**row, "run_id": run_id, "processed_at": now} for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(arrow_table("detections", data), path, file_metadata(run_id, "detections"))
+    write_parquet(arrow_table(table, data), path, file_metadata(run_id, table))
     return len(data)
 
 
