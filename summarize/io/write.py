@@ -167,6 +167,25 @@ class RunWriter(TableWriter):
         self.shard = shard + 1
         self.commits += 1
 
+    def sweep(self, committed: set[str]) -> list[str]:
+        """Delete this run's part files that no marker lists (`committed`: their paths relative
+        to `out_dir`) and the temporary files of writers that died mid-write; what was removed.
+
+        Parts of shards that were never committed (a worker lost after writing, a run stopped
+        early) would otherwise be visible to anyone reading the folder as plain Parquet until a
+        `--resume`. Call it only once no writer of this run is left alive."""
+        prefix = self.part_name("")[: -len(".parquet")]
+        removed = []
+        for t in TABLES:
+            for f in files.files_under(self.out_dir / t):
+                name = f.name
+                stray = name.startswith(prefix) and name.endswith(".parquet") and \
+                    f.relative_to(self.out_dir).as_posix() not in committed
+                if stray or (name.startswith(f".{prefix}") and ".tmp-" in name):
+                    files.remove(f)
+                    removed.append(f.relative_to(self.out_dir).as_posix())
+        return removed
+
     def finish(self) -> None:
         """Give every table folder at least one (empty, committed) part, so it reads with its schema."""
         parts = []
