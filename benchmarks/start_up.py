@@ -43,7 +43,7 @@ def main() -> None:
         registry.write_text(f'replace = true\n[[summarization]]\nid = "{tiny["t5"]}"\nfamily = "t5"\n'
                             'languages = ["en"]\nlicence = "apache-2.0"\n', encoding="utf-8")
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "summarize.cli", "run", str(inp), "--out", str(out), "--to", "", "--registry",
+        cmd = [sys.executable, "-m", "summarize.cli", "run", str(inp), "--out", str(out), "--to", "en", "--registry",
                str(registry), "--max-new-tokens", "4", "--beams", "1", "--shard-size", "64", "--quiet"]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)

@@ -35,7 +35,7 @@ def _records_before_first_commit(tmp_path: Path, tiny: dict[str, Path], n: int,
         raise FirstCommit
 
     # Routed through a registry, so the pre-flight has to read the input to learn the models.
-    options = RunOptions(to=(), registry=str(_registry(tmp_path, tiny)), shard_size=4,
+    options = RunOptions(to=("en",), registry=str(_registry(tmp_path, tiny)), shard_size=4,
                          summary=GenerationOptions(max_new_tokens=3, num_beams=1))
     with pytest.raises(FirstCommit):
         summarize.run([inp], tmp_path / f"out{n}", options, ReadOptions(lang_col="lang"), progress=committed,
