@@ -23,11 +23,12 @@ def __getattr__(name: str) -> Any:
         from .pipeline import Pipeline
 
         return Pipeline
-    if name in ("RunOptions", "ReadOptions", "GenerationOptions", "DetectOptions"):
+    if name in ("RunOptions", "ReadOptions", "GenerationOptions", "DetectOptions", "WriteOptions"):
         from . import options
 
         return getattr(options, name)
     raise AttributeError(name)
 
 
-__all__ = ["DetectOptions", "GenerationOptions", "Pipeline", "ReadOptions", "RunOptions", "__version__", "run"]
+__all__ = ["DetectOptions", "GenerationOptions", "Pipeline", "ReadOptions", "RunOptions", "WriteOptions", "__version__",
+           "run"]

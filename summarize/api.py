@@ -18,20 +18,23 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from . import io
+from . import io, validate
 from .engines.local import Engine, LocalEngine
 from .errors import UsageError
+from .models import preflight
 from .models.routing import detection_of
-from .options import ReadOptions, RunOptions
+from .options import ReadOptions, RunOptions, TableFormat, WriteOptions, choice
 from .pipeline import Pipeline
-from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
+from .schema import ERROR, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
-from .validate import check_lasting_output, check_partition_by
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .models.downloads import DownloadPlan
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +191,7 @@ def run(
     options: RunOptions | None = None,
     read_options: ReadOptions | None = None,
     *,
+    write: WriteOptions | None = None,
     overwrite: bool = False,
     resume: bool = False,
     partition_by: Sequence[str] = (),
@@ -201,17 +205,29 @@ def run(
     progress: Callable[[int], None] | None = None,
     stdin: IO[bytes] | None = None,
     storage_options: dict[str, str] | None = None,
+    fetch: bool = True,
+    confirm: Callable[[DownloadPlan], bool] | None = None,
+    notify: Callable[[str, DownloadPlan], None] | None = None,
+    fetch_progress: bool = False,
     **option_fields: Any,
 ) -> RunInfo:
     """Run a whole job: read `inputs`, summarize and translate, write the tables to `out`.
 
     Options come as a `RunOptions` or as its field names (`to=["en"]`, `summary_model=...`).
-    `out` is a folder, or `-` to stream article rows as JSONL on stdout. Returns the `RunInfo`
-    also written to `out/run.json`. SIGINT/SIGTERM stop after the shard in flight; the
-    interruption is recorded and `RunInfo.exit_code` is 130/143. `append` adds this run to an
-    existing dataset; `table_format="delta"` writes Delta Lake tables, where `upsert` replaces
-    the rows of articles already there (same id). `storage_options` (object_store keys such as
-    `aws_endpoint_url`) apply to `s3://`-style inputs and `out`.
+    How the output folder is written comes as a `WriteOptions` or as its field names
+    (`overwrite=True`, `table_format="delta"`, ...). `out` is a folder, or `-` to stream article
+    rows as JSONL on stdout. Returns the `RunInfo` also written to `out/run.json`. SIGINT/SIGTERM
+    stop after the shard in flight; the interruption is recorded and `RunInfo.exit_code` is
+    130/143. `append` adds this run to an existing dataset; `table_format="delta"` writes Delta
+    Lake tables, where `upsert` replaces the rows of articles already there (same id).
+    `storage_options` (object_store keys such as `aws_endpoint_url`) apply to `s3://`-style
+    inputs and `out`. Options that exclude each other are refused (UsageError) as the CLI
+    refuses them: both go through `validate.before_run`.
+
+    Before any work the models the run needs are learned from a sample of the input and fetched
+    (`preflight.prepare`; `fetch=False` leaves every fetch to the model loads): `confirm` is
+    asked before a download over `preflight.CONFIRM_BYTES`, `notify` gets the lines that say
+    what is downloaded (default: the log), `fetch_progress` shows the Hub client's bars.
     """
     if storage_options is not None:
         io.configure_storage(storage_options)
@@ -222,20 +238,23 @@ def run(
             elif key in option_fields:
                 option_fields[key] = tuple(v.strip() for v in option_fields[key].split(","))
         options = RunOptions(**option_fields)
+    elif option_fields:
+        raise UsageError(f"give the run options as `options` or as keywords, not both ({', '.join(option_fields)})")
+    flags = WriteOptions(overwrite=overwrite, resume=resume, append=append, upsert=upsert,
+                         allow_duplicate_batch=allow_duplicate_batch, table_format=choice(TableFormat, table_format, "--table-format"),
+                         partition_by=tuple(partition_by), wide=wide)
+    if write is None:
+        write = flags
+    elif flags != WriteOptions():
+        raise UsageError("give the write options as `write` or as keywords, not both")
     read_options = read_options or ReadOptions()
     names = [str(i) for i in inputs]
     # Everything that can be refused is checked before the output folder is touched.
+    validate.before_run(options, str(out), write)
     io.check_inputs(names)
     io.check_columns(names, read_options)
     kept = io.kept_columns(names, read_options)
-    partition_by = tuple(partition_by)
-    bad = [p for p in partition_by if p not in PARTITIONS]
-    if bad:
-        raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
-    check_partition_by(partition_by)
-    check_lasting_output(str(out))
-    io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
-                        table_format=table_format, allow_duplicate=allow_duplicate_batch)
+    partition_by = write.partition_by
     to_stdout = str(out) == io.STDIN
     out_dir = io.as_path(str(out))
     ohash = options.output_hash()
@@ -244,10 +263,12 @@ def run(
     plan = None
     if not to_stdout:
         ident = io.identity(names, output_options(options, read_options, partition_by))
-        mode: dict[str, Any] = {"append": append or upsert, "allow_duplicate": allow_duplicate_batch,
-                                "table_format": table_format}
-        plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident,
+        mode: dict[str, Any] = {"append": write.adds, "allow_duplicate": write.allow_duplicate_batch,
+                                "table_format": write.table_format}
+        plan = io.check_out(out_dir, overwrite=write.overwrite, resume=write.resume, ident=ident,
                             declared=io.declared(kept, partition_by), **mode)
+    if fetch and pipeline is None:
+        preflight.prepare(names, options, read_options, confirm=confirm, notify=notify, progress=fetch_progress)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
@@ -258,14 +279,14 @@ def run(
         writer = io.JsonlWriter(run_id, ohash, kept)
     else:
         assert plan is not None
-        dataset = io.Dataset.open(plan, run_id, overwrite=overwrite, resume=resume, ident=ident, declared=declared,
-                                  **mode)
+        dataset = io.Dataset.open(plan, run_id, overwrite=write.overwrite, resume=write.resume, ident=ident,
+                                  declared=declared, **mode)
         try:
-            if table_format == "delta":
+            if write.table_format == TableFormat.delta:
                 from .io.delta import DeltaWriter
 
-                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=upsert,
-                                    batch=io.batch_runs(out_dir, ident) if resume else set())
+                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=write.upsert,
+                                    batch=io.batch_runs(out_dir, ident) if write.resume else set())
                 if dataset.existing is not None:
                     dataset.existing = delta.committed(dataset.existing)
                 writer = delta
@@ -294,10 +315,11 @@ def run(
         doc = {
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
-            "options": options.to_dict(), "read_options": read_options.__dict__, "partition_by": list(partition_by),
+            "options": options.to_dict(), "read_options": read_options.__dict__, "write": write.to_dict(),
+            "partition_by": list(partition_by),
             "kept": declared["kept"], "options_hash": ohash, "identity": ident, "rows_written": writer.written,
-            "commits": writer.commits, "table_format": table_format, "append": append or upsert, "upsert": upsert,
-            **({"delta_versions": writer.versions} if table_format == "delta" else {}),
+            "commits": writer.commits, "table_format": write.table_format, "append": write.adds,
+            "upsert": write.upsert, **({"delta_versions": writer.versions} if write.table_format == TableFormat.delta else {}),
         }
         try:
             dataset.write_manifest(doc, latest=latest)
@@ -354,23 +376,56 @@ def run(
             finally:
                 if dataset is not None:
                     dataset.release()
-    if wide and dataset is not None and info.interrupted is None and not rolled_back:
+    if write.wide and dataset is not None and info.interrupted is None and not rolled_back:
         io.write_wide(out_dir, kept, meta)
     return info
 
 
+@dataclass(frozen=True)
+class RecordedRun:
+    """What a run's manifest (`run.json`) says it was asked to do, for a `--resume` given nothing else.
+
+    Attributes:
+        inputs: The input names as the run was given them.
+        options: Its run options.
+        read_options: Its read options.
+        write: Its write options (with `resume`; `overwrite` off).
+    """
+
+    inputs: list[str]
+    options: RunOptions
+    read_options: ReadOptions
+    write: WriteOptions
+
+
+def recorded_run(out: str | Path) -> RecordedRun:
+    """The inputs and options of the latest run in `out`, from its `run.json`. Raises UsageError
+    when there is no readable manifest, or it names stdin (which cannot be read again)."""
+    doc = io.read_manifest(io.as_path(str(out)))
+    if not doc.get("inputs") or "options" not in doc:
+        raise UsageError(f"--resume without inputs: {out} holds no run manifest (run.json) to take them from; "
+                         "give the inputs and options of the run")
+    if io.STDIN in doc["inputs"]:
+        raise UsageError(f"--resume without inputs: the run in {out} read stdin; give - and pipe the input again")
+    read: dict[str, Any] = {k: tuple(v) if isinstance(v, list) and k != "keep_types" else v
+            for k, v in doc.get("read_options", {}).items() if k in {f.name for f in fields(ReadOptions)}}
+    if "keep_types" in read:
+        read["keep_types"] = tuple(tuple(p) for p in read["keep_types"])
+    stored = doc.get("write") or {"table_format": doc.get("table_format", "parquet"),
+                                  "partition_by": doc.get("partition_by", []), "append": doc.get("append", False),
+                                  "upsert": doc.get("upsert", False)}
+    write: dict[str, Any] = {k: v for k, v in stored.items() if k in {f.name for f in fields(WriteOptions)}}
+    return RecordedRun(list(doc["inputs"]), RunOptions.from_dict(doc["options"]), ReadOptions(**read),
+                       replace(WriteOptions(**write), resume=True, overwrite=False))
+
+
 def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str]) -> dict[str, Any]:
-    """The options that change what a run writes (its identity for `--resume`), as plain data."""
-    run = options.to_dict()
-    for key in ("device", "max_errors", "shard_size", "max_loaded_models", "backend", "compute_type"):
-        run.pop(key, None)
-    for task in ("summary", "translation"):
-        run[task].pop("batch_size", None)
-        run[task].pop("max_batch_tokens", None)
+    """The options that change what a run writes (its identity for `--resume`), as plain data;
+    the run options part is `RunOptions.output_dict`, the same fields the options hash covers."""
     read = dict(read_options.__dict__)
     if not read["follow_symlinks"]:
         del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
-    return {"run": run, "read": read, "partition_by": list(partition_by)}
+    return {"run": options.output_dict(), "read": read, "partition_by": list(partition_by)}
 
 
 def _now() -> str:

@@ -4,18 +4,96 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import UsageError
 from .models import langcodes
-from .schema import KEEP_TYPES, TABLES
+from .schema import KEEP_TYPES, PARTITIONS, TABLES
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
 DEFAULT_TRANSLATION_MODEL = "facebook/m2m100_418M"
-FIELDS = ("summary", "title", "text")
 _LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz-_")
+
+
+# ---- choice sets: each spelled once, here; the CLI's choices, the options' checks and the
+# engines' lookups all read these. StrEnum members compare equal to (and serialise as) their
+# strings, so manifests, hashes and the Python API's plain strings are unchanged.
+
+
+class Task(StrEnum):
+    """What a model does."""
+
+    summarization = "summarization"
+    translation = "translation"
+
+
+class DetectorName(StrEnum):
+    """Language detection engines: the ensemble or one engine alone."""
+
+    ensemble = "ensemble"
+    langdetect = "langdetect"
+    fasttext = "fasttext"
+    lingua = "lingua"
+
+
+class OnDuplicate(StrEnum):
+    """What reading does with a repeated article id."""
+
+    all = "all"
+    first = "first"
+    error = "error"
+
+
+class LongInput(StrEnum):
+    """What happens to an article over the model's input limit."""
+
+    chunk = "chunk"
+    truncate = "truncate"
+
+
+class Device(StrEnum):
+    """Where models run."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Backend(StrEnum):
+    """The inference engine."""
+
+    auto = "auto"
+    torch = "torch"
+    ct2 = "ct2"
+
+
+class TableFormat(StrEnum):
+    """How the output tables are stored."""
+
+    parquet = "parquet"
+    delta = "delta"
+
+
+class EngineName(StrEnum):
+    """Where shards are processed: this process, or Ray actors."""
+
+    local = "local"
+    ray = "ray"
+
+
+FIELDS = ("summary", "title", "text")  # the fields `--translate` takes
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def choice(kind: type[_E], value: str | _E, flag: str) -> _E:
+    """`value` as a member of `kind`, or a UsageError that names the flag and the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        names = [m.value for m in kind]
+        raise UsageError(f"{flag} must be {', '.join(names[:-1])} or {names[-1]}, not {value!r}") from None
 
 
 def _check_lang(code: str, what: str) -> None:
@@ -67,7 +145,7 @@ class ReadOptions:
     lang_col: str | None = None
     keep_cols: tuple[str, ...] = ()
     strip_html: bool = False
-    on_duplicate_id: str = "all"
+    on_duplicate_id: OnDuplicate = OnDuplicate.all
     max_chars: int = 100_000
     keep_types: tuple[tuple[str, str], ...] = ()
     published_col: str | None = None
@@ -100,8 +178,7 @@ class ReadOptions:
         object.__setattr__(self, "keep_types", tuple(sorted(types.items())))
         if self.max_chars < 1:
             raise UsageError("--max-chars must be >= 1")
-        if self.on_duplicate_id not in ("all", "first", "error"):
-            raise UsageError(f"--on-duplicate-id must be all, first or error, not {self.on_duplicate_id!r}")
+        object.__setattr__(self, "on_duplicate_id", choice(OnDuplicate, self.on_duplicate_id, "--on-duplicate-id"))
         if not self.text_col:
             raise UsageError("--text-col must name a column")
 
@@ -120,7 +197,7 @@ class DetectOptions:
         verify_min_score: Detector confidence needed to overrule a given language.
     """
 
-    engine: str = "ensemble"
+    engine: DetectorName = DetectorName.ensemble
     seed: int = 0
     min_chars: int = 4
     min_score: float = 0.5
@@ -128,8 +205,7 @@ class DetectOptions:
     verify_min_score: float = 0.9
 
     def __post_init__(self) -> None:
-        if self.engine not in ("ensemble", "langdetect", "fasttext", "lingua"):
-            raise UsageError(f"--detector must be ensemble, langdetect, fasttext or lingua, not {self.engine!r}")
+        object.__setattr__(self, "engine", choice(DetectorName, self.engine, "--detector"))
         if not 0.0 <= self.min_score <= 1.0:
             raise UsageError("--min-lang-score must be between 0 and 1")
         if self.min_chars < 0:
@@ -237,9 +313,9 @@ class RunOptions:
     translation_model: str | None = None
     summary: GenerationOptions = field(default_factory=GenerationOptions)
     translation: GenerationOptions = field(default_factory=default_translation_generation)
-    long_input: str = "chunk"
-    device: str = "auto"
-    backend: str = "auto"
+    long_input: LongInput = LongInput.chunk
+    device: Device = Device.auto
+    backend: Backend = Backend.auto
     compute_type: str | None = None
     max_errors: int | None = None
     shard_size: int = 256
@@ -261,13 +337,10 @@ class RunOptions:
         object.__setattr__(self, "to", tuple(dict.fromkeys(langcodes.normalise(c) for c in self.to)))
         bad = [f for f in self.translate if f not in FIELDS]
         if bad:
-            raise UsageError(f"--translate takes summary, title, text; not {', '.join(bad)}")
-        if self.long_input not in ("chunk", "truncate"):
-            raise UsageError(f"--long-input must be chunk or truncate, not {self.long_input!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UsageError(f"--device must be auto, cpu or cuda, not {self.device!r}")
-        if self.backend not in ("auto", "torch", "ct2"):
-            raise UsageError(f"--backend must be auto, torch or ct2, not {self.backend!r}")
+            raise UsageError(f"--translate takes {', '.join(FIELDS)}; not {', '.join(bad)}")
+        object.__setattr__(self, "long_input", choice(LongInput, self.long_input, "--long-input"))
+        object.__setattr__(self, "device", choice(Device, self.device, "--device"))
+        object.__setattr__(self, "backend", choice(Backend, self.backend, "--backend"))
         if self.max_errors is not None and self.max_errors < 1:
             raise UsageError("--max-errors must be >= 1")
         if self.shard_size < 1 or (self.max_loaded_models is not None and self.max_loaded_models < 1):
@@ -280,16 +353,106 @@ class RunOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def output_hash(self) -> str:
-        """Hash of the options that change what is written (not speed or device settings)."""
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        """The options `to_dict` (as stored in a run manifest) describes; keys this version does
+        not know are left out, fields the dict lacks keep their defaults."""
+        nested = {"summary": GenerationOptions, "translation": GenerationOptions, "detect": DetectOptions}
+        known = {f.name for f in fields(cls)}
+        kw: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key in nested and isinstance(value, dict):
+                sub = nested[key]
+                value = sub(**{k: v for k, v in value.items() if k in {f.name for f in fields(sub)}})
+            elif isinstance(value, list):
+                value = tuple(value)
+            kw[key] = value
+        return cls(**kw)
+
+    def output_dict(self) -> dict[str, Any]:
+        """The options that change what is written, as plain data: `to_dict` without the
+        `OUTPUT_NEUTRAL` fields. Both the options hash in every Parquet file and the run identity
+        `--resume` compares are made from this, so they cannot disagree about a field."""
         d = self.to_dict()
-        for key in ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend",
-                    "compute_type"):
+        for key in OUTPUT_NEUTRAL:
             d.pop(key, None)
         for task in ("summary", "translation"):
-            d[task].pop("batch_size", None)
-            d[task].pop("max_batch_tokens", None)
+            for key in OUTPUT_NEUTRAL_GENERATION:
+                d[task].pop(key, None)
             if not d[task]["min_new_tokens"]:  # absent before it existed: earlier outputs still resume
                 d[task].pop("min_new_tokens")
-        blob = json.dumps(d, sort_keys=True, default=str)
+        return d
+
+    def output_hash(self) -> str:
+        """Hash of `output_dict`: the options that change what is written (not speed or device settings)."""
+        blob = json.dumps(self.output_dict(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+#: `RunOptions` fields that change how fast or where a run works, never what it writes: a run
+#: resumed with other values continues the same output.
+OUTPUT_NEUTRAL = ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend", "compute_type")
+#: `GenerationOptions` fields of the same kind (batching only regroups the same inputs).
+OUTPUT_NEUTRAL_GENERATION = ("batch_size", "max_batch_tokens")
+
+
+def output_neutral(key: str, value: Any) -> bool:
+    """Whether a flattened identity key (`run.model_memory`, `run.summary.batch_size`) is one that
+    `RunOptions.output_dict` leaves out, so an identity stored before a field was called neutral
+    still matches one made now."""
+    parts = key.split(".")
+    if parts[0] != "run":
+        return False
+    if len(parts) == 2:
+        return parts[1] in OUTPUT_NEUTRAL
+    if len(parts) == 3 and parts[1] in ("summary", "translation"):
+        return parts[2] in OUTPUT_NEUTRAL_GENERATION or (parts[2] == "min_new_tokens" and not value)
+    return False
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a run writes its output folder: into a new one, over, after or into an earlier run.
+
+    The flags combine (`append` with `resume` continues a batch being appended); which
+    combinations exclude each other is decided in one place, `validate.check_write`, which
+    `summarize.run` calls for the CLI and the Python API alike.
+
+    Attributes:
+        overwrite: Replace an output folder written by summarize (only its files are deleted).
+        resume: Continue an interrupted run with the same inputs and options, skipping the
+            articles already written.
+        append: Add this run to the dataset in the folder; earlier runs stay.
+        upsert: Delta only: append, replacing the rows of every article already there (same id).
+        allow_duplicate_batch: With `append`/`upsert`: accept an input the dataset already holds.
+        table_format: `parquet` part files, or `delta` tables (shards committed as transactions).
+        partition_by: Hive-style partition folders, any of `schema.PARTITIONS` (`lang`, `date`).
+        wide: Also write one flat `wide.parquet` (a column per field and language).
+    """
+
+    overwrite: bool = False
+    resume: bool = False
+    append: bool = False
+    upsert: bool = False
+    allow_duplicate_batch: bool = False
+    table_format: TableFormat = TableFormat.parquet
+    partition_by: tuple[str, ...] = ()
+    wide: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table_format", choice(TableFormat, self.table_format, "--table-format"))
+        parts = (self.partition_by,) if isinstance(self.partition_by, str) else self.partition_by
+        object.__setattr__(self, "partition_by", tuple(parts))
+        bad = [p for p in self.partition_by if p not in PARTITIONS]
+        if bad:
+            raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+
+    @property
+    def adds(self) -> bool:
+        """The run adds to a dataset (`append` or `upsert`)."""
+        return self.append or self.upsert
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "partition_by": list(self.partition_by)}

@@ -23,7 +23,7 @@ from .models import routing
 from .models.langcodes import language_name
 from .models.prompts import find_template
 from .models.registry import Registry, Route
-from .options import RunOptions
+from .options import LongInput, RunOptions
 from .quality import faithfulness
 from .schema import Article
 from .segment import reassemble, segment, split_long
@@ -174,7 +174,7 @@ class Summarizer:
         for i, (text, lang, total) in enumerate(zip(texts, langs, totals, strict=True)):
             if total <= limits[lang]:
                 pieces.append([text])
-            elif self.options.long_input == "truncate":
+            elif self.options.long_input == LongInput.truncate:
                 pieces.append([plan.fit_prefix(text, limits[lang], token_counter(gen))])
                 truncated[i] = True
             else:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import ModelError, UsageError
 from .models import langcodes
-from .options import RunOptions
+from .options import RunOptions, TableFormat, WriteOptions
 
 # Below this much free space the output folder is refused: a run writes Parquet shards, a manifest
 # and (with --format wide) a second copy; 100 MB holds tens of thousands of summarized articles,
@@ -220,25 +220,39 @@ def _check_name_lengths(path: Path, out: str) -> None:
                              f"allows {limit} per name")
 
 
-def check_combinations(out: str, *, overwrite: bool, resume: bool, partition_by: Sequence[str], wide: bool) -> None:
-    """Options that exclude each other, or make no sense with `--out -`."""
-    check_partition_by(partition_by)
-    if overwrite and resume:
-        raise UsageError("--overwrite and --resume exclude each other")
+def check_write(out: str, write: WriteOptions) -> None:
+    """Write options that exclude each other, or make no sense with `--out -` or an output that does
+    not outlive the run (UsageError, exit 2).
+
+    The one list of refused combinations: `summarize.run` calls it for the CLI and the Python API.
+    """
+    check_partition_by(write.partition_by)
+    check_lasting_output(out)
+    if write.overwrite:
+        for flag, given in (("--resume", write.resume), ("--append", write.append), ("--upsert", write.upsert)):
+            if given:
+                raise UsageError(f"{flag} and --overwrite exclude each other")
+    if write.upsert and write.table_format != TableFormat.delta:
+        raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
+                         "each article as docs/datasets.md shows)")
+    if write.allow_duplicate_batch and not write.adds:
+        raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
     if out == "-":
-        for flag, given in (("--resume", resume), ("--overwrite", overwrite), ("--partition-by", bool(partition_by)),
-                            ("--format wide", wide)):
+        for flag, given in (("--resume", write.resume), ("--overwrite", write.overwrite), ("--append", write.append),
+                            ("--upsert", write.upsert), ("--partition-by", bool(write.partition_by)),
+                            ("--format wide", write.wide),
+                            ("--table-format delta", write.table_format == TableFormat.delta)):
             if given:
                 raise UsageError(f"{flag} needs an output folder; --out - streams rows to stdout")
 
 
-def before_run(options: RunOptions, out: str | None, *, overwrite: bool = False, resume: bool = False,
-               partition_by: Sequence[str] = (), wide: bool = False) -> None:
+def before_run(options: RunOptions, out: str | None, write: WriteOptions | None = None) -> None:
     """Every pre-flight check of a run; `out=None` (a dry run) skips the output checks."""
+    if out is not None:
+        check_write(out, write or WriteOptions())
     check_targets(options.to)
     check_beams(options)
     check_model(options.summary_model, "--summary-model")
     check_model(options.translation_model, "--translation-model")
     if out is not None:
-        check_combinations(out, overwrite=overwrite, resume=resume, partition_by=partition_by, wide=wide)
         check_output(out)

@@ -129,3 +129,21 @@ def one_torch_thread() -> Iterator[None]:
     yield
     setattr(torch, "set_num_threads", real)  # noqa: B010
     real(before)
+
+
+@pytest.fixture
+def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every record `io.read_records` yields, counted in `[0]` (the pre-flight and the run both
+    read through it); set it back to 0 between runs."""
+    from summarize import io
+
+    seen = [0]
+    real = io.read_records
+
+    def counting(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for rec in real(*args, **kwargs):
+            seen[0] += 1
+            yield rec
+
+    monkeypatch.setattr(io, "read_records", counting)
+    return seen

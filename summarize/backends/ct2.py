@@ -29,9 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError, UsageError
-from ..options import GenerationOptions
+from ..options import Device, GenerationOptions
 from .base import Output, mean_logprob
-from .source import NO_FP16, Source, TextCodec, decoding, input_limit, load_source, load_source_light
+from .source import (
+    NO_FP16,
+    Source,
+    TextCodec,
+    decoding,
+    input_limit,
+    load_source,
+    load_source_light,
+    no_sacremoses_hint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +101,11 @@ def resolve_ct2_device(device: str) -> str:
     import ctranslate2
 
     gpus = ctranslate2.get_cuda_device_count()
-    if device == "auto":
+    if device == Device.auto:
         return "cuda" if gpus > 0 else "cpu"
-    if device == "cuda" and gpus == 0:
+    if device == Device.cuda and gpus == 0:
         raise ModelError("--device cuda was asked for but CTranslate2 sees no CUDA device")
-    return device
+    return str(device)  # a plain string for the engine's own API, not the option's enum member
 
 
 def cache_root() -> Path:
@@ -180,7 +189,8 @@ def convert(source: Source, quantization: str, target: Path) -> None:
         # Offline: convert the cached snapshot rather than let transformers retry the Hub first.
         path, revision = str(snapshot_download(source.path, revision=revision, local_files_only=True)), None
     converter = _converter_class()(path, family=source.family, revision=revision, low_cpu_mem_usage=True)
-    converter.convert(str(target), quantization=quantization)
+    with no_sacremoses_hint():  # the converter loads the tokenizer again, for its vocabulary
+        converter.convert(str(target), quantization=quantization)
 
 
 def converted(source: Source, quantization: str) -> Path:

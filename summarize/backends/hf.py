@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ModelError
-from ..options import GenerationOptions
+from ..options import Device, GenerationOptions
 from .base import Output, mean_logprob
 from .source import FORCED_BOS, NO_FP16, Source, TextCodec, decoding, fetch_error, input_limit, load_error, load_source
 
@@ -42,11 +42,11 @@ def resolve_device(device: str) -> str:
     """`auto` becomes `cuda` when a GPU is usable, else `cpu`."""
     import torch
 
-    if device == "auto":
+    if device == Device.auto:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == Device.cuda and not torch.cuda.is_available():
         raise ModelError("--device cuda was asked for but no CUDA device is available")
-    return device
+    return str(device)  # a plain string for the engine's own API, not the option's enum member
 
 
 def choose_dtype(family: str, device: str, *, bf16_supported: bool) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.downloads import is_local
+from ..options import Backend, Device
 from .base import Generator
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ class ModelPool:
         if model in self._loaded:
             self._loaded.move_to_end(model)
             return self._loaded[model]
+        if model not in self.stats:
+            _announce_download(model)
         size = weights_bytes(model)
         self._make_room(size)
         t0 = time.perf_counter()
@@ -166,15 +169,15 @@ class ModelPool:
 
     def _use_ct2(self) -> bool:
         """`ct2`, or `auto` on a CPU run with ctranslate2 installed (torch on GPU until measured otherwise)."""
-        if self.backend != "auto":
-            return self.backend == "ct2"
-        if self.device == "cuda":
+        if self.backend != Backend.auto:
+            return self.backend == Backend.ct2
+        if self.device == Device.cuda:
             return False
         try:
             import ctranslate2
         except ImportError:
             return False
-        return self.device == "cpu" or ctranslate2.get_cuda_device_count() == 0
+        return self.device == Device.cpu or ctranslate2.get_cuda_device_count() == 0
 
     def loaded(self) -> list[str]:
         return list(self._loaded)
@@ -183,3 +186,17 @@ class ModelPool:
 def backend_of(gen: Generator) -> str:
     """`ct2` for a CTranslate2 model, `torch` for a transformers one (by class, without importing either)."""
     return "ct2" if type(gen).__name__.startswith("CT2") else "torch"
+
+
+def _announce_download(model: str) -> None:
+    """Say so when a model's first load will download it: the run's pre-flight learns the models
+    from a sample of the input, so one that only later articles need is fetched here, when first
+    needed, and the log tells what and how much, as the pre-flight does for the others."""
+    if is_local(model):
+        return
+    from ..models.downloads import format_size, is_cached, plan_downloads
+
+    if is_cached(model):
+        return
+    (m,) = plan_downloads([model]).models
+    log.info("downloading %s (%s): first needed now", model, format_size(m.size_bytes, m.estimate))

@@ -9,9 +9,11 @@ outputs for the same options.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -104,6 +106,19 @@ def _cached_folder(model: str) -> tuple[Path, str | None] | None:
     return folder, folder.name
 
 
+@contextlib.contextmanager
+def no_sacremoses_hint() -> Iterator[None]:
+    """Tokenizer loads without transformers' "Recommended: pip install sacremoses" warning.
+
+    MarianTokenizer warns when it cannot build its Moses punctuation normalizer, but its
+    encoding never applies that normalizer (only its `normalize` method does, which neither
+    transformers nor this project calls): installing sacremoses would change no token, so the
+    hint is silenced on purpose instead."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses", category=UserWarning)
+        yield
+
+
 def load_source_light(model: str) -> Source | None:
     """`load_source` without transformers' config classes, which import torch (about a second):
     config.json is read as plain attributes and the tokenizer class named by tokenizer_config.json
@@ -129,7 +144,8 @@ def load_source_light(model: str) -> Source | None:
     if tok_class is None or tok_name.startswith("Auto"):
         return None
     try:
-        tokenizer = tok_class.from_pretrained(str(folder))
+        with no_sacremoses_hint():
+            tokenizer = tok_class.from_pretrained(str(folder))
         generation = GenerationConfig.from_pretrained(str(folder))
     except (OSError, ValueError) as exc:
         raise load_error(model, revision is None, exc) from exc
@@ -166,7 +182,8 @@ def load_source(model: str) -> Source:
     cache_only = local or not hub_reachable()
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=cache_only)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=cache_only)
+        with no_sacremoses_hint():
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=cache_only)
     except (OSError, ValueError) as exc:
         raise load_error(model, local, exc) from exc
     try:

@@ -12,6 +12,7 @@ import typer
 from ..errors import UsageError, environment_error
 from ..version import __version__
 from . import extract, models, quality, run
+from .common import Command
 
 app = typer.Typer(
     name="summarize",
@@ -20,11 +21,11 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-app.command("run")(run.run)
-app.command("detect")(run.detect)
-app.command("extract")(extract.extract)
-app.command("schema")(run.schema)
-app.command("compact")(run.compact)
+app.command("run", cls=Command)(run.run)
+app.command("detect", cls=Command)(run.detect)
+app.command("extract", cls=Command)(extract.extract)
+app.command("schema", cls=Command)(run.schema)
+app.command("compact", cls=Command)(run.compact)
 quality.register(app)
 app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
 

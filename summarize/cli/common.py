@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from ..errors import SummarizeError
 
@@ -44,6 +45,22 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+class Command(TyperCommand):
+    """A command whose help names an argument by its metavar alone, as Click spells it (`INPUT...`,
+    `[INPUT]...` when optional): Typer would add the Python type (`<list[str]>`) and braces, which
+    say nothing to someone typing file names."""
+
+    def get_params(self, ctx: typer.Context) -> list:  # type: ignore[type-arg, override]
+        params = super().get_params(ctx)
+        for p in params:
+            if isinstance(p, TyperArgument) and p.metavar:
+                name = p.metavar if p.required else f"[{p.metavar}]"
+                usage = name + ("..." if p.nargs != 1 else "")
+                p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+                p._usage_display_name = lambda usage=usage: usage  # type: ignore[method-assign, misc]
+        return params
 
 
 def json_logs() -> bool:
@@ -111,7 +128,11 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Warnings from libraries (and ours) as log records: in the chosen format, silenced by --quiet.
+    # Python warnings (a library's UserWarning, a DeprecationWarning shown by default) become log
+    # records of `py.warnings` at WARNING: --quiet silences them, --log-format json carries them.
+    # Off and on again: a second command in one process (tests, a notebook) may find
+    # `warnings.showwarning` reset since, which a plain second `captureWarnings(True)` would keep.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)
     for noisy in ("transformers", "huggingface_hub", "urllib3", "httpx", "httpx2", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))

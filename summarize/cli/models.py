@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ModelError, SummarizeError, UsageError
-from .common import fail, json_logs, say, setup_logging
+from ..options import Task
+from .common import Command, fail, say, setup_logging
 from .params import (
     COLUMNS,
     DETECTION,
@@ -42,10 +43,6 @@ if TYPE_CHECKING:
     from ..models.downloads import DownloadPlan, ModelDownload
     from ..models.registry import ModelInfo
     from ..models.routing import Assignment, RoutePlan
-    from ..options import ReadOptions, RunOptions
-
-# A run that would download more than this asks first, on an interactive terminal only.
-CONFIRM_BYTES = 1_000_000_000
 
 # ------------------------------------------------------------------------------ list
 
@@ -69,10 +66,10 @@ def _table(rows: list[list[str]], indent: str = "  ") -> str:
     return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-@models_app.command("list")
+@models_app.command("list", cls=Command)
 def list_models(
     registry: RegistryFile = None,
-    task: Annotated[str | None, typer.Option("--task", help="Only summarization or translation models.")] = None,
+    task: Annotated[Task | None, typer.Option("--task", help="Only summarization or translation models.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Only models that read this language.")] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -83,10 +80,8 @@ def list_models(
     """
     try:
         from ..models.langcodes import normalise
-        from ..models.registry import TASKS, Registry
+        from ..models.registry import Registry
 
-        if task is not None and task not in TASKS:
-            raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
         reg = Registry.load(registry)
     except SummarizeError as exc:
         raise fail(exc) from None
@@ -125,9 +120,9 @@ def _what(a: Assignment) -> str:
 
 
 def _size(m: ModelDownload) -> str:
-    from ..models.downloads import format_size
+    from ..models.preflight import size_text
 
-    return format_size(m.size_bytes, m.estimate)
+    return size_text(m)
 
 
 def size_sources(dl: DownloadPlan) -> str:
@@ -197,7 +192,7 @@ def render_plan(plan: RoutePlan, downloads: DownloadPlan | None = None) -> str:
     return "\n".join(out)
 
 
-@models_app.command()
+@models_app.command(cls=Command)
 @takes(ROUTING, COLUMNS, READING, DETECTION)
 def plan(
     inputs: Inputs,
@@ -235,11 +230,11 @@ def plan(
 # ----------------------------------------------------------------------------- fetch
 
 
-@models_app.command()
+@models_app.command(cls=Command)
 @takes(ROUTING, COLUMNS, READING, DETECTION)
 def fetch(
-    inputs: Annotated[list[str] | None, typer.Argument(help="Input files to plan the models from (as for `summarize models plan`); or use --model.", show_default=False)] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", help="A model to fetch (Hub id); repeatable, with or without inputs.")] = None,
+    inputs: Annotated[list[str] | None, typer.Argument(help="Input files to plan the models from (as for `summarize models plan`); or use --model.", metavar="INPUT", show_default=False)] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", metavar="ID", help="A model to fetch (Hub id); repeatable, with or without inputs.")] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Branch, tag or commit of the --model models to fetch (default: their main branch).")] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -306,6 +301,7 @@ def fetch(
 
 
 # ------------------------------------------------------------------- before a run
+# `summarize.run` plans and fetches (`preflight.prepare`); the CLI only asks and prints.
 
 
 def _interactive() -> bool:
@@ -315,51 +311,22 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _forced_local(options: RunOptions) -> list[str] | None:
-    """The models of the run when every one it can load is a folder on disk: a forced summarizer
-    and (with targets) a forced translator, which bypass the registry's routes; else None."""
-    from ..models.downloads import is_local
+def ask_download(dl: DownloadPlan) -> bool:
+    """The question before a large download, on a terminal only (a pipeline is never asked)."""
+    from ..models.downloads import format_size
 
-    forced = [options.summary_model] + ([options.translation_model] if options.to else [])
-    return [m for m in forced if m] if all(m is not None and is_local(m) for m in forced) else None
+    if not _interactive():
+        return True
+    if typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?", default=False,
+                     err=True):
+        return True
+    say("nothing downloaded; --yes (or yes = true in the config) skips this question")
+    return False
 
 
-def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadOptions, *, quiet: bool,
-                        yes: bool) -> None:
-    """Before `summarize run` loads a model: say what it will download, ask on a terminal when
-    that is over `CONFIRM_BYTES` (unless `yes`), then fetch it with progress, so that a run fails
-    on a model it cannot get before any work, and within seconds when the Hub is unreachable.
-
-    Reads and detects the inputs once (as `models plan` does) to learn the models; skipped for
-    stdin, which cannot be read twice (the loads then fetch as they go), and when both models are
-    forced local folders (nothing can be downloaded, so the pass would only cost time). Raises ModelError for
-    the first model that cannot be fetched; exits 1 when the question is answered no."""
-    if "-" in inputs:
-        return
-    from ..backends.source import fetch_error
-    from ..models.downloads import format_size, plan_downloads
-    from ..models.hub import fetch_model
-    from ..models.registry import Registry
-    from ..models.routing import plan_inputs
-
-    reg = Registry.load(options.registry)
-    # Reading and detecting every input only to learn the models is skipped when they are known.
-    ids = _forced_local(options)
-    dl = plan_downloads(ids if ids is not None else plan_inputs(inputs, options, read_opts, registry=reg).model_ids(),
-                        registry=reg)
-    if not quiet and dl.models:
-        say(dl.text(), downloads=dl.to_dict())
-    if dl.unfetchable:
-        raise fetch_error(dl.unfetchable[0].id, ConnectionError("the Hub cannot be reached"))
-    todo = dl.to_download
-    if not todo:
-        return
-    ask = not yes and dl.download_bytes > CONFIRM_BYTES and _interactive()
-    if ask and not typer.confirm(f"summarize: {format_size(dl.download_bytes)} to download first. Continue?",
-                                 default=False, err=True):
-        say("nothing downloaded; --yes (or yes = true in the config) skips this question")
-        raise typer.Exit(1)
-    for i, m in enumerate(todo, 1):
-        if not quiet:
-            say(f"downloading {i}/{len(todo)}: {m.id} ({_size(m)})")
-        fetch_model(m.id, progress=not quiet and not json_logs())
+def tell_download(line: str, dl: DownloadPlan) -> None:
+    """A pre-flight line on stderr; the first (the summary) carries the download plan as JSON fields."""
+    if line == dl.text():
+        say(line, downloads=dl.to_dict())
+    else:
+        say(line)

@@ -12,14 +12,26 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ..errors import UsageError
-from ..options import DetectOptions, Extract, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
+from ..models.registry_file import default_summarizer
+from ..options import (
+    Backend,
+    DetectOptions,
+    DetectorName,
+    Device,
+    Extract,
+    GenerationOptions,
+    LongInput,
+    OnDuplicate,
+    ReadOptions,
+    RunOptions,
+    default_translation_generation,
+)
 from .common import LogFormat, split_list
 
 _READ = ReadOptions()
@@ -29,38 +41,10 @@ _SUMMARY = GenerationOptions()
 _TRANSLATION = default_translation_generation()
 
 
-class LongInput(str, Enum):
-    chunk = "chunk"
-    truncate = "truncate"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Backend(str, Enum):
-    auto = "auto"
-    torch = "torch"
-    ct2 = "ct2"
-
-
-class DetectorName(str, Enum):
-    ensemble = "ensemble"
-    langdetect = "langdetect"
-    fasttext = "fasttext"
-    lingua = "lingua"
-
-
-class OnDuplicate(str, Enum):
-    all = "all"
-    first = "first"
-    error = "error"
-
-
 # ---- options every command spells the same way, used one by one --------------------------------
-Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin.", show_default=False)]
+_INPUT_HELP = "Input files: .jsonl/.ndjson, .csv/.tsv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin."
+Inputs = Annotated[list[str], typer.Argument(help=_INPUT_HELP, metavar="INPUT", show_default=False)]
+OptionalInputs = Annotated[list[str] | None, typer.Argument(help=_INPUT_HELP + " With --resume and none given: the inputs of the run in --out.", metavar="INPUT", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
 LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
@@ -87,33 +71,34 @@ def _opt(name: str, kind: Any, flag: str, default: Any, help: str, **extra: Any)
 
 #: Which input columns hold what, and how raw text is taken.
 COLUMNS = (
-    _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content)."),
-    _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
-    _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
-    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
+    _opt("id_col", str, "--id-col", _READ.id_col, "Column with the article id (missing ids are derived from the content).", metavar="COLUMN"),
+    _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text.", metavar="COLUMN"),
+    _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input).", metavar="COLUMN"),
+    _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang.", metavar="COLUMN"),
     _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
     _opt("extract", Extract, "--extract", _READ.extract, "Pages and text dumps: main = the article alone (main-content extraction for HTML with its title, date, author, site and URL; a text dump's header lines to title/date/source and its standalone chrome lines removed, all kept in `removed`); all = every visible text of a page (markup stripped; dumps as for main); none = texts as given."),
     _opt("strip_html", bool, "--strip-html", _READ.strip_html, "The old spelling of --extract all."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
-    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp)."),
-    _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it)."),
-    _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", OnDuplicate(_READ.on_duplicate_id), "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
+    _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp).", metavar="NAME[:TYPE]"),
+    _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it).", metavar="COLUMN"),
+    _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", _READ.on_duplicate_id, "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
     _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts and titles longer than this many characters (flagged input_truncated, title_truncated)."),
 )
 #: Language detection.
 DETECTION = (
-    _opt("detector", DetectorName, "--detector", DetectorName(_DETECT.engine), "Language detection engine: the ensemble (langdetect + fastText, lingua for hard cases) or one engine alone."),
+    _opt("detector", DetectorName, "--detector", _DETECT.engine, "Language detection engine: the ensemble (langdetect + fastText, lingua for hard cases) or one engine alone."),
     _opt("min_lang_score", float, "--min-lang-score", _DETECT.min_score, "Below this detector confidence the language is `und`."),
     _opt("min_lang_chars", int, "--min-lang-chars", _DETECT.min_chars, "Texts with fewer letters than this are `und` (too short to tell)."),
 )
 #: What to produce and which models may produce it: a `models plan` line is a `run` line minus the outputs.
 ROUTING = (
-    _opt("to", str, "--to", ",".join(_RUN.to), "Target languages, comma-separated ISO 639-1 codes."),
-    _opt("translate", str, "--translate", ",".join(_RUN.translate), "Fields to translate, comma-separated: summary, title, text."),
-    _opt("summary_model", str | None, "--summary-model", _RUN.summary_model, "Force one summarization model (Hub id or local folder) for every language; default: routed per language (XL-Sum mT5 for its 45 languages, else a pivot through English)."),
-    _opt("translation_model", str | None, "--translation-model", _RUN.translation_model, "Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100)."),
+    _opt("to", str, "--to", ",".join(_RUN.to), "Target languages, comma-separated ISO 639-1 codes.", metavar="LANGS"),
+    _opt("translate", str, "--translate", ",".join(_RUN.translate), "Fields to translate, comma-separated: summary, title, text.", metavar="FIELDS"),
+    _opt("summary_model", str | None, "--summary-model", _RUN.summary_model, "Force one summarization model (Hub id or local folder) for every language; default: routed per language "
+         f"(XL-Sum mT5 for its {len(default_summarizer().languages)} languages, else a pivot through English).", metavar="MODEL"),
+    _opt("translation_model", str | None, "--translation-model", _RUN.translation_model, "Force one translation model (Hub id or local folder: Marian, M2M100, mBART-50, NLLB, T5); default: routed per pair (opus-mt, then opus-mt-mul-en, then M2M100).", metavar="MODEL"),
     Shared("registry", RegistryFile, None),
     _opt("allow_noncommercial", bool, "--allow-noncommercial", _RUN.allow_noncommercial, "Let routing use non-commercial models such as NLLB."),
 )
@@ -128,19 +113,19 @@ GENERATION = (
     _opt("translation_max_new_tokens", int, "--translation-max-new-tokens", _TRANSLATION.max_new_tokens, "Cap on tokens per translated sentence (the limit is proportional to the sentence)."),
     _opt("batch_size", int, "--batch-size", _SUMMARY.batch_size, "Most inputs per model call."),
     _opt("max_batch_tokens", int, "--max-batch-tokens", _SUMMARY.max_batch_tokens, "Most padded input tokens per model call."),
-    _opt("long_input", LongInput, "--long-input", LongInput(_RUN.long_input), "Articles over the model's input limit: chunk (map-reduce) or truncate."),
-    _opt("device", Device, "--device", Device(_RUN.device), "Where models run."),
-    _opt("backend", Backend, "--backend", Backend(_RUN.backend), "Inference engine: auto (CTranslate2 on CPU when installed, else torch), torch (transformers) or ct2 (CTranslate2); a model CTranslate2 cannot convert runs on torch."),
-    _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models)."),
+    _opt("long_input", LongInput, "--long-input", _RUN.long_input, "Articles over the model's input limit: chunk (map-reduce) or truncate."),
+    _opt("device", Device, "--device", _RUN.device, "Where models run."),
+    _opt("backend", Backend, "--backend", _RUN.backend, "Inference engine: auto (CTranslate2 on CPU when installed, else torch), torch (transformers) or ct2 (CTranslate2); a model CTranslate2 cannot convert runs on torch."),
+    _opt("compute_type", str | None, "--compute-type", _RUN.compute_type, "CTranslate2 compute type: default int8 on CPU; int8_bfloat16 on GPU (int8_float16 without bf16, never float16 for T5-family models).", metavar="TYPE"),
     _opt("max_loaded_models", int | None, "--max-loaded-models", _RUN.max_loaded_models, "Most models kept in memory at once (least recently used dropped); default: as many as --model-memory holds."),
     _opt("model_memory", float | None, "--model-memory", _RUN.model_memory, "GiB of model weights kept loaded across shards (least recently used dropped past it); default: half the free RAM, or 80% of the free GPU memory."),
-    _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family)."),
+    _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family).", metavar="NAME|FILE"),
     _opt("min_logprob", float, "--min-logprob", _RUN.min_logprob, "Flag outputs low_confidence below this mean log-probability per generated token, in nats (-inf: never)."),
 )
 
 #: Object storage (`s3://`, `gs://`, `az://`, any fsspec URL) for inputs and --out.
 STORAGE = (
-    _opt("storage_option", list[str] | None, "--storage-option", None, "KEY=VALUE for object storage URLs (repeatable), e.g. aws_endpoint_url=http://host:9000 or aws_region=eu-west-1; credentials come from the standard environment and config files when not given."),
+    _opt("storage_option", list[str] | None, "--storage-option", None, "KEY=VALUE for object storage URLs (repeatable), e.g. aws_endpoint_url=http://host:9000 or aws_region=eu-west-1; credentials come from the standard environment and config files when not given.", metavar="KEY=VALUE"),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,7 +168,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
     return ReadOptions(
         id_col=values["id_col"], text_col=values["text_col"], title_col=values["title_col"],
         lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
-        on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
+        on_duplicate_id=dup if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
         follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
         extract=Extract(values.get("extract", _READ.extract)),
@@ -192,7 +177,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
 
 def detect_options(values: Mapping[str, Any], *, verify_lang: bool = _DETECT.verify_lang) -> DetectOptions:
     """`DetectOptions` from the DETECTION values."""
-    return DetectOptions(engine=values["detector"].value, min_score=values["min_lang_score"],
+    return DetectOptions(engine=values["detector"], min_score=values["min_lang_score"],
                          min_chars=values["min_lang_chars"], verify_lang=verify_lang)
 
 
@@ -209,8 +194,8 @@ def run_options(values: Mapping[str, Any], **run: Any) -> RunOptions:
                                repetition_penalty=values["repetition_penalty"], **batching),
             "translation": replace(_TRANSLATION, max_new_tokens=values["translation_max_new_tokens"],
                                    num_beams=values["translation_beams"], **batching),
-            "long_input": values["long_input"].value, "device": values["device"].value,
-            "backend": values["backend"].value, "compute_type": values["compute_type"],
+            "long_input": values["long_input"], "device": values["device"],
+            "backend": values["backend"], "compute_type": values["compute_type"],
             "max_loaded_models": values["max_loaded_models"], "model_memory": values["model_memory"],
             "prompt": values["prompt"], "min_logprob": values["min_logprob"],
         }

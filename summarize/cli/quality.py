@@ -13,17 +13,14 @@ from typing import Annotated
 import typer
 
 from ..errors import SummarizeError
+from .common import Command, LogFormat, fail, say, setup_logging
+from .params import LogFormatOpt, Quiet, Verbose
 
 OutDir = Annotated[
     Path,
     typer.Argument(help="Output folder of `summarize run` (holds run.json).", exists=True, file_okay=False, dir_okay=True, metavar="OUT",
                    show_default=False),
 ]
-
-
-def _fail(exc: SummarizeError) -> typer.Exit:
-    typer.echo(f"summarize: error: {exc}", err=True)
-    return typer.Exit(exc.exit_code)
 
 
 def eval_command(
@@ -46,6 +43,9 @@ def eval_command(
         typer.Option("--parquet", dir_okay=False, show_default=False,
                      help="Where to write the per-article scores. [default: OUT/eval.parquet]"),
     ] = None,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Score a run's summaries and translations against references, per language and overall.
 
@@ -53,6 +53,7 @@ def eval_command(
     BLEU with sacrebleu and a tokenizer suited to each language; counts of outputs scored and missing.
     Writes per-article scores to OUT/eval.parquet and the table to OUT/eval.json (shown by `summarize report`).
     """
+    setup_logging(verbose, quiet, log_format)
     try:
         from ..quality.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
         from ..quality.evaluate import evaluate, format_table, result_json
@@ -61,10 +62,11 @@ def eval_command(
         result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
         target, _ = write_eval(result, parquet or out / "eval.parquet", run_id)
     except SummarizeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     data = {"run_id": run_id, **result_json(result)}
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else format_table(result))
-    typer.echo(f"summarize: per-article scores in {target}", err=True)
+    if not quiet:
+        say(f"per-article scores in {target}", out=str(target))
 
 
 def report_command(
@@ -76,6 +78,9 @@ def report_command(
                      help="Scores to show: eval.json / `summarize eval --json` output, or an eval.parquet. "
                           "[default: OUT/eval.json when it exists]"),
     ] = None,
+    log_format: LogFormatOpt = LogFormat.text,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Write one self-contained HTML page (no network needed) that shows a run at a glance.
 
@@ -83,16 +88,18 @@ def report_command(
     summary length and confidence per language, durations and throughput, models and licences, and the
     eval scores when given.
     """
+    setup_logging(verbose, quiet, log_format)
     try:
         from ..quality.report import write_report
 
         path = write_report(out, html, eval_file)
     except SummarizeError as exc:
-        raise _fail(exc) from None
-    typer.echo(f"summarize: report in {path}", err=True)
+        raise fail(exc) from None
+    if not quiet:
+        say(f"report in {path}", out=str(path))
 
 
 def register(app: typer.Typer) -> None:
     """Add the `eval` and `report` commands to the main `summarize` app."""
-    app.command("eval")(eval_command)
-    app.command("report")(report_command)
+    app.command("eval", cls=Command)(eval_command)
+    app.command("report", cls=Command)(report_command)

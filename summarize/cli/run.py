@@ -6,15 +6,26 @@ Heavy libraries (torch, transformers, Polars, tqdm) are imported inside the comm
 
 from __future__ import annotations
 
-from enum import Enum
+import logging
+from dataclasses import replace
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from ..errors import SummarizeError
-from ..options import DetectOptions, ReadOptions, RunOptions
-from .common import LogFormat, Progress, fail, pipe_closed, say, setup_logging, split_list
-from .models import preflight_downloads
+from ..errors import SummarizeError, UsageError
+from ..options import (
+    OUTPUT_NEUTRAL,
+    OUTPUT_NEUTRAL_GENERATION,
+    DetectOptions,
+    EngineName,
+    ReadOptions,
+    RunOptions,
+    TableFormat,
+    WriteOptions,
+)
+from .common import LogFormat, Progress, fail, json_logs, pipe_closed, say, setup_logging, split_list
+from .models import ask_download, tell_download
 from .params import (
     COLUMNS,
     DETECTION,
@@ -25,6 +36,7 @@ from .params import (
     ConfigOpt,
     Inputs,
     LogFormatOpt,
+    OptionalInputs,
     Quiet,
     Verbose,
     detect_options,
@@ -35,42 +47,35 @@ from .params import (
 )
 
 
-class EngineName(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-class TableFormat(str, Enum):
-    parquet = "parquet"
-    delta = "delta"
-
-
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     tables = "tables"
     wide = "wide"
 
 
 _DETECT = DetectOptions()
 _RUN = RunOptions()
+_WRITE = WriteOptions()
+log = logging.getLogger(__name__)
 
 
 @takes(ROUTING, GENERATION, COLUMNS, READING, DETECTION, STORAGE)
 def run(
-    inputs: Inputs,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
+    ctx: typer.Context,
+    out: Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Output folder (articles/, translations/, segments/, rejects/, run.json, _summarize/), or - to stream article rows as JSONL on stdout.", show_default=False)],
+    inputs: OptionalInputs = None,
     max_errors: Annotated[int | None, typer.Option("--max-errors", help="Stop after this many failed or rejected records.")] = _RUN.max_errors,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Articles processed and written together (bounds memory).")] = _RUN.shard_size,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an output folder written by summarize (other folders are refused; only our files are deleted).")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (same inputs and options): skip articles already written.")] = False,
-    append: Annotated[bool, typer.Option("--append", help="Add this run to the dataset in --out (same schema; a new kept column is added as nullable); earlier runs stay.")] = False,
-    allow_duplicate_batch: Annotated[bool, typer.Option("--allow-duplicate-batch", help="With --append: accept an input the dataset already holds (same content).")] = False,
-    upsert: Annotated[bool, typer.Option("--upsert", help="With --table-format delta: append, replacing the rows of every article already there (same id) in all tables.")] = False,
-    table_format: Annotated[TableFormat, typer.Option("--table-format", help="parquet: Parquet part files; delta: each table a Delta Lake table (shards committed as transactions).")] = TableFormat.parquet,
-    partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (UTC date of published_at), or lang,date; unknown values go to lang=und / date=unknown.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an output folder written by summarize (other folders are refused; only our files are deleted).")] = _WRITE.overwrite,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out: skip articles already written. Without INPUT..., the inputs and options recorded in --out/run.json are used; given ones must match them.")] = _WRITE.resume,
+    append: Annotated[bool, typer.Option("--append", help="Add this run to the dataset in --out (same schema; a new kept column is added as nullable); earlier runs stay.")] = _WRITE.append,
+    allow_duplicate_batch: Annotated[bool, typer.Option("--allow-duplicate-batch", help="With --append: accept an input the dataset already holds (same content).")] = _WRITE.allow_duplicate_batch,
+    upsert: Annotated[bool, typer.Option("--upsert", help="With --table-format delta: append, replacing the rows of every article already there (same id) in all tables.")] = _WRITE.upsert,
+    table_format: Annotated[TableFormat, typer.Option("--table-format", help="parquet: Parquet part files; delta: each table a Delta Lake table (shards committed as transactions).")] = _WRITE.table_format,
+    partition_by: Annotated[str | None, typer.Option("--partition-by", metavar="KEYS", help="Hive-style partition folders: lang, date (UTC date of published_at), or lang,date; unknown values go to lang=und / date=unknown.")] = None,
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
     engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: a pool of Ray actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
     # The Ray engine's own defaults (engines/ray.py imports Ray, so they are not read from there).
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", metavar="ADDRESS", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
@@ -93,17 +98,19 @@ def run(
     try:
         options = run_options(shared, max_errors=max_errors, shard_size=shard_size, verify_lang=verify_lang)
         ropts = read_options(shared)
+        write = WriteOptions(overwrite=overwrite, resume=resume, append=append, upsert=upsert,
+                             allow_duplicate_batch=allow_duplicate_batch, table_format=table_format,
+                             partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
         from .. import io, validate
 
         io.configure_storage(storage_options(shared))
-
-        validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
-                            partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
-        io.check_inputs(inputs)  # before anything reads them (a named pipe would block the pre-flight)
+        if not inputs:
+            if not resume:
+                raise UsageError("give the input files (INPUT...); only --resume takes them from the run in --out")
+            inputs, options, ropts, write = _recorded(ctx, out, options, ropts, write)
         if dry_run:
+            validate.before_run(options, None)
             raise typer.Exit(_dry_run(inputs, options, ropts))
-        if ray_address is None:  # a cluster resolves its models itself
-            preflight_downloads(inputs, options, ropts, quiet=quiet, yes=yes)
         eng = None
         if engine == EngineName.ray:
             import logging
@@ -113,10 +120,9 @@ def run(
             eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
                             address=ray_address, wait_s=ray_wait,
                             log_level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
-        info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
-                                  partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng,
-                                  mode={"append": append, "allow_duplicate_batch": allow_duplicate_batch,
-                                        "upsert": upsert, "table_format": table_format.value})
+        info = _run_with_progress(inputs, out, options, ropts, write, quiet=quiet, engine=eng,
+                                  fetch=ray_address is None,  # a cluster resolves its models itself
+                                  confirm=None if yes else ask_download)
     except SummarizeError as exc:
         raise fail(exc) from None
     except BrokenPipeError:
@@ -132,16 +138,49 @@ def run(
     raise typer.Exit(info.exit_code)
 
 
-def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, *, overwrite: bool,
-                       resume: bool, quiet: bool, partition_by: tuple[str, ...], wide: bool, engine: Any = None,
-                       mode: dict[str, Any] | None = None) -> Any:
+# Flags that never change what a run writes: `--resume` without inputs takes them from the
+# command line, everything else from the run it continues.
+_RUN_CONTROL = frozenset({
+    "max_errors", "shard_size", "resume", "engine", "ray_address", "ray_wait", "workers", "gpus_per_worker", "cpus_per_worker",
+    "yes", "dry_run", "config", "log_format", "quiet", "verbose", "storage_option",
+    *OUTPUT_NEUTRAL, *OUTPUT_NEUTRAL_GENERATION,
+})  # fmt: skip
+
+
+def _recorded(ctx: typer.Context, out: str, options: RunOptions, ropts: ReadOptions,
+              write: WriteOptions) -> tuple[list[str], RunOptions, ReadOptions, WriteOptions]:
+    """`--resume` without inputs: the inputs, options and write options recorded in `out/run.json`.
+
+    Flags given that change the output (not only how fast or where the run works) are taken as
+    given and compared with the run's by `summarize.run`, which refuses a difference as it does
+    for a full command line."""
+    from ..api import recorded_run
+
+    rec = recorded_run(out)
+    # Typer vendors its own Click, so the source is told by name; a config file's value counts as given.
+    given = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
+    changing = sorted(given - _RUN_CONTROL - {"out", "inputs"})
+    if changing:
+        log.info("--resume: the inputs come from %s/run.json; options given (%s) must match the run's",
+                 out, ", ".join(changing))
+        return rec.inputs, options, ropts, write
+    neutral = {k: getattr(options, k) for k in OUTPUT_NEUTRAL if k in given}
+    gen = {k: getattr(options.summary, k) for k in OUTPUT_NEUTRAL_GENERATION if k in given}
+    merged = replace(rec.options, **neutral,
+                     summary=replace(rec.options.summary, **gen), translation=replace(rec.options.translation, **gen))
+    return rec.inputs, merged, rec.read_options, replace(rec.write, resume=True)
+
+
+def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, write: WriteOptions, *,
+                       quiet: bool, engine: Any = None, fetch: bool = True, confirm: Any = None) -> Any:
     from ..api import run as run_api
     from ..io import count_records
 
     bar = Progress(count_records(inputs), quiet=quiet)
     try:
-        return run_api(inputs, out, options, ropts, overwrite=overwrite, resume=resume, progress=bar.update,
-                       partition_by=partition_by, wide=wide, engine=engine, **(mode or {}))
+        return run_api(inputs, out, options, ropts, write=write, progress=bar.update, engine=engine, fetch=fetch,
+                       confirm=confirm, notify=None if quiet else tell_download,
+                       fetch_progress=not quiet and not json_logs())
     finally:
         bar.close()
 
@@ -169,7 +208,7 @@ def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> int:
 @takes(COLUMNS, DETECTION)
 def detect(
     inputs: Inputs,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", metavar="FILE", help="Output .parquet file, or - for JSONL on stdout.", show_default=False)],
     config: ConfigOpt = None,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
@@ -212,7 +251,7 @@ def schema(
 
 @takes(STORAGE)
 def compact(
-    out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", show_default=False)],
+    out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", metavar="OUT", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,

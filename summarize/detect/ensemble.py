@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ..errors import UsageError
 from ..models import langcodes
+from ..options import DetectorName, choice
 from .engines import (
     _FLOOR,
     UND,
@@ -231,7 +232,6 @@ class _EnsembleEngine:
 
 _ENGINE_LOCK = threading.Lock()
 _ENGINES: dict[str, Engine] = {}
-ENGINE_NAMES = ("ensemble", "langdetect", "fasttext", "lingua")
 
 
 def _build(name: str) -> Engine:
@@ -253,8 +253,7 @@ def _build(name: str) -> Engine:
 
 def _engine(name: str) -> Engine:
     """Build each engine once per process: loading langdetect's 55 profiles takes half a second."""
-    if name not in ENGINE_NAMES:
-        raise UsageError(f"--detector must be one of {', '.join(ENGINE_NAMES)}, not {name!r}")
+    name = choice(DetectorName, name, "--detector").value
     with _ENGINE_LOCK:
         found = _ENGINES.get(name)
     if found is None:

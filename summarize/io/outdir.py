@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError, UsageError
+from ..errors import OutputError
+from ..options import TableFormat, output_neutral
 from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .folder import list_folder
@@ -107,6 +108,9 @@ def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             diffs.append(f"input {y['name']} differs in content from the run's input {i} ({x['name']})")
     oa, ob = old.get("options", {}), new.get("options", {})
     for key in sorted(set(oa) | set(ob)):
+        # A field stored by a run made before it was known not to change the output is no difference.
+        if key not in ob and output_neutral(key, oa[key]):
+            continue
         if oa.get(key) != ob.get(key):
             diffs.append(f"option {key}: {oa.get(key)!r} then, {ob.get(key)!r} now")
     return diffs
@@ -222,28 +226,6 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
             "rerun with the same inputs and options, or use --overwrite to replace it"
         )
     return OutputPlan(out, "resume", True, ds)
-
-
-TABLE_FORMATS = ("parquet", "delta")
-
-
-def check_write_mode(out: str, *, append: bool, resume: bool, overwrite: bool, upsert: bool, table_format: str,
-                     allow_duplicate: bool) -> None:
-    """Flags of `--append`/`--upsert`/`--table-format` that exclude each other (UsageError, exit 2)."""
-    if table_format not in TABLE_FORMATS:
-        raise UsageError(f"--table-format takes {' or '.join(TABLE_FORMATS)}; not {table_format}")
-    if upsert and table_format != "delta":
-        raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
-                         "each article as docs/datasets.md shows)")
-    if allow_duplicate and not (append or upsert):
-        raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
-    for flag, given in (("--append", append), ("--upsert", upsert)):
-        if given and overwrite:
-            raise UsageError(f"{flag} and --overwrite exclude each other")
-        if given and out == STDIN:
-            raise UsageError(f"{flag} needs an output folder; --out - streams rows to stdout")
-    if table_format == "delta" and out == STDIN:
-        raise UsageError("--table-format delta needs an output folder; --out - streams rows to stdout")
 
 
 def _runs(out: Path) -> list[dict[str, Any]]:
@@ -411,7 +393,7 @@ class Dataset:
             elif plan.action == "resume":
                 ds = plan.dataset or {}
                 runs = batch_runs(out, ident) if ds.get("batches") else None
-                existing = committed_state(out, runs) if table_format == "parquet" else Existing({}, set(), set(), [])
+                existing = committed_state(out, runs) if table_format == TableFormat.parquet else Existing({}, set(), set(), [])
                 if existing.removed:
                     log.warning("removed %d incomplete part files of an interrupted run", len(existing.removed))
                 old = [i["name"] for i in (plan.dataset or {}).get("identity", {}).get("inputs", [])]

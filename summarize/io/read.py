@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from ..errors import UnsupportedLanguageError, UsageError
 from ..models import langcodes
-from ..options import Extract, ReadOptions
+from ..options import Extract, OnDuplicate, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from . import jsonl
@@ -111,10 +111,10 @@ class _Builder:
             return Reject(self.source, line, f"id must be a string or a number, got {type(rid).__name__}", raw[:RAW_LIMIT])
         else:
             rid = str(int(rid)) if isinstance(rid, float) and rid.is_integer() else str(rid)
-        if rid in self.seen_ids and o.on_duplicate_id != "all":
+        if rid in self.seen_ids and o.on_duplicate_id != OnDuplicate.all:
             where = self.seen_ids[rid]
             return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; --on-duplicate-id {o.on_duplicate_id})",
-                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id == "error")
+                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id == OnDuplicate.error)
         self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None

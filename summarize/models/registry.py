@@ -177,7 +177,7 @@ class Registry:
         self, lang: str, *, allow_noncommercial: bool = False, force_model: str | None = None
     ) -> Route:
         """Route a summary of text in `lang`, written in `lang`. `force_model` bypasses routing;
-        else the first usable summarizer that reads `lang` (the XL-Sum model for its 45
+        else the first usable summarizer that reads `lang` (the XL-Sum model for its
         languages); else a pivot: translate into English, summarize with the `english_pivot`
         model, translate the summary back. Non-commercial models marked `allowed_by_default`
         (XL-Sum) are used without `allow_noncommercial`; the flag also governs the pivot's

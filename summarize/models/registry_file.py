@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..options import Task
 from . import langcodes
 
-SUMMARIZATION = "summarization"
-TRANSLATION = "translation"
-TASKS = (SUMMARIZATION, TRANSLATION)
+SUMMARIZATION = Task.summarization
+TRANSLATION = Task.translation
+TASKS = tuple(Task)
 IDENTITY_FAMILY = "identity"
 AUTO_FAMILY = "auto"
 ENGLISH = "en"
@@ -143,6 +144,18 @@ class _Spec:
 @cache
 def shipped() -> _Spec:
     return read(SHIPPED)
+
+
+@cache
+def default_summarizer() -> ModelInfo:
+    """The shipped registry's default summarizer, read without the translation pair tables, so that
+    help text can quote its language count at once (`summarize --help` loads no registry)."""
+    with SHIPPED.open("rb") as fh:
+        doc = tomllib.load(fh)
+    for i, entry in enumerate(doc.get(SUMMARIZATION, []), 1):
+        if entry.get("default"):
+            return _model(entry, SUMMARIZATION, f"{SHIPPED}: [[summarization]] entry {i}")
+    raise UsageError(f"{SHIPPED}: no [[summarization]] entry is the default")
 
 
 def read(path: Path) -> _Spec:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any, Protocol
 
 from ..detect.detector import EMPTY, NO_LETTERS
@@ -243,9 +244,10 @@ class RoutePlan:
 
 def plan_inputs(
     inputs: Sequence[str], options: RunOptions, read_options: ReadOptions | None = None,
-    *, registry: Registry | None = None, detector: _Detects | None = None,
+    *, registry: Registry | None = None, detector: _Detects | None = None, limit: int | None = None,
 ) -> RoutePlan:
-    """Read and detect every input record as `run` does with these options, and plan the routes.
+    """Read and detect every input record as `run` does with these options, and plan the routes;
+    with `limit`, only the first `limit` records of each input (a sample: `preflight`).
 
     Streams: only counts per language are kept, however large the inputs. Raises UsageError for a
     missing input or column, or an invalid registry file, as `run` would before loading a model.
@@ -261,9 +263,22 @@ def plan_inputs(
     det = detector or make_detector(options.detect)
     rejected = 0
 
+    def records() -> Iterator[Article | Reject]:
+        if limit is None:
+            yield from io.read_records(names, ropts)
+            return
+        for name in names:  # each input's first records; the reader is closed after them
+            reader = io.read_records([name], ropts)
+            try:
+                yield from islice(reader, limit)
+            finally:
+                close = getattr(reader, "close", None)  # a generator: its file is closed now, not at collection
+                if close is not None:
+                    close()
+
     def jobs() -> Iterator[Job]:
         nonlocal rejected
-        for rec in io.read_records(names, ropts):
+        for rec in records():
             if isinstance(rec, Reject):
                 rejected += 1
             else:

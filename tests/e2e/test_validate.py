@@ -10,7 +10,7 @@ import pytest
 
 from summarize import validate
 from summarize.errors import ModelError, UsageError
-from summarize.options import RunOptions
+from summarize.options import RunOptions, WriteOptions
 from tests.conftest import invoke, sample_articles, write_jsonl
 
 
@@ -108,7 +108,7 @@ def test_dry_run_exits_2_when_a_pair_is_unserved(inp: Path) -> None:
 
 def test_before_run_checks_options_it_is_given(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="exclude each other"):
-        validate.before_run(RunOptions(), str(tmp_path), overwrite=True, resume=True)
+        validate.before_run(RunOptions(), str(tmp_path), WriteOptions(overwrite=True, resume=True))
     with pytest.raises(ModelError, match="no such folder"):
         validate.before_run(RunOptions(translation_model="~/no/such/model"), None)
     validate.before_run(RunOptions(to=("en", "fr")), str(tmp_path))

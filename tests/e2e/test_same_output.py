@@ -1,0 +1,106 @@
+"""The refactor of options, validation and the pre-flight does not change what a run writes.
+
+`golden/tiny-run.json` holds every row of every table of one run of `samples/articles.jsonl` with
+the tiny models, made by the code without that refactor (main at 4db1e85, whose tables were the
+same as those of 4aa1f32, before the refactor began, but for the page columns issue 25 added) with
+`python -m tests.e2e.test_same_output OUT.json`. The test makes the same run with the code of
+now and compares the tables row by row and value by value, apart from what differs between any
+two runs (run ids, write times, durations). Rebuild the file only on purpose, for a change that
+is meant to change the output, and say so in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "golden" / "tiny-run.json"
+TABLES = ("articles", "translations", "segments", "rejects")
+# What differs between two runs of the same job: ids and times of the run, time spent.
+VOLATILE = frozenset({"run_id", "processed_at", "duration_ms"})
+
+
+def command(tiny: dict[str, Path], out: Path) -> list[str]:
+    """A run over every sample language: summaries and title translations into two languages,
+    with the tiny summarizer and translator forced (no routing, nothing to download)."""
+    return [
+        "run", str(ROOT / "samples" / "articles.jsonl"), "--out", str(out), "--to", "en,fr",
+        "--translate", "summary,title", "--summary-model", str(tiny["t5"]),
+        "--translation-model", str(tiny["m2m100"]), "--max-new-tokens", "10", "--beams", "2",
+        "--translation-beams", "1", "--translation-max-new-tokens", "16", "--shard-size", "5", "--quiet",
+    ]
+
+
+def _plain(value: Any, where: dict[str, str]) -> Any:
+    """A cell as JSON keeps it: floats rounded to what survives any platform's formatting, the
+    checkout's and the tiny models' folders as placeholders."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 5)
+    if isinstance(value, str):
+        for path, mark in where.items():
+            value = value.replace(path, mark)
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, where) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def tables(out: Path, tiny: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    """Every table of a run as sorted rows without the volatile columns."""
+    where = {str(tiny["t5"].parent): "<tiny>", str(ROOT): "<root>"}
+    import pyarrow.dataset as ds
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name in TABLES:
+        folder = out / name
+        if not folder.exists():
+            found[name] = []
+            continue
+        rows = ds.dataset(folder, format="parquet", partitioning="hive").to_table().to_pylist()
+        clean = [{k: _plain(v, where) for k, v in sorted(r.items()) if k not in VOLATILE} for r in rows]
+        found[name] = sorted(clean, key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+    return found
+
+
+def make(tiny: dict[str, Path], out: Path) -> dict[str, list[dict[str, Any]]]:
+    from tests.conftest import invoke
+
+    res = invoke(command(tiny, out))
+    assert res.exit_code == 0, res.output
+    return tables(out, tiny)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_tables_are_the_golden_tables(tiny: dict[str, Path], tmp_path: Path) -> None:
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    got = json.loads(json.dumps(make(tiny, tmp_path / "out"), ensure_ascii=False))
+    for name in TABLES:
+        assert len(got[name]) == len(want[name]), name
+        for i, (g, w) in enumerate(zip(got[name], want[name], strict=True)):
+            assert g == w, f"{name} row {i}: {sorted(k for k in set(g) | set(w) if g.get(k) != w.get(k))}"
+    assert sum(len(v) for v in want.values()) > 50  # the file holds a real run, not an empty one
+
+
+if __name__ == "__main__":  # make the golden file: python -m tests.e2e.test_same_output OUT.json
+    import torch
+
+    from summarize.testing.tiny import build_tiny_models
+
+    torch.set_num_threads(1)  # as the test's `one_torch_thread` fixture holds it
+    setattr(torch, "set_num_threads", lambda n: None)  # noqa: B010
+    models = build_tiny_models(Path(os.environ.get("SUMMARIZE_TINY_DIR") or tempfile.mkdtemp()))
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = make(models, Path(tmp) / "out")
+    Path(sys.argv[1]).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
