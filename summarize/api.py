@@ -50,6 +50,7 @@ class RunInfo:
     interrupted: str | None = None
     resumed: int = 0
     duplicates: int = 0
+    dataset_counts: dict[str, int] = field(default_factory=dict)  # the whole dataset's articles by status
     load_seconds: float = 0.0
     first_shard_seconds: float | None = None
 
@@ -253,6 +254,8 @@ def run(
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
+    # Tables are keyed by article id: the batch's duplicate ids are settled before any model loads.
+    scan = io.prepare(names, read_options, keyed=not to_stdout)
     out_dir = io.as_path(str(out))
     ohash = options.output_hash()
     run_id = io.new_run_id()
@@ -264,6 +267,9 @@ def run(
                                 "table_format": table_format}
         plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident,
                             declared=io.declared(kept, partition_by), **mode)
+        if plan.action == "append" and scan is not None:
+            io.check_new_ids(out_dir, scan, table_format, upsert=upsert)
+    hashes = {i["name"]: i["blake2b"] for i in ident.get("inputs", []) if i.get("blake2b")}
     eng = engine or LocalEngine(pipeline or Pipeline(options))
     info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
@@ -280,13 +286,14 @@ def run(
             if table_format == "delta":
                 from .io.delta import DeltaWriter
 
-                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=upsert,
+                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes, upsert=upsert,
                                     batch=io.batch_runs(out_dir, ident) if resume else set())
                 if dataset.existing is not None:
                     dataset.existing = delta.committed(dataset.existing)
                 writer = delta
             else:
-                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
+                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes,
+                                      batch=io.batch_runs(out_dir, ident) if resume else set())
                 bind = getattr(eng, "bind_writer", None)
                 if bind is not None:  # the engine's workers write the parts; this process only commits them
                     writer = bind(writer)
@@ -304,7 +311,11 @@ def run(
         if dataset is None:
             info.counts, info.languages = dict(status), dict(langs)
             return
-        info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
+        # This batch's articles (a resumed batch: with those its earlier runs wrote); the dataset's
+        # totals apart, labelled as such.
+        batch = io.batch_runs(out_dir, ident) | {run_id} if existing else None
+        info.counts, info.languages = io.totals(out_dir, batch) if existing else (dict(status), dict(langs))
+        info.dataset_counts = io.totals(out_dir)[0] if writer.commits or existing else {}
         info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
         info.load_seconds = round(sum(m.get("load_seconds", 0.0) for m in eng.models_used.values()), 3)
         doc = {
@@ -324,7 +335,8 @@ def run(
     rolled_back = False
     try:
         with _Signals() as signals:
-            records = skip_done(io.read_records(names, read_options, stdin=stdin), existing, prior)
+            records = skip_done(io.read_records(names, read_options, stdin=stdin, keyed=not to_stdout,
+                                                superseded=scan.superseded() if scan else frozenset()), existing, prior)
             ahead = _Ahead(shards(records, options.shard_size))
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 if dataset is not None:

@@ -39,7 +39,9 @@ class ReadOptions:
             means `published` when the input has it.
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
-            rejects, not an error), `error` rejects them as errors.
+            rejects, not an error), `last` drops earlier ones (the last version in the batch
+            wins: for correction feeds), `error` rejects them as errors. A dataset's tables
+            are keyed by article id, so `all` with a duplicate is refused for a table output.
         max_chars: Longer texts are cut to this many characters (flag `input_truncated`), so
             one runaway record cannot stall a batch.
     """
@@ -77,8 +79,8 @@ class ReadOptions:
         object.__setattr__(self, "keep_types", tuple(sorted(types.items())))
         if self.max_chars < 1:
             raise UsageError("--max-chars must be >= 1")
-        if self.on_duplicate_id not in ("all", "first", "error"):
-            raise UsageError(f"--on-duplicate-id must be all, first or error, not {self.on_duplicate_id!r}")
+        if self.on_duplicate_id not in ("all", "first", "last", "error"):
+            raise UsageError(f"--on-duplicate-id must be all, first, last or error, not {self.on_duplicate_id!r}")
         if not self.text_col:
             raise UsageError("--text-col must name a column")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 # Article status values.
 OK = "ok"
@@ -262,6 +262,7 @@ TABLES: dict[str, Table] = {
                 _c("line", "i64", "1-based line or row number in `source`."),
                 _c("error", "str", "Why the record could not be read."),
                 _c("raw", "str", "The record as read, truncated to 1,000 characters."),
+                _c("input_hash", "str", "BLAKE2b of the input's content (as in the run manifest's `identity.inputs`; `-` for stdin): with `source` and `line` the table's key, so a replayed batch replaces its rejects."),
                 _RUN_ID,
                 _PROCESSED_AT,
             ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
+from .keys import IdScan, check_new_ids, prepare
 from .outdir import (
     Dataset,
     Existing,
@@ -55,6 +56,7 @@ __all__ = [
     "TEXT_SUFFIXES",
     "Dataset",
     "Existing",
+    "IdScan",
     "JsonlWriter",
     "Kept",
     "Plan",
@@ -65,6 +67,7 @@ __all__ = [
     "batch_runs",
     "check_columns",
     "check_inputs",
+    "check_new_ids",
     "check_out",
     "check_write_mode",
     "commit_parts",
@@ -78,6 +81,7 @@ __all__ = [
     "new_run_id",
     "parse_timestamp",
     "partition_lang",
+    "prepare",
     "read_manifest",
     "read_records",
     "read_table",

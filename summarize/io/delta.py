@@ -37,15 +37,11 @@ from ..errors import OutputError, UsageError
 from ..schema import ArticleResult, Reject
 from . import files
 from .files import is_delta
+from .keys import CHILDREN, KEYS
 from .outdir import Existing
 from .tables import arrow_table, article_rows, reject_rows
 from .write import COMMITS, TableWriter, commit_parts
 
-KEYS = {
-    "articles": ("id",),
-    "translations": ("id", "field", "target_lang"),
-    "segments": ("id", "field", "target_lang", "para_index", "seg_index"),
-}
 ORDER = ("rejects", "segments", "translations", "articles")  # articles last: its commit completes a shard
 
 
@@ -99,8 +95,13 @@ class DeltaWriter(TableWriter):
         cols = [PARTITIONS[p][0][table] for p in self.partition_by if table in PARTITIONS[p][0]]
         return cols or None
 
-    def _commit(self, table: str, data: Any, version: int) -> bool:
-        """One shard into one table, unless the table already holds it; True when committed."""
+    def _commit(self, table: str, data: Any, version: int, ids: Sequence[str]) -> bool:
+        """One shard into one table, unless the table already holds it; True when committed.
+
+        With `upsert`, the shard replaces every row of its articles (`ids`): rows matched on the
+        table's key are updated, new ones inserted, and a child row of one of those articles that
+        this shard no longer has is deleted, also when the shard has no row for the table at all
+        (a corrected article that is now skipped, or has fewer fields or targets)."""
         from deltalake import CommitProperties, Transaction, write_deltalake
 
         aid = app_id(self.run_id, table)
@@ -108,38 +109,65 @@ class DeltaWriter(TableWriter):
         if dt_ is not None and (dt_.transaction_version(aid) or 0) >= version:
             return False  # a replayed shard: its rows are there already
         props = CommitProperties(app_transactions=[Transaction(aid, version)],
-                                 custom_metadata={"run_id": self.run_id, "shard": str(version - 1), "tool": "summarize"})
-        if dt_ is None or not self.upsert or table == "rejects":
+                                 custom_metadata=self.commit_metadata(table, version - 1))
+        replacing = self.upsert and dt_ is not None and (table != "rejects" or data.num_rows)
+        if not replacing:
+            if not data.num_rows:
+                return False
             write_deltalake(self.uri(table), data, mode="append", schema_mode="merge", commit_properties=props,
-                            partition_by=self._partitions(table), storage_options=self.storage_options)
-        else:
-            keys = KEYS[table]
-            merge = dt_.merge(data, " AND ".join(f"t.{k} = s.{k}" for k in keys), source_alias="s", target_alias="t",
-                              merge_schema=True, commit_properties=props)
-            merge = merge.when_matched_update_all().when_not_matched_insert_all()
-            if table != "articles":
-                # rows of a corrected article that the new run no longer produces
-                ids = sorted(set(data.column("id").to_pylist()))
-                merge = merge.when_not_matched_by_source_delete(f"t.id IN ({', '.join(map(_sql, ids))})")
-            merge.execute()
+                            partition_by=self._partitions(table), storage_options=self.storage_options,
+                            **self._describe(table, dt_ is None))
+            return True
+        if table in CHILDREN and not data.num_rows:
+            if not ids:
+                return False
+            dt_.delete(f"id IN ({', '.join(map(_sql, ids))})", commit_properties=props)
+            return True
+        keys = KEYS[table]
+        merge = dt_.merge(data, " AND ".join(f"t.{k} = s.{k}" for k in keys), source_alias="s", target_alias="t",
+                          merge_schema=True, commit_properties=props)
+        merge = merge.when_matched_update_all().when_not_matched_insert_all()
+        if table in CHILDREN:
+            merge = merge.when_not_matched_by_source_delete(f"t.id IN ({', '.join(map(_sql, ids))})")
+        merge.execute()
         return True
+
+    def commit_metadata(self, table: str, shard: int | None = None) -> dict[str, str]:
+        """What each commit says about itself (read back with `DeltaTable.history()`)."""
+        from .. import __version__
+        from ..schema import SCHEMA_VERSION
+
+        return {"run_id": self.run_id, "tool": "summarize", "tool_version": __version__,
+                "schema_version": SCHEMA_VERSION, "table": table,
+                **({"shard": str(shard)} if shard is not None else {})}
+
+    def _describe(self, table: str, new: bool) -> dict[str, Any]:
+        """A new table's name and description (in its metadata action), from the declared schema."""
+        from ..schema import TABLES
+
+        if not new:
+            return {}
+        return {"name": table, "description": f"summarize {table}: {TABLES[table].description}"}
 
     def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
         """Commit one shard to every table (articles last), then write its commit marker."""
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
-        rows["rejects"] = reject_rows(rejects, self.run_id, now)
+        rows["rejects"] = reject_rows(rejects, self.run_id, now, self.input_hashes)
         version = self.shard + 1
+        ids = sorted({r["id"] for r in rows["articles"]})
         parts = []
         try:
             for t in ORDER:
-                if not rows[t]:
+                if not rows[t] and not (self.upsert and ids and t in CHILDREN):
                     continue
                 data = arrow_table(t, [{k: v for k, v in r.items() if k != "_date"} for r in rows[t]],
                                    self.kept if t == "articles" else ())
-                self._commit(t, data, version)
-                self.versions[t] = self._table(t).version()
-                parts.append({"table": t, "rows": len(rows[t]), "delta_version": self.versions[t]})
+                self._commit(t, data, version, ids)
+                table = self._table(t)
+                if table is not None:
+                    self.versions[t] = table.version()
+            parts = [{"table": t, "rows": len(rows[t]), "delta_version": v} for t, v in self.versions.items()]
             commit_parts(self.out_dir, f"{self.run_id}-{self.shard:05d}", self.run_id, parts)
         except OSError as exc:
             raise OutputError(f"cannot write {self.out_dir}: {exc.strerror or exc}; rerun with --resume") from exc
@@ -150,12 +178,14 @@ class DeltaWriter(TableWriter):
 
     def finish(self) -> None:
         """Create every table this run left missing (empty, with its schema), so it reads."""
-        from deltalake import write_deltalake
+        from deltalake import CommitProperties, write_deltalake
 
         for t in ORDER:
             if self._table(t) is None:
                 write_deltalake(self.uri(t), arrow_table(t, [], self.kept if t == "articles" else ()), mode="append",
-                                partition_by=self._partitions(t), storage_options=self.storage_options)
+                                partition_by=self._partitions(t), storage_options=self.storage_options,
+                                commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)),
+                                **self._describe(t, True))
             self.versions[t] = self._table(t).version()
 
     def committed(self, existing: Existing) -> Existing:

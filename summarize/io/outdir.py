@@ -28,7 +28,7 @@ from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .lock import Lock, describe, holder_of, is_stale
 from .read import STDIN
-from .write import COMMITS, PART_PREFIX
+from .write import COMMITS, PART_PREFIX, STAGED, publish
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def _replace(out: Path) -> None:
             files.remove_tree(out / t)
             continue
         for f in files.files_under(out / t):
-            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
+            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name or f.name.endswith(STAGED):
                 files.remove(f)
         files.remove_empty_dirs(out / t)
     for name in ("run.json", "wide.parquet"):
@@ -335,19 +335,11 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
     """
     import polars as pl
 
+    removed = settle(out)
     committed: dict[str, list[Path]] = {t: [] for t in TABLES}
-    listed: set[Path] = set()
     for m in live_markers(out):
         for part in m.get("parts", []):
-            p = out / part["path"]
-            listed.add(p)
-            committed.setdefault(part.get("table", ""), []).append(p)
-    removed: list[str] = []
-    for t in TABLES:
-        for f in files.files_under(out / t):
-            if (f.suffix == ".parquet" and f.name.startswith(PART_PREFIX) and f not in listed) or ".tmp-" in f.name:
-                files.remove(f)
-                removed.append(f.relative_to(out).as_posix())
+            committed.setdefault(part.get("table", ""), []).append(out / part["path"])
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
@@ -364,6 +356,47 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
             df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
+
+
+def drop_superseded(out: Path) -> None:
+    """Delete superseded markers' part files (unless a live marker lists them) and the markers."""
+    every = markers(out)
+    live = {m["_name"] for m in live_markers(out)}
+    listed = {p["path"] for m in every if m["_name"] in live for p in m.get("parts", [])}
+    for m in every:
+        if m["_name"] in live:
+            continue
+        for p in m.get("parts", []):
+            if p["path"] not in listed:
+                _remove_part(out, p["path"])
+        files.remove(out / COMMITS / f"{m['_name']}.json")
+
+
+def uncommitted(out: Path) -> list[Path]:
+    """Files in a Parquet dataset's table folders that no live marker accounts for: parts no
+    marker lists, staged parts (hidden), and temporary files of an interrupted write."""
+    listed = {out / p["path"] for m in live_markers(out) for p in m.get("parts", [])}
+    found = []
+    for t in TABLES:
+        for f in files.files_under(out / t):
+            ours = (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or f.name.endswith(STAGED)
+            if (ours and f not in listed) or ".tmp-" in f.name:
+                found.append(f)
+    return found
+
+
+def settle(out: Path) -> list[str]:
+    """Finish what an interrupted writer left in a Parquet dataset (under the lock): superseded
+    markers and their parts go, committed parts still under their staging names are renamed
+    into place, and every uncommitted file is deleted; the deleted files' paths."""
+    drop_superseded(out)
+    for m in live_markers(out):
+        publish(out, m.get("parts", []))
+    removed = []
+    for f in uncommitted(out):
+        files.remove(f)
+        removed.append(f.relative_to(out).as_posix())
+    return removed
 
 
 @dataclass

@@ -318,9 +318,20 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
     return rows
 
 
-def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetime) -> list[dict[str, Any]]:
+def input_hash(source: str, hashes: Mapping[str, str]) -> str:
+    """The content hash of the input `source` came from (`hashes`: input name -> BLAKE2b; a
+    file of a folder input belongs to the folder); `-` when unknown (stdin)."""
+    for name, value in hashes.items():
+        if source == name or source.startswith(name.rstrip("/") + "/"):
+            return value
+    return "-"
+
+
+def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetime,
+                hashes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Rows of `rejects/` for a shard."""
-    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "run_id": run_id,
+    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw,
+             "input_hash": input_hash(r.source, hashes or {}), "run_id": run_id,
              "processed_at": processed_at} for r in rejects]
 
 
