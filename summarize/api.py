@@ -257,6 +257,8 @@ def run(
     # Tables are keyed by article id: the batch's duplicate ids are settled before any model loads.
     scan = io.prepare(names, read_options, keyed=not to_stdout)
     out_dir = io.as_path(str(out))
+    if not to_stdout and (append or upsert or resume):
+        kept = io.adopt_kept(kept, io.kept_types(out_dir))
     ohash = options.output_hash()
     run_id = io.new_run_id()
     ident: dict[str, Any] = {}

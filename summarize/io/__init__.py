@@ -21,6 +21,7 @@ from .outdir import (
     check_write_mode,
     committed_state,
     identity,
+    kept_types,
     read_manifest,
 )
 from .read import (
@@ -33,7 +34,7 @@ from .read import (
     count_records,
     read_records,
 )
-from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang, read_table
+from .tables import Kept, adopt_kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang, read_table
 from .write import (
     COMMITS,
     JsonlWriter,
@@ -61,6 +62,7 @@ __all__ = [
     "Kept",
     "Plan",
     "RunWriter",
+    "adopt_kept",
     "arrow_table",
     "as_path",
     "atomic_write_bytes",
@@ -78,6 +80,7 @@ __all__ = [
     "file_metadata",
     "identity",
     "kept_columns",
+    "kept_types",
     "new_run_id",
     "parse_timestamp",
     "partition_lang",

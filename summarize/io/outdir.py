@@ -253,10 +253,21 @@ def check_append(out: Path, ds: dict[str, Any], ident: dict[str, Any], declared:
         raise OutputError(f"--out {out} is partitioned by {ds.get('partition_by') or 'nothing'}; this run by "
                           f"{declared.get('partition_by') or 'nothing'}: --append needs the same --partition-by")
     old = {k["name"]: k["type"] for k in ds.get("kept", [])}
-    for k in declared.get("kept", []):
-        if k["name"] in old and old[k["name"]] != k["type"]:
-            raise OutputError(f"--out {out}: kept column {k['name']} is {old[k['name']]} in the dataset, {k['type']} "
+    new = {k["name"]: k["type"] for k in declared.get("kept", [])}
+    for name, typ in new.items():
+        if name in old and old[name] != typ:
+            raise OutputError(f"--out {out}: kept column {name} is {old[name]} in the dataset, {typ} "
                               "in this run; give it the same type (--keep-col NAME:TYPE)")
+    if table_format == "parquet" and set(old) != set(new):
+        # Parquet files carry their own schema, and readers disagree on files whose columns
+        # differ (pyarrow takes the first file's, Polars refuses the others): one schema per
+        # dataset. A Delta log records a schema change, so every Delta reader sees the same.
+        added, dropped = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+        what = "; ".join(s for s in (f"adds {', '.join(added)}" if added else "",
+                                     f"drops {', '.join(dropped)}" if dropped else "") if s)
+        raise OutputError(f"--out {out}: this run's kept columns differ from the dataset's ({what}); a Parquet "
+                          f"dataset keeps one schema: give --keep-col {' '.join(old) or '(none)'} as before, or "
+                          "write to a Delta dataset (--table-format delta), whose log records schema changes")
     if allow_duplicate:
         return
     held = {(i["size"], i["blake2b"]): (r.get("run_id"), i["name"]) for r in _runs(out) if r.get("run_id") != me
@@ -397,6 +408,33 @@ def settle(out: Path) -> list[str]:
         files.remove(f)
         removed.append(f.relative_to(out).as_posix())
     return removed
+
+
+def kept_types(out: Path) -> dict[str, Any]:
+    """The Arrow types of the kept columns a dataset holds (empty when there is none yet)."""
+    ds = _ours(out) if files.exists(out) else None
+    names = [k["name"] for k in (ds or {}).get("kept", [])]
+    if not names or (ds or {}).get("legacy"):
+        return {}
+    schema = None
+    if ds and ds.get("table_format") == "delta":
+        if files.is_delta(out / "articles"):
+            from deltalake import DeltaTable
+
+            from .delta import delta_options
+
+            opts = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
+            schema = DeltaTable(files.uri(out / "articles"), storage_options=opts).to_pyarrow_dataset().schema
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts = [out / p["path"] for m in live_markers(out) for p in m.get("parts", []) if p.get("table") == "articles"]
+        if parts:
+            schema = pq.read_schema(pa.BufferReader(parts[0].read_bytes()) if files.is_remote(out) else parts[0])
+    if schema is None:
+        return {}
+    return {n: schema.field(n).type for n in names if n in schema.names}
 
 
 @dataclass

@@ -49,6 +49,7 @@ class Kept:
     name: str
     type: Any  # pyarrow.DataType
     given: str | None = None  # the TYPE of `--keep-col NAME:TYPE`, if any
+    guessed: bool = False  # no input told the type (JSONL, CSV, an all-null Parquet column): string by default
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "type": str(self.type)}
@@ -101,12 +102,20 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
             kept.append(Kept(name, arrow_type(KEEP_TYPES[given[name]]), given[name]))
             continue
         t = found.get(name)
-        if t is None or pa.types.is_null(t) or pa.types.is_large_string(t):
+        guessed = t is None or pa.types.is_null(t)
+        if guessed or pa.types.is_large_string(t):
             t = pa.string()
         elif pa.types.is_large_binary(t):
             t = pa.binary()
-        kept.append(Kept(name, t))
+        kept.append(Kept(name, t, guessed=guessed))
     return tuple(kept)
+
+
+def adopt_kept(kept: Sequence[Kept], dataset: Mapping[str, Any]) -> tuple[Kept, ...]:
+    """The kept columns with a guessed type (nothing in this run's input tells it) given the type
+    the dataset already holds them as (`dataset`: name -> Arrow type), so an append whose column
+    happens to be all null, or comes from JSONL, fits an `int64` column written earlier."""
+    return tuple(Kept(k.name, dataset[k.name], k.given) if k.guessed and k.name in dataset else k for k in kept)
 
 
 def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
