@@ -11,7 +11,7 @@ import typer
 
 from .. import __version__
 from ..errors import UsageError
-from . import models, quality, run
+from . import check, models, quality, run
 
 app = typer.Typer(
     name="summarize",
@@ -24,6 +24,7 @@ app.command("run")(run.run)
 app.command("detect")(run.detect)
 app.command("schema")(run.schema)
 app.command("compact")(run.compact)
+app.command("check")(check.check)
 quality.register(app)
 app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
 
