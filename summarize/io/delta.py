@@ -181,6 +181,13 @@ class DeltaWriter(TableWriter):
         from deltalake import CommitProperties, write_deltalake
 
         for t in ORDER:
+            table = self._table(t)
+            if table is not None and self.commits > 1:
+                # One shard, one file per partition: merged at the end so a batch adds few active
+                # files (the shards' files stay on disk, for time travel, until `compact` vacuums).
+                from deltalake import CommitProperties as Props
+
+                table.optimize.compact(commit_properties=Props(custom_metadata=self.commit_metadata(t)))
             if self._table(t) is None:
                 write_deltalake(self.uri(t), arrow_table(t, [], self.kept if t == "articles" else ()), mode="append",
                                 partition_by=self._partitions(t), storage_options=self.storage_options,
@@ -218,6 +225,34 @@ class DeltaWriter(TableWriter):
                 {"line": pl.Int64} if "line" in columns else {})
         frame = pl.scan_delta(self.uri(table), storage_options=self.storage_options)
         return frame.filter(pl.col("run_id").is_in(sorted(self.batch))).select(columns).collect()
+
+
+def consistent_versions(out: Any) -> dict[str, int]:
+    """Each table's version as of the newest shard committed to all of them: read the tables at
+    these versions and every article has all its translations and segments (a reader of the
+    latest versions may catch a shard between its tables' commits). A commit marker is written
+    only after the shard's last table commit, and records every table's version then."""
+    from .outdir import live_markers
+
+    found: dict[str, int] = {}
+    for m in live_markers(out):
+        for p in m.get("parts", []):
+            if p.get("delta_version") is not None:
+                found[p["table"]] = max(found.get(p["table"], -1), int(p["delta_version"]))
+    return found
+
+
+def read_consistent(out: Any, table: str, storage_options: dict[str, str] | None = None) -> Any:
+    """One table as a Polars frame at its `consistent_versions` version."""
+    import polars as pl
+
+    from .files import as_path
+
+    folder = as_path(str(out))
+    version = consistent_versions(folder).get(table)
+    if storage_options is None and files.is_remote(folder):
+        storage_options = delta_options(files.storage_options(), files.uri(folder))
+    return pl.scan_delta(files.uri(folder / table), version=version, storage_options=storage_options).collect()
 
 
 def delta_options(options: dict[str, str] | None, url: str) -> dict[str, str]:

@@ -110,6 +110,13 @@ def test_a_delta_append_of_held_ids_is_refused_and_tables_say_who_wrote_them(
     assert run(b0, out, [], fast_args, "--to", "en", "--translate", "summary").exit_code == 0
     res = run(b1, out, [], fast_args, "--to", "en", "--translate", "summary", "--append")
     assert res.exit_code == 2 and "'a0'" in res.output and "--upsert" in res.output, res.output
+    # one consistent version set from the commit markers: the same rows as the latest versions here
+    from summarize.io.delta import consistent_versions, read_consistent
+
+    versions = consistent_versions(io.as_path(out))
+    assert {"articles", "translations", "segments"} <= set(versions)
+    assert sorted(read_consistent(out, "articles")["id"].to_list()) == ["a0", "a1"]
+    assert read_consistent(out, "translations").height == table(out, "translations", None).height
     run_id = json.loads((Path(out) / "run.json").read_text())["run_id"]
     for t in ("articles", "translations", "segments", "rejects"):
         dt = DeltaTable(f"{out}/{t}")
