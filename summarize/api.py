@@ -20,15 +20,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from . import __version__, io
+from . import io
+from .engines.local import Engine, LocalEngine
 from .errors import UsageError
+from .models.routing import detection_of
 from .options import ReadOptions, RunOptions
 from .pipeline import Pipeline
-from .routing import detection_of
-from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
+from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -126,35 +128,6 @@ def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterat
         yield {"id": rec.id, "lang": d.lang, "lang_score": d.score,
                "lang_mix": [{"lang": lang, "share": share} for lang, share in d.mix], "detector": d.detector,
                "status": "ok", "error": d.reason if d.lang == "und" else None}
-
-
-class Engine(Protocol):
-    """Turns shards of articles into results, in order; the local engine or Ray.
-
-    Everything else about a run (reading, resume, writing, signals, the manifest) is shared, so
-    both engines write the same tables with the same guarantees.
-    """
-
-    models_used: dict[str, dict[str, Any]]
-
-    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
-        """Results for each shard, in input order, with the shard's rejects passed through."""
-        ...
-
-
-class LocalEngine:
-    """This process: one `Pipeline`, shard after shard."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    @property
-    def models_used(self) -> dict[str, dict[str, Any]]:
-        return self.pipeline.models_used
-
-    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
-        for arts, rejects in shards:
-            yield (self.pipeline.process(arts) if arts else []), rejects
 
 
 class _Ahead:
@@ -294,8 +267,7 @@ def run(
                     dataset.existing = delta.committed(dataset.existing)
                 writer = delta
             else:
-                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes,
-                                      batch=io.batch_runs(out_dir, ident) if resume else set())
+                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes)
                 bind = getattr(eng, "bind_writer", None)
                 if bind is not None:  # the engine's workers write the parts; this process only commits them
                     writer = bind(writer)
@@ -379,6 +351,8 @@ def run(
             try:
                 if not to_stdout and not failed and info.interrupted is None:
                     writer.finish()
+                    if table_format == "parquet":  # few files per batch, whatever the shard size
+                        io.merge_batch(out_dir, run_id, io.batch_runs(out_dir, ident) | {run_id}, meta)
                 state = "failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done"
                 manifest(state, latest=True)
             finally:

@@ -18,13 +18,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from . import routing
 from .align import ArticleState, Translated, identity_translation
 from .backends import Generator, ModelPool
-from .detect import Detector, make_detector, verify
+from .detect.detector import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
+from .models import routing
+from .models.registry import Registry
 from .options import RunOptions
-from .registry import Registry
 from .schema import OK, SKIPPED, Article, ArticleResult, Detection, TranslationResult
 from .summarizer import Summarizer
 from .translator import Request, Translator, translation_error

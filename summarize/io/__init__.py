@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
-from .keys import IdScan, check_new_ids, prepare
+from .keys import IdScan, check_new_ids, kept_types, prepare
+from .merge import merge_batch
 from .outdir import (
     Dataset,
     Existing,
-    Plan,
+    OutputPlan,
     batch_runs,
     check_out,
     check_write_mode,
     committed_state,
     identity,
-    kept_types,
     read_manifest,
 )
 from .read import (
@@ -60,7 +60,7 @@ __all__ = [
     "IdScan",
     "JsonlWriter",
     "Kept",
-    "Plan",
+    "OutputPlan",
     "RunWriter",
     "adopt_kept",
     "arrow_table",
@@ -81,6 +81,7 @@ __all__ = [
     "identity",
     "kept_columns",
     "kept_types",
+    "merge_batch",
     "new_run_id",
     "parse_timestamp",
     "partition_lang",

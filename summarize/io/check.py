@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import OutputError
-from ..schema import TABLES
+from ..schema import CHILDREN, KEYS, TABLES
 from . import files
 from .files import AnyPath
-from .keys import CHILDREN, KEYS, duplicate_keys
+from .keys import duplicate_keys
 from .outdir import RUNS, _ours, _runs, batch_runs, book, live_markers, markers, read_manifest, uncommitted
 from .write import COMMITS, staged
 

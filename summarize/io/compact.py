@@ -23,9 +23,7 @@ disk before and after.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import OutputError
 from ..schema import TABLES
@@ -33,10 +31,9 @@ from . import files
 from .delta import delta_options
 from .files import AnyPath, is_delta
 from .lock import Lock
+from .merge import TARGET_BYTES, merge_parts
 from .outdir import _ours, book, drop_superseded, live_markers
-from .write import ROWS_PER_FILE, commit_parts, file_metadata, publish, staged, write_parquet
 
-TARGET_BYTES = 128 * 2**20
 VACUUM_HOURS = 168
 
 
@@ -108,55 +105,3 @@ def _compact_delta(out: AnyPath, target_bytes: int, vacuum_hours: float) -> dict
         gone = table.vacuum(retention_hours=int(vacuum_hours), dry_run=False, enforce_retention_duration=False)
         removed[t] = len(gone)
     return removed
-
-
-def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterable[str] | None = None,
-                metadata: dict[str, str] | None = None, target_bytes: int = TARGET_BYTES,
-                rows_per_file: int = ROWS_PER_FILE) -> bool:
-    """Merge the parts of the live markers (of `runs` only, when given) folder by folder, as one
-    compaction commit named `name` (new parts `part-<tag>-<n>.parquet`, with `metadata`);
-    False when no folder had two parts to merge."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    wanted = None if runs is None else set(runs)
-    chosen = sorted((m for m in live_markers(out) if wanted is None or m.get("run_id") in wanted),
-                    key=lambda m: m["_name"])
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for m in chosen:
-        for p in m.get("parts", []):
-            groups.setdefault((p["table"], p["path"].rsplit("/", 1)[0]), []).append(p)
-    new_parts: list[dict[str, Any]] = []
-    merged: set[str] = set()
-    for (table, _), parts in sorted(groups.items()):
-        if len(parts) < 2:
-            continue
-        folder = (out / parts[0]["path"]).parent
-        data = pa.concat_tables([pq.read_table(_source(out / p["path"])) for p in parts], promote_options="default")
-        chunks = max(1, -(-sum(p.get("bytes", 0) for p in parts) // target_bytes), -(-data.num_rows // rows_per_file))
-        step = -(-data.num_rows // chunks) or 1
-        for n, start in enumerate(range(0, max(data.num_rows, 1), step)):
-            path = folder / f"part-{tag}-{n:05d}.parquet"
-            meta = {**(metadata or file_metadata(run_id, table)), "table": table}
-            size = write_parquet(data.slice(start, step), staged(path), meta)
-            new_parts.append({"path": path.relative_to(out).as_posix(), "table": table,
-                              "rows": min(step, data.num_rows - start), "bytes": size})
-        merged.update(p["path"] for p in parts)
-    if not new_parts:
-        return False
-    # The marker lists the new parts plus the chosen markers' parts left as they were (a folder
-    # with one part), so it alone stands for the markers it supersedes.
-    new_parts += [p for m in chosen for p in m.get("parts", []) if p["path"] not in merged]
-    if not commit_parts(out, name, run_id, new_parts, supersedes=[m["_name"] for m in chosen]):
-        raise OutputError(f"compact: marker {name} exists already")
-    publish(out, new_parts)
-    drop_superseded(out)
-    return True
-
-
-def _source(path: AnyPath) -> Any:
-    import pyarrow as pa
-
-    if not files.exists(path):
-        path = staged(path)  # a part committed but not yet renamed
-    return pa.BufferReader(path.read_bytes()) if files.is_remote(path) else path

@@ -21,7 +21,7 @@ the AWS_* environment. There a commit is safe without a locking provider and wit
 `AWS_S3_ALLOW_UNSAFE_RENAME`: deltalake 1.x writes each log entry as a conditional PUT
 (`If-None-Match: *`; `aws_conditional_put=etag` is set as well, so a change of library default
 cannot turn commits into overwrites), so a commit that lost a race is retried at the next version
-instead of overwriting (tests/test_storage_backends.py pins this against SeaweedFS). Our own
+instead of overwriting (tests/storage/test_storage_backends.py pins this against SeaweedFS). Our own
 dataset lock already keeps one writer per dataset, and with Ray the driver alone commits; the
 conditional PUT also protects the tables from writers that do not take it.
 """
@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OutputError, UsageError
-from ..schema import ArticleResult, Reject
+from ..schema import CHILDREN, KEYS, ArticleResult, Reject
 from . import files
 from .files import is_delta
-from .keys import CHILDREN, KEYS
 from .outdir import Existing
 from .tables import arrow_table, article_rows, reject_rows
 from .write import COMMITS, TableWriter, commit_parts
@@ -134,7 +133,7 @@ class DeltaWriter(TableWriter):
 
     def commit_metadata(self, table: str, shard: int | None = None) -> dict[str, str]:
         """What each commit says about itself (read back with `DeltaTable.history()`)."""
-        from .. import __version__
+        from ..version import __version__
         from ..schema import SCHEMA_VERSION
 
         return {"run_id": self.run_id, "tool": "summarize", "tool_version": __version__,

@@ -19,18 +19,12 @@ from typing import Any
 
 from ..errors import OutputError, UsageError
 from ..options import ReadOptions
-from ..schema import Article
+from ..schema import KEYS, Article
 from . import files
+from .delta import delta_options
 from .files import AnyPath
+from .outdir import _ours, live_markers
 from .read import STDIN, read_records
-
-KEYS: dict[str, tuple[str, ...]] = {
-    "articles": ("id",),
-    "translations": ("id", "field", "target_lang"),
-    "segments": ("id", "field", "target_lang", "seg_index"),
-    "rejects": ("source", "line", "input_hash"),
-}
-CHILDREN = ("translations", "segments")
 
 
 @dataclass(frozen=True)
@@ -89,8 +83,6 @@ def dataset_ids(out: AnyPath, table_format: str) -> set[str]:
         from .tables import read_delta
 
         return set(read_delta(out / "articles").get_column("id").to_list())
-    from .outdir import live_markers
-
     found: set[str] = set()
     for m in live_markers(out):
         for p in m.get("parts", []):
@@ -134,3 +126,29 @@ def prepare(inputs: Sequence[str], options: ReadOptions, *, keyed: bool) -> IdSc
     if keyed:
         check_batch(scan, options)
     return scan
+
+
+def kept_types(out: AnyPath) -> dict[str, Any]:
+    """The Arrow types of the kept columns a dataset holds (empty when there is none yet)."""
+    ds = _ours(out) if files.exists(out) else None
+    names = [k["name"] for k in (ds or {}).get("kept", [])]
+    if not names or (ds or {}).get("legacy"):
+        return {}
+    schema = None
+    if ds and ds.get("table_format") == "delta":
+        if files.is_delta(out / "articles"):
+            from deltalake import DeltaTable
+
+
+            opts = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
+            schema = DeltaTable(files.uri(out / "articles"), storage_options=opts).to_pyarrow_dataset().schema
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts = [out / p["path"] for m in live_markers(out) for p in m.get("parts", []) if p.get("table") == "articles"]
+        if parts:
+            schema = pq.read_schema(pa.BufferReader(parts[0].read_bytes()) if files.is_remote(out) else parts[0])
+    if schema is None:
+        return {}
+    return {n: schema.field(n).type for n in names if n in schema.names}

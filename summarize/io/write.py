@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .. import __version__
 from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
+from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
 from .read import STDIN
@@ -33,7 +33,6 @@ from .tables import Kept, arrow_table, article_rows, partition_columns, partitio
 COMMITS = f"{BOOKKEEPING}/commits"
 PART_PREFIX = "part-"
 STAGED = ".staged"
-ROWS_PER_FILE = 100_000  # a run's end merges its parts into files of at most this many rows
 
 
 def staged(path: AnyPath) -> AnyPath:
@@ -106,7 +105,6 @@ class RunWriter(TableWriter):
     shard: int = 0
     commits: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TABLES})
-    batch: set[str] = field(default_factory=set)  # earlier runs of the batch being resumed
 
     def __post_init__(self) -> None:
         bad = [p for p in self.partition_by if p not in PARTITIONS]
@@ -192,14 +190,7 @@ class RunWriter(TableWriter):
         self.commits += 1
 
     def finish(self) -> None:
-        """Merge the batch's parts into few files (at most one per table and partition folder per
-        `ROWS_PER_FILE` rows), then give every table folder at least one (empty, committed) part,
-        so it reads with its schema. The merge is one compaction commit (see `compact`): a kill
-        before it leaves the shard parts, as valid as before."""
-        from .compact import merge_parts
-
-        merge_parts(self.out_dir, f"{self.run_id}-final", self.run_id, tag=f"{self.run_id[-8:]}-final",
-                    runs={self.run_id, *self.batch}, metadata=self.metadata)
+        """Give every table folder at least one (empty, committed) part, so it reads with its schema."""
         parts = []
         for t in TABLES:
             if not any(files.files_under(self.out_dir / t, ".parquet")):
