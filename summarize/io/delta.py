@@ -133,8 +133,8 @@ class DeltaWriter(TableWriter):
 
     def commit_metadata(self, table: str, shard: int | None = None) -> dict[str, str]:
         """What each commit says about itself (read back with `DeltaTable.history()`)."""
-        from ..version import __version__
         from ..schema import SCHEMA_VERSION
+        from ..version import __version__
 
         return {"run_id": self.run_id, "tool": "summarize", "tool_version": __version__,
                 "schema_version": SCHEMA_VERSION, "table": table,
