@@ -56,11 +56,12 @@ def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
 
 
 def on_disk(out: AnyPath) -> tuple[dict[str, int], dict[str, int]]:
-    """Data files (`*.parquet`) and bytes (every file, a Delta log included) per table folder."""
+    """Data files (`*.parquet`, a Delta log's checkpoints not counted) and bytes (every file, a Delta
+    log included) per table folder."""
     count, size = {}, {}
     for t in TABLES:
         found = list(files.files_under(out / t))
-        count[t] = sum(1 for f in found if f.name.endswith(".parquet"))
+        count[t] = sum(1 for f in found if f.name.endswith(".parquet") and "/_delta_log/" not in str(f))
         size[t] = sum(files.size(f) for f in found)
     return count, size
 
