@@ -38,7 +38,7 @@ from ..schema import CHILDREN, KEYS, ArticleResult, Reject
 from . import files
 from .files import is_delta
 from .outdir import Existing
-from .tables import arrow_table, article_rows, reject_rows
+from .tables import arrow_table, article_rows, check_shard_keys, reject_rows
 from .write import COMMITS, TableWriter, commit_parts
 
 ORDER = ("rejects", "segments", "translations", "articles")  # articles last: its commit completes a shard
@@ -69,6 +69,7 @@ class DeltaWriter(TableWriter):
     commits: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in ORDER})
     versions: dict[str, int] = field(default_factory=dict)
+    seen_ids: set[str] = field(default_factory=set)  # article ids of this run's shards
 
     def __post_init__(self) -> None:
         if "date" in self.partition_by:
@@ -153,6 +154,7 @@ class DeltaWriter(TableWriter):
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
         rows["rejects"] = reject_rows(rejects, self.run_id, now, self.input_hashes)
+        check_shard_keys(rows, self.seen_ids)
         version = self.shard + 1
         ids = sorted({r["id"] for r in rows["articles"]})
         parts = []

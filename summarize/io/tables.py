@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UnsupportedLanguageError, UsageError
+from ..errors import OutputError, UnsupportedLanguageError, UsageError
 from ..models import langcodes
 from ..options import ReadOptions
-from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
+from ..schema import FILES, KEEP_TYPES, KEYS, PARTITIONS, TABLES, ArticleResult, Reject, Table
 from ..text import remove_invisible
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
 from .files import storage_options as storage_options_in_effect
@@ -325,6 +325,29 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
                     "logprob": s.logprob, "gen_tokens": s.gen_tokens,
                 })
     return rows
+
+
+def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: set[str] | None = None) -> None:
+    """The run's own check before a shard is committed: each table's key unique within the shard,
+    and (with `seen`, the article ids of the run's earlier shards, updated here) an article in one
+    shard only. The batch's ids were settled before any model loaded, so a violation is a bug:
+    OutputError, and nothing of the shard is committed."""
+    for table, table_rows in rows.items():
+        keys = KEYS.get(table)
+        if not keys:
+            continue
+        found: set[tuple[Any, ...]] = set()
+        for row in table_rows:
+            key = tuple(row.get(k) for k in keys)
+            if key in found:
+                raise OutputError(f"{table}: key ({', '.join(keys)}) = {key!r} twice in one shard; nothing of it was committed")
+            found.add(key)
+    if seen is not None:
+        ids = {r["id"] for r in rows.get("articles", ())}
+        twice = ids & seen
+        if twice:
+            raise OutputError(f"articles: id {sorted(twice)[0]!r} in two shards of one run; nothing of the second was committed")
+        seen |= ids
 
 
 def input_hash(source: str, hashes: Mapping[str, str]) -> str:

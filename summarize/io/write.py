@@ -28,7 +28,16 @@ from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
 from .read import STDIN
-from .tables import Kept, arrow_table, article_rows, partition_columns, partition_lang, read_table, reject_rows
+from .tables import (
+    Kept,
+    arrow_table,
+    article_rows,
+    check_shard_keys,
+    partition_columns,
+    partition_lang,
+    read_table,
+    reject_rows,
+)
 
 COMMITS = f"{BOOKKEEPING}/commits"
 PART_PREFIX = "part-"
@@ -163,6 +172,7 @@ class RunWriter(TableWriter):
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
         rows["rejects"] = reject_rows(rejects, self.run_id, now, self.input_hashes)
+        check_shard_keys(rows)
         parts = []
         try:
             for t in ("rejects", "translations", "segments", "articles"):
