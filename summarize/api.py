@@ -30,6 +30,7 @@ from .options import ReadOptions, RunOptions
 from .pipeline import Pipeline
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
+from .validate import check_lasting_output, check_partition_by
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,8 @@ def run(
     bad = [p for p in partition_by if p not in PARTITIONS]
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+    check_partition_by(partition_by)
+    check_lasting_output(str(out))
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
@@ -371,7 +374,10 @@ def output_options(options: RunOptions, read_options: ReadOptions, partition_by:
     for task in ("summary", "translation"):
         run[task].pop("batch_size", None)
         run[task].pop("max_batch_tokens", None)
-    return {"run": run, "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
+    read = dict(read_options.__dict__)
+    if not read["follow_symlinks"]:
+        del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
+    return {"run": run, "read": read, "partition_by": list(partition_by)}
 
 
 def _now() -> str:

@@ -37,13 +37,15 @@ class ReadOptions:
         keep_types: (name, type) of the kept columns given a type.
         published_col: Column holding the publication time (parsed into `published_at`); None
             means `published` when the input has it.
+        follow_symlinks: Read symbolic links in an input folder that lead out of it (by default
+            they are skipped, each with a reject row).
         strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `last` drops earlier ones (the last version in the batch
             wins: for correction feeds), `error` rejects them as errors. A dataset's tables
             are keyed by article id, so `all` with a duplicate is refused for a table output.
-        max_chars: Longer texts are cut to this many characters (flag `input_truncated`), so
-            one runaway record cannot stall a batch.
+        max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
+            `title_truncated`), so one runaway record cannot stall a batch.
     """
 
     id_col: str = "id"
@@ -56,6 +58,7 @@ class ReadOptions:
     max_chars: int = 100_000
     keep_types: tuple[tuple[str, str], ...] = ()
     published_col: str | None = None
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         names, types = [], dict(self.keep_types)
@@ -231,6 +234,8 @@ class RunOptions:
     min_logprob: float = DEFAULT_MIN_LOGPROB
 
     def __post_init__(self) -> None:
+        if not self.to:
+            raise UsageError("--to names no language (an empty list such as ',,'); give at least one code, e.g. --to en")
         for code in self.to:
             _check_lang(code, "--to")
         # `EN`, `pt-BR`, `zh_Hans`, `deu` name the same targets as `en`, `pt`, `zh`, `de` for routing

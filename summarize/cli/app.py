@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..errors import UsageError, environment_error
 from ..version import __version__
 from . import check, models, quality, run
 
@@ -90,6 +90,21 @@ def main() -> None:
     except UsageError as exc:
         say(str(exc), level="error", exit_code=2)
         sys.exit(2)
+    try:
+        _main(default_map)
+    except Exception as exc:
+        # The machine failed, not the code (a read-only or full disk, an unreachable object store):
+        # one sentence with exit 2, as for any other error the user must fix; a bug keeps its traceback.
+        err = environment_error(exc)
+        if err is None:
+            raise
+        say(str(err), level="error", exit_code=err.exit_code)
+        sys.exit(err.exit_code)
+
+
+def _main(default_map: dict[str, Any]) -> None:
+    from .common import _FORMAT, LogFormat, say
+
     if _FORMAT[0] != LogFormat.json:
         app(default_map=default_map)
         return

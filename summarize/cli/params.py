@@ -93,13 +93,14 @@ COLUMNS = (
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
     _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
     _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
+    _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
     _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp)."),
     _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it)."),
     _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", OnDuplicate(_READ.on_duplicate_id), "Duplicate ids: keep all (refused when writing tables, which are keyed by id), keep the first or the last version (the others go to rejects), or reject them as errors."),
-    _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts longer than this many characters (flagged input_truncated)."),
+    _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts and titles longer than this many characters (flagged input_truncated, title_truncated)."),
 )
 #: Language detection.
 DETECTION = (
@@ -184,6 +185,7 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
         on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
+        follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
     )
 
 

@@ -98,6 +98,7 @@ def run(
 
         validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
                             partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
+        io.check_inputs(inputs)  # before anything reads them (a named pipe would block the pre-flight)
         if dry_run:
             raise typer.Exit(_dry_run(inputs, options, ropts))
         if ray_address is None:  # a cluster resolves its models itself

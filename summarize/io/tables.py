@@ -24,6 +24,7 @@ from ..schema import FILES, KEEP_TYPES, KEYS, PARTITIONS, TABLES, ArticleResult,
 from ..text import remove_invisible
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
 from .files import storage_options as storage_options_in_effect
+from .jsonl import parse, read_lines
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -85,12 +86,9 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
         elif suffix in JSONL_SUFFIXES:
             seen: dict[str, None] = {}
             with p.open("rb") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict):
+                for line in read_lines(fh, inp):
+                    rec, why = parse(line.text) if line.text is not None else (None, "too long")
+                    if why is None and isinstance(rec, dict):
                         seen.update(dict.fromkeys(rec))
                         if all(k in seen for k in options.keep_cols):
                             break
@@ -125,6 +123,9 @@ def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
                          f"columns are: {', '.join(map(str, cols))}")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _as_str(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -142,13 +143,17 @@ def coerce_kept(value: Any, kept: Kept) -> tuple[Any, bool]:
     t = kept.type
     try:
         if pa.types.is_string(t):
-            return remove_invisible(_as_str(value))[0], True
+            # Kept verbatim, control and zero-width characters included: a kept column is the
+            # user's data, not article text to clean. Only lone surrogates (from a JSON `\ud800`)
+            # cannot be stored as UTF-8; they become U+FFFD.
+            return _LONE_SURROGATE.sub("\ufffd", _as_str(value)), True
         if pa.types.is_integer(t):
             if isinstance(value, bool):
                 return None, False
-            if isinstance(value, float):
-                return (int(value), True) if value.is_integer() else (None, False)
-            return int(str(value).strip()), True
+            number = (int(value) if value.is_integer() else None) if isinstance(value, float) else int(str(value).strip())
+            if number is None or not -(2**63) <= number < 2**63:
+                return None, False
+            return number, True
         if pa.types.is_floating(t):
             return (None, False) if isinstance(value, bool) else (float(value), True)
         if pa.types.is_boolean(t):

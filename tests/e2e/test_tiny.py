@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import summarize
-from summarize.testing import corpus as corpus_module
+from summarize.testing import spm_corpus as corpus_module
 from summarize.testing.spm_corpus import corpus_digest
 from summarize.testing.tiny import (
     BUILTIN_CORPUS,
