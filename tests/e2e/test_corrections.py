@@ -56,8 +56,7 @@ def test_duplicate_ids_are_refused_before_any_model_loads_unless_a_policy_settle
     out = tmp_path / "out"
     # a model folder without weights: the refusal comes before any model loads
     hollow = tmp_path / "hollow"
-    hollow.mkdir()
-    shutil.copy(Path(fast_args[1]) / "config.json", hollow / "config.json")
+    shutil.copytree(Path(fast_args[1]), hollow, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
     res = invoke(["run", str(inp), "--out", str(out), *FAST, "--summary-model", str(hollow), "--quiet"])
     assert res.exit_code == 2 and "'x'" in res.output and "--on-duplicate-id last" in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1 and not out.exists()
