@@ -56,6 +56,7 @@ class RunInfo:
     interrupted: str | None = None
     resumed: int = 0
     duplicates: int = 0
+    dataset_counts: dict[str, int] = field(default_factory=dict)  # the whole dataset's articles by status
     load_seconds: float = 0.0
     first_shard_seconds: float | None = None
 
@@ -256,7 +257,11 @@ def run(
     kept = io.kept_columns(names, read_options)
     partition_by = write.partition_by
     to_stdout = str(out) == io.STDIN
+    # Tables are keyed by article id: the batch's duplicate ids are settled before any model loads.
+    scan = io.prepare(names, read_options, keyed=not to_stdout)
     out_dir = io.as_path(str(out))
+    if not to_stdout and (write.adds or write.resume):
+        kept = io.adopt_kept(kept, io.kept_types(out_dir))
     ohash = options.output_hash()
     run_id = io.new_run_id()
     ident: dict[str, Any] = {}
@@ -267,6 +272,9 @@ def run(
                                 "table_format": write.table_format}
         plan = io.check_out(out_dir, overwrite=write.overwrite, resume=write.resume, ident=ident,
                             declared=io.declared(kept, partition_by), **mode)
+        if plan.action == "append" and scan is not None:
+            io.check_new_ids(out_dir, scan, write.table_format, upsert=write.upsert)
+    hashes = {i["name"]: i["blake2b"] for i in ident.get("inputs", []) if i.get("blake2b")}
     if fetch and pipeline is None:
         preflight.prepare(names, options, read_options, confirm=confirm, notify=notify, progress=fetch_progress)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
@@ -285,13 +293,13 @@ def run(
             if write.table_format == TableFormat.delta:
                 from .io.delta import DeltaWriter
 
-                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, upsert=write.upsert,
+                delta = DeltaWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes, upsert=write.upsert,
                                     batch=io.batch_runs(out_dir, ident) if write.resume else set())
                 if dataset.existing is not None:
                     dataset.existing = delta.committed(dataset.existing)
                 writer = delta
             else:
-                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by)
+                writer = io.RunWriter(out_dir, run_id, ohash, kept, meta, partition_by, hashes)
                 bind = getattr(eng, "bind_writer", None)
                 if bind is not None:  # the engine's workers write the parts; this process only commits them
                     writer = bind(writer)
@@ -309,7 +317,11 @@ def run(
         if dataset is None:
             info.counts, info.languages = dict(status), dict(langs)
             return
-        info.counts, info.languages = io.totals(out_dir) if existing else (dict(status), dict(langs))
+        # This batch's articles (a resumed batch: with those its earlier runs wrote); the dataset's
+        # totals apart, labelled as such.
+        batch = io.batch_runs(out_dir, ident) | {run_id} if existing else None
+        info.counts, info.languages = io.totals(out_dir, batch) if existing else (dict(status), dict(langs))
+        info.dataset_counts = io.totals(out_dir)[0] if writer.commits or existing else {}
         info.models = {**io.read_manifest(out_dir).get("models", {}), **eng.models_used} if existing else eng.models_used
         info.load_seconds = round(sum(m.get("load_seconds", 0.0) for m in eng.models_used.values()), 3)
         doc = {
@@ -330,7 +342,8 @@ def run(
     rolled_back = False
     try:
         with _Signals() as signals:
-            records = skip_done(io.read_records(names, read_options, stdin=stdin), existing, prior)
+            records = skip_done(io.read_records(names, read_options, stdin=stdin, keyed=not to_stdout,
+                                                superseded=scan.superseded() if scan else frozenset()), existing, prior)
             ahead = _Ahead(shards(records, options.shard_size))
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 if dataset is not None:
@@ -371,6 +384,8 @@ def run(
             try:
                 if not to_stdout and not failed and info.interrupted is None:
                     writer.finish()
+                    if write.table_format == TableFormat.parquet:  # few files per batch, whatever the shard size
+                        io.merge_batch(out_dir, run_id, io.batch_runs(out_dir, ident) | {run_id}, meta)
                 state = "failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done"
                 manifest(state, latest=True)
             finally:

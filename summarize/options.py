@@ -43,6 +43,7 @@ class OnDuplicate(StrEnum):
 
     all = "all"
     first = "first"
+    last = "last"
     error = "error"
 
 
@@ -134,7 +135,9 @@ class ReadOptions:
             removed lines kept; `all`: a page keeps every visible text; `none`: texts are
             taken as they are.
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
-            rejects, not an error), `error` rejects them as errors.
+            rejects, not an error), `last` drops earlier ones (the last version in the batch
+            wins: for correction feeds), `error` rejects them as errors. A dataset's tables
+            are keyed by article id, so `all` with a duplicate is refused for a table output.
         max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
             `title_truncated`), so one runaway record cannot stall a batch.
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "2.1"  # 2.1: articles gain author, site_name, url, removed
+SCHEMA_VERSION = "2.1"  # 2.1: articles gain author, site_name, url, removed; rejects gain input_hash
 
 # Article status values.
 OK = "ok"
@@ -275,6 +275,7 @@ TABLES: dict[str, Table] = {
                 _c("line", "i64", "1-based line or row number in `source`."),
                 _c("error", "str", "Why the record could not be read."),
                 _c("raw", "str", "The record as read, truncated to 1,000 characters."),
+                _c("input_hash", "str", "BLAKE2b of the input's content (as in the run manifest's `identity.inputs`; `-` for stdin): with `source` and `line` the table's key, so a replayed batch replaces its rejects."),
                 _RUN_ID,
                 _PROCESSED_AT,
             ),
@@ -412,3 +413,15 @@ def schema_dict() -> dict[str, Any]:
         "keep_types": {k: TYPE_NAMES[v] for k, v in KEEP_TYPES.items()},
         "bookkeeping": BOOKKEEPING,
     }
+
+#: Each table's key: unique in every dataset after any sequence of runs, appends, upserts, kills
+#: and resumes (`summarize check` tests it). `rejects` is keyed with the input's content hash, so
+#: a replayed batch replaces its rejects.
+KEYS: dict[str, tuple[str, ...]] = {
+    "articles": ("id",),
+    "translations": ("id", "field", "target_lang"),
+    "segments": ("id", "field", "target_lang", "seg_index"),
+    "rejects": ("source", "line", "input_hash"),
+}
+#: Tables whose rows belong to an article (by `id`, and to the version of it with the same `run_id`).
+CHILDREN = ("translations", "segments")

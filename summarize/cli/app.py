@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError, environment_error
 from ..version import __version__
-from . import extract, models, quality, run
+from . import check, extract, models, quality, run
 from .common import Command
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("detect", cls=Command)(run.detect)
 app.command("extract", cls=Command)(extract.extract)
 app.command("schema", cls=Command)(run.schema)
 app.command("compact", cls=Command)(run.compact)
+app.command("check", cls=Command)(check.check)
 quality.register(app)
 app.add_typer(models.models_app, name="models", help="List the model registry, plan which model does what for a job, fetch models for offline runs.")
 

@@ -131,9 +131,13 @@ def run(
     where = "stdout" if out == "-" else out
     extra = f", {info.resumed} already done" if info.resumed else ""
     stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
+    # The counts are this batch's; a dataset that holds more (earlier batches) says so apart.
+    if info.dataset_counts and info.dataset_counts != info.counts:
+        totals = ", ".join(f"{v} {k}" for k, v in sorted(info.dataset_counts.items()))
+        where = f"{where} (dataset totals: {totals})"
     if not quiet or info.exit_code:
-        say(f"{counts}, {info.rejected} rejected{extra}; output in {where}{stopped}",
-            counts=info.counts, rejected=info.rejected,
+        say(f"this batch: {counts}, {info.rejected} rejected{extra}; output in {where}{stopped}",
+            counts=info.counts, dataset_counts=info.dataset_counts, rejected=info.rejected,
             resumed=info.resumed, interrupted=info.interrupted, out=where, exit_code=info.exit_code)
     raise typer.Exit(info.exit_code)
 
@@ -253,23 +257,29 @@ def schema(
 def compact(
     out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", metavar="OUT", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
+    vacuum_hours: Annotated[float, typer.Option("--vacuum-hours", help="Delta: delete data files that no table version of the last this many hours needs (time travel further back stops working; 0 keeps only the latest version). The log is checkpointed and entries past the log retention are removed.")] = 168.0,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
     verbose: Verbose = False,
     **shared: Any,
 ) -> None:
-    """Merge a dataset's small files into larger ones (Delta: optimize and vacuum) and print the
-    file counts before and after. Holds the dataset's lock; the rows stay the same."""
+    """Merge a dataset's small files into larger ones (Delta: optimize, checkpoint and vacuum) and
+    print the files and bytes on disk before and after. Holds the dataset's lock; the rows stay the same."""
     setup_logging(verbose, quiet, log_format)
     try:
         from .. import io
         from ..io.compact import compact as compact_dataset
 
         io.configure_storage(storage_options(shared))
-        result = compact_dataset(io.as_path(out), target_mb * 2**20)
+        if vacuum_hours < 0:
+            raise UsageError("--vacuum-hours must be >= 0")
+        result = compact_dataset(io.as_path(out), target_mb * 2**20, vacuum_hours)
     except SummarizeError as exc:
         raise fail(exc) from None
     before, after = sum(result.before.values()), sum(result.after.values())
-    say(f"{before} files before, {after} after; " + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}"
-                                                            for t in result.before),
-        before=result.before, after=result.after, out=out)
+    mb = (sum(result.bytes_before.values()) / 1e6, sum(result.bytes_after.values()) / 1e6)
+    vacuumed = f"; vacuum removed {sum(result.vacuumed.values())} files older than {vacuum_hours:g} h" if result.vacuumed else ""
+    say(f"{before} files ({mb[0]:.2f} MB) before, {after} ({mb[1]:.2f} MB) after{vacuumed}; "
+        + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}" for t in result.before),
+        before=result.before, after=result.after, bytes_before=result.bytes_before, bytes_after=result.bytes_after,
+        vacuumed=result.vacuumed, out=out)

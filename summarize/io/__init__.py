@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
+from .keys import IdScan, check_new_ids, kept_types, prepare
+from .merge import merge_batch
 from .outdir import (
     Dataset,
     Existing,
@@ -33,6 +35,7 @@ from .read import (
 )
 from .tables import (
     Kept,
+    adopt_kept,
     arrow_table,
     declared,
     extracted_reject_row,
@@ -64,16 +67,19 @@ __all__ = [
     "TEXT_SUFFIXES",
     "Dataset",
     "Existing",
+    "IdScan",
     "JsonlWriter",
     "Kept",
     "OutputPlan",
     "RunWriter",
+    "adopt_kept",
     "arrow_table",
     "as_path",
     "atomic_write_bytes",
     "batch_runs",
     "check_columns",
     "check_inputs",
+    "check_new_ids",
     "check_out",
     "commit_parts",
     "committed_state",
@@ -85,9 +91,12 @@ __all__ = [
     "file_metadata",
     "identity",
     "kept_columns",
+    "kept_types",
+    "merge_batch",
     "new_run_id",
     "parse_timestamp",
     "partition_lang",
+    "prepare",
     "read_manifest",
     "read_records",
     "read_table",

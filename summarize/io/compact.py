@@ -1,24 +1,29 @@
 """`summarize compact OUT`: fewer, larger files, with the same rows.
 
 Parquet: within each table and partition folder, every committed part is merged into new parts of
-about `target_bytes` (one per folder for small data). The switch is one create-only commit marker,
+about `target_bytes` and at most `ROWS_PER_FILE` rows (one per folder for small data). The new
+parts are staged under hidden names; the switch is one create-only commit marker,
 `_summarize/commits/compact-<id>.json`, that lists the new parts and names the markers it
-`supersedes`; a superseded marker and the parts it lists are no longer part of the dataset, and
-are deleted right after. Readers that list files through the markers (`committed_files`) see either
-the old parts or the new ones, never both. A reader that globs the folder could, for the moment
+`supersedes`; then the new parts are renamed into place, and the superseded markers and their
+parts are deleted. Readers that list files through the markers (`committed_files`) see either the
+old parts or the new ones, never both. A reader that globs the folder could, for the moment
 between the new parts' renames and the old parts' deletion, see both: globbing readers must not
 run during a compaction (it holds the dataset's lock, like a run). A compaction killed before its
-marker leaves unlisted parts that the next `--resume` or `compact` deletes; one killed after it
-leaves superseded files that are deleted the same way.
+marker leaves staged parts that the next `--resume` or `compact` deletes; one killed after it
+leaves parts to rename and superseded files to delete, which `outdir.settle` finishes. Every run
+ends with the same merge over its own batch's parts (`merge_parts`), so a batch writes few files
+whatever its shard size.
 
-Delta: each table's `optimize.compact()` (a new version, the same rows) and `vacuum()` with the
-default retention (7 days), so time travel to recent runs keeps working.
+Delta: each table's `optimize.compact()` (a new version, the same rows), a checkpoint of its log
+and the log entries older than the log retention removed (`cleanup_metadata`), then `vacuum()` of
+data files no version newer than `vacuum_hours` needs (default 7 days, so time travel to recent
+runs keeps working; 0 keeps only the latest version readable). Both report files and bytes on
+disk before and after.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from ..errors import OutputError
 from ..schema import TABLES
@@ -26,18 +31,22 @@ from . import files
 from .delta import delta_options
 from .files import AnyPath, is_delta
 from .lock import Lock
-from .outdir import _ours, book, live_markers, markers
-from .write import COMMITS, PART_PREFIX, commit_parts, file_metadata, write_parquet
+from .merge import TARGET_BYTES, merge_parts
+from .outdir import _ours, book, drop_superseded, live_markers
 
-TARGET_BYTES = 128 * 2**20
+VACUUM_HOURS = 168
 
 
 @dataclass(frozen=True)
 class Compaction:
-    """File counts per table before and after (Parquet: files on disk; Delta: the table's active files)."""
+    """Data files and bytes per table before and after (on disk, Delta logs included), and what
+    a Delta vacuum removed."""
 
     before: dict[str, int]
     after: dict[str, int]
+    bytes_before: dict[str, int] = field(default_factory=dict)
+    bytes_after: dict[str, int] = field(default_factory=dict)
+    vacuumed: dict[str, int] = field(default_factory=dict)
 
 
 def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
@@ -46,11 +55,18 @@ def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
                   if p.get("table") == table and p.get("path"))
 
 
-def _parquet_count(out: AnyPath) -> dict[str, int]:
-    return {t: sum(1 for _ in files.files_under(out / t, ".parquet")) for t in TABLES}
+def on_disk(out: AnyPath) -> tuple[dict[str, int], dict[str, int]]:
+    """Data files (`*.parquet`, a Delta log's checkpoints not counted) and bytes (every file, a Delta
+    log included) per table folder."""
+    count, size = {}, {}
+    for t in TABLES:
+        found = list(files.files_under(out / t))
+        count[t] = sum(1 for f in found if f.name.endswith(".parquet") and "/_delta_log/" not in str(f))
+        size[t] = sum(files.size(f) for f in found)
+    return count, size
 
 
-def compact(out: AnyPath, target_bytes: int = TARGET_BYTES) -> Compaction:
+def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float = VACUUM_HOURS) -> Compaction:
     """Compact the dataset in `out` (a folder or an object-store prefix, see `files.as_path`)
     under its lock; OutputError when it is not a summarize dataset."""
     ds = _ours(out) if files.exists(out) else None
@@ -59,84 +75,34 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES) -> Compaction:
     cid = files.new_run_id()
     lock = Lock.acquire(book(out), f"compact-{cid}", str(out))
     try:
+        before, bytes_before = on_disk(out)
+        vacuumed: dict[str, int] = {}
         if ds.get("table_format") == "delta":
-            return _compact_delta(out, target_bytes)
-        return _compact_parquet(out, cid, target_bytes)
+            vacuumed = _compact_delta(out, target_bytes, vacuum_hours)
+        else:
+            drop_superseded(out)
+            merge_parts(out, f"compact-{cid}", f"compact-{cid}", tag=f"compact-{cid[-8:]}", target_bytes=target_bytes)
+        after, bytes_after = on_disk(out)
+        return Compaction(before, after, bytes_before, bytes_after, vacuumed)
     finally:
         lock.release()
 
 
-def _compact_delta(out: AnyPath, target_bytes: int) -> Compaction:
+def _compact_delta(out: AnyPath, target_bytes: int, vacuum_hours: float) -> dict[str, int]:
     from deltalake import DeltaTable
 
     options = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
-    before, after = {}, {}
+    removed = {}
     for t in TABLES:
         if not is_delta(out / t):
             continue
         table = DeltaTable(files.uri(out / t), storage_options=options)
-        before[t] = len(table.file_uris())
         table.optimize.compact(target_size=target_bytes)
         table = DeltaTable(files.uri(out / t), storage_options=options)
-        table.vacuum(dry_run=False)  # default retention: recent versions stay readable
-        after[t] = len(table.file_uris())
-    return Compaction(before, after)
-
-
-def _compact_parquet(out: AnyPath, cid: str, target_bytes: int) -> Compaction:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    _drop_superseded(out)
-    before = _parquet_count(out)
-    live = live_markers(out)
-    groups: dict[tuple[str, AnyPath], list[dict[str, Any]]] = {}
-    for m in live:
-        for p in m.get("parts", []):
-            groups.setdefault((p["table"], (out / p["path"]).parent), []).append(p)
-    new_parts: list[dict[str, Any]] = []
-    merged: set[str] = set()
-    for (table, folder), parts in sorted(groups.items(), key=lambda g: (g[0][0], str(g[0][1]))):
-        if len(parts) < 2:
-            continue
-        data = pa.concat_tables([pq.read_table(_source(out / p["path"])) for p in parts], promote_options="default")
-        chunks = max(1, -(-sum(p.get("bytes", 0) for p in parts) // target_bytes))
-        step = -(-data.num_rows // chunks) or 1
-        for n, start in enumerate(range(0, max(data.num_rows, 1), step)):
-            path = folder / f"{PART_PREFIX}compact-{cid[-8:]}-{n:05d}.parquet"
-            size = write_parquet(data.slice(start, step), path, file_metadata(f"compact-{cid}", table))
-            new_parts.append({"path": path.relative_to(out).as_posix(), "table": table,
-                              "rows": min(step, data.num_rows - start), "bytes": size})
-        merged.update(p["path"] for p in parts)
-    if not new_parts:
-        return Compaction(before, before)
-    # The compaction marker supersedes every live marker and lists the new parts plus the parts
-    # left as they were (a folder with one part), so it alone defines the dataset afterwards.
-    superseded = live
-    new_parts += [p for m in live for p in m.get("parts", []) if p["path"] not in merged]
-    # The switch: one create-only marker naming both the new parts and the markers it replaces.
-    if not commit_parts(out, f"compact-{cid}", f"compact-{cid}", new_parts,
-                        supersedes=[m["_name"] for m in superseded]):
-        raise OutputError(f"compact: marker compact-{cid} exists already")
-    _drop_superseded(out)
-    return Compaction(before, _parquet_count(out))
-
-
-def _source(path: AnyPath) -> Any:
-    import pyarrow as pa
-
-    return pa.BufferReader(path.read_bytes()) if files.is_remote(path) else path
-
-
-def _drop_superseded(out: AnyPath) -> None:
-    """Delete superseded markers' part files (unless a live marker lists them) and the markers."""
-    every = markers(out)
-    live = {m["_name"] for m in live_markers(out)}
-    listed = {p["path"] for m in every if m["_name"] in live for p in m.get("parts", [])}
-    for m in every:
-        if m["_name"] in live:
-            continue
-        for p in m.get("parts", []):
-            if p["path"] not in listed:
-                files.remove(out / p["path"])
-        files.remove(out / COMMITS / f"{m['_name']}.json")
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        # Below the table's own minimum retention only on request (the flag says how far back
+        # time travel must keep working).
+        gone = table.vacuum(retention_hours=int(vacuum_hours), dry_run=False, enforce_retention_duration=False)
+        removed[t] = len(gone)
+    return removed

@@ -34,18 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OutputError, UsageError
-from ..schema import ArticleResult, Reject
+from ..schema import CHILDREN, KEYS, ArticleResult, Reject
 from . import files
 from .files import is_delta
 from .outdir import Existing
-from .tables import arrow_table, article_rows, reject_rows
+from .tables import arrow_table, article_rows, check_shard_keys, reject_rows
 from .write import COMMITS, TableWriter, commit_parts
 
-KEYS = {
-    "articles": ("id",),
-    "translations": ("id", "field", "target_lang"),
-    "segments": ("id", "field", "target_lang", "para_index", "seg_index"),
-}
 ORDER = ("rejects", "segments", "translations", "articles")  # articles last: its commit completes a shard
 
 
@@ -74,6 +69,7 @@ class DeltaWriter(TableWriter):
     commits: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in ORDER})
     versions: dict[str, int] = field(default_factory=dict)
+    seen_ids: set[str] = field(default_factory=set)  # article ids of this run's shards
 
     def __post_init__(self) -> None:
         if "date" in self.partition_by:
@@ -99,8 +95,13 @@ class DeltaWriter(TableWriter):
         cols = [PARTITIONS[p][0][table] for p in self.partition_by if table in PARTITIONS[p][0]]
         return cols or None
 
-    def _commit(self, table: str, data: Any, version: int) -> bool:
-        """One shard into one table, unless the table already holds it; True when committed."""
+    def _commit(self, table: str, data: Any, version: int, ids: Sequence[str]) -> bool:
+        """One shard into one table, unless the table already holds it; True when committed.
+
+        With `upsert`, the shard replaces every row of its articles (`ids`): rows matched on the
+        table's key are updated, new ones inserted, and a child row of one of those articles that
+        this shard no longer has is deleted, also when the shard has no row for the table at all
+        (a corrected article that is now skipped, or has fewer fields or targets)."""
         from deltalake import CommitProperties, Transaction, write_deltalake
 
         aid = app_id(self.run_id, table)
@@ -108,38 +109,66 @@ class DeltaWriter(TableWriter):
         if dt_ is not None and (dt_.transaction_version(aid) or 0) >= version:
             return False  # a replayed shard: its rows are there already
         props = CommitProperties(app_transactions=[Transaction(aid, version)],
-                                 custom_metadata={"run_id": self.run_id, "shard": str(version - 1), "tool": "summarize"})
-        if dt_ is None or not self.upsert or table == "rejects":
+                                 custom_metadata=self.commit_metadata(table, version - 1))
+        replacing = self.upsert and dt_ is not None and (table != "rejects" or data.num_rows)
+        if not replacing:
+            if not data.num_rows:
+                return False
             write_deltalake(self.uri(table), data, mode="append", schema_mode="merge", commit_properties=props,
-                            partition_by=self._partitions(table), storage_options=self.storage_options)
-        else:
-            keys = KEYS[table]
-            merge = dt_.merge(data, " AND ".join(f"t.{k} = s.{k}" for k in keys), source_alias="s", target_alias="t",
-                              merge_schema=True, commit_properties=props)
-            merge = merge.when_matched_update_all().when_not_matched_insert_all()
-            if table != "articles":
-                # rows of a corrected article that the new run no longer produces
-                ids = sorted(set(data.column("id").to_pylist()))
-                merge = merge.when_not_matched_by_source_delete(f"t.id IN ({', '.join(map(_sql, ids))})")
-            merge.execute()
+                            partition_by=self._partitions(table), storage_options=self.storage_options,
+                            **self._describe(table, dt_ is None))
+            return True
+        if table in CHILDREN and not data.num_rows:
+            if not ids:
+                return False
+            dt_.delete(f"id IN ({', '.join(map(_sql, ids))})", commit_properties=props)
+            return True
+        keys = KEYS[table]
+        merge = dt_.merge(data, " AND ".join(f"t.{k} = s.{k}" for k in keys), source_alias="s", target_alias="t",
+                          merge_schema=True, commit_properties=props)
+        merge = merge.when_matched_update_all().when_not_matched_insert_all()
+        if table in CHILDREN:
+            merge = merge.when_not_matched_by_source_delete(f"t.id IN ({', '.join(map(_sql, ids))})")
+        merge.execute()
         return True
+
+    def commit_metadata(self, table: str, shard: int | None = None) -> dict[str, str]:
+        """What each commit says about itself (read back with `DeltaTable.history()`)."""
+        from ..schema import SCHEMA_VERSION
+        from ..version import __version__
+
+        return {"run_id": self.run_id, "tool": "summarize", "tool_version": __version__,
+                "schema_version": SCHEMA_VERSION, "table": table,
+                **({"shard": str(shard)} if shard is not None else {})}
+
+    def _describe(self, table: str, new: bool) -> dict[str, Any]:
+        """A new table's name and description (in its metadata action), from the declared schema."""
+        from ..schema import TABLES
+
+        if not new:
+            return {}
+        return {"name": table, "description": f"summarize {table}: {TABLES[table].description}"}
 
     def write(self, results: Sequence[ArticleResult], rejects: Sequence[Reject]) -> None:
         """Commit one shard to every table (articles last), then write its commit marker."""
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
-        rows["rejects"] = reject_rows(rejects, self.run_id, now)
+        rows["rejects"] = reject_rows(rejects, self.run_id, now, self.input_hashes)
+        check_shard_keys(rows, self.seen_ids)
         version = self.shard + 1
+        ids = sorted({r["id"] for r in rows["articles"]})
         parts = []
         try:
             for t in ORDER:
-                if not rows[t]:
+                if not rows[t] and not (self.upsert and ids and t in CHILDREN):
                     continue
                 data = arrow_table(t, [{k: v for k, v in r.items() if k != "_date"} for r in rows[t]],
                                    self.kept if t == "articles" else ())
-                self._commit(t, data, version)
-                self.versions[t] = self._table(t).version()
-                parts.append({"table": t, "rows": len(rows[t]), "delta_version": self.versions[t]})
+                self._commit(t, data, version, ids)
+                table = self._table(t)
+                if table is not None:
+                    self.versions[t] = table.version()
+            parts = [{"table": t, "rows": len(rows[t]), "delta_version": v} for t, v in self.versions.items()]
             commit_parts(self.out_dir, f"{self.run_id}-{self.shard:05d}", self.run_id, parts)
         except OSError as exc:
             raise OutputError(f"cannot write {self.out_dir}: {exc.strerror or exc}; rerun with --resume") from exc
@@ -150,12 +179,21 @@ class DeltaWriter(TableWriter):
 
     def finish(self) -> None:
         """Create every table this run left missing (empty, with its schema), so it reads."""
-        from deltalake import write_deltalake
+        from deltalake import CommitProperties, write_deltalake
 
         for t in ORDER:
+            table = self._table(t)
+            if table is not None and self.commits > 1:
+                # One shard, one file per partition: merged at the end so a batch adds few active
+                # files (the shards' files stay on disk, for time travel, until `compact` vacuums).
+                from deltalake import CommitProperties as Props
+
+                table.optimize.compact(commit_properties=Props(custom_metadata=self.commit_metadata(t)))
             if self._table(t) is None:
                 write_deltalake(self.uri(t), arrow_table(t, [], self.kept if t == "articles" else ()), mode="append",
-                                partition_by=self._partitions(t), storage_options=self.storage_options)
+                                partition_by=self._partitions(t), storage_options=self.storage_options,
+                                commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)),
+                                **self._describe(t, True))
             self.versions[t] = self._table(t).version()
 
     def committed(self, existing: Existing) -> Existing:
@@ -188,6 +226,34 @@ class DeltaWriter(TableWriter):
                 {"line": pl.Int64} if "line" in columns else {})
         frame = pl.scan_delta(self.uri(table), storage_options=self.storage_options)
         return frame.filter(pl.col("run_id").is_in(sorted(self.batch))).select(columns).collect()
+
+
+def consistent_versions(out: Any) -> dict[str, int]:
+    """Each table's version as of the newest shard committed to all of them: read the tables at
+    these versions and every article has all its translations and segments (a reader of the
+    latest versions may catch a shard between its tables' commits). A commit marker is written
+    only after the shard's last table commit, and records every table's version then."""
+    from .outdir import live_markers
+
+    found: dict[str, int] = {}
+    for m in live_markers(out):
+        for p in m.get("parts", []):
+            if p.get("delta_version") is not None:
+                found[p["table"]] = max(found.get(p["table"], -1), int(p["delta_version"]))
+    return found
+
+
+def read_consistent(out: Any, table: str, storage_options: dict[str, str] | None = None) -> Any:
+    """One table as a Polars frame at its `consistent_versions` version."""
+    import polars as pl
+
+    from .files import as_path
+
+    folder = as_path(str(out))
+    version = consistent_versions(folder).get(table)
+    if storage_options is None and files.is_remote(folder):
+        storage_options = delta_options(files.storage_options(), files.uri(folder))
+    return pl.scan_delta(files.uri(folder / table), version=version, storage_options=storage_options).collect()
 
 
 def delta_options(options: dict[str, str] | None, url: str) -> dict[str, str]:

@@ -186,6 +186,17 @@ def create_exclusive(path: AnyPath, data: bytes) -> bool:
     return True
 
 
+def rename(src: AnyPath, dst: AnyPath) -> None:
+    """Move a file into place (local disk: an atomic rename made durable; an object store: a
+    server-side copy, then the source deleted)."""
+    if is_remote(src):
+        src.fs.mv(src.path, dst.path)
+        src.fs.invalidate_cache(dst.path)
+        return
+    os.replace(src, dst)
+    fsync_dir(dst.parent)
+
+
 def fsync_dir(folder: AnyPath) -> None:
     """Make a rename or create in `folder` durable (the directory entry must reach the disk)."""
     if is_remote(folder):
@@ -279,6 +290,11 @@ def mkdir(folder: AnyPath) -> None:
     """Create a folder and its parents (object stores have none: nothing to do)."""
     if not is_remote(folder):
         folder.mkdir(parents=True, exist_ok=True)
+
+
+def size(path: AnyPath) -> int:
+    """A file's size in bytes."""
+    return int(path.fs.size(path.path)) if is_remote(path) else path.stat().st_size
 
 
 def exists(path: AnyPath) -> bool:

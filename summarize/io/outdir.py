@@ -30,7 +30,7 @@ from . import files
 from .folder import list_folder
 from .lock import LOCK, Lock, holder_of, is_stale, lock_age, refusal
 from .read import STDIN
-from .write import COMMITS, PART_PREFIX
+from .write import COMMITS, PART_PREFIX, STAGED, publish
 
 log = logging.getLogger(__name__)
 
@@ -247,10 +247,21 @@ def check_append(out: Path, ds: dict[str, Any], ident: dict[str, Any], declared:
         raise OutputError(f"--out {out} is partitioned by {ds.get('partition_by') or 'nothing'}; this run by "
                           f"{declared.get('partition_by') or 'nothing'}: --append needs the same --partition-by")
     old = {k["name"]: k["type"] for k in ds.get("kept", [])}
-    for k in declared.get("kept", []):
-        if k["name"] in old and old[k["name"]] != k["type"]:
-            raise OutputError(f"--out {out}: kept column {k['name']} is {old[k['name']]} in the dataset, {k['type']} "
+    new = {k["name"]: k["type"] for k in declared.get("kept", [])}
+    for name, typ in new.items():
+        if name in old and old[name] != typ:
+            raise OutputError(f"--out {out}: kept column {name} is {old[name]} in the dataset, {typ} "
                               "in this run; give it the same type (--keep-col NAME:TYPE)")
+    if table_format == "parquet" and set(old) != set(new):
+        # Parquet files carry their own schema, and readers disagree on files whose columns
+        # differ (pyarrow takes the first file's, Polars refuses the others): one schema per
+        # dataset. A Delta log records a schema change, so every Delta reader sees the same.
+        added, dropped = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+        what = "; ".join(s for s in (f"adds {', '.join(added)}" if added else "",
+                                     f"drops {', '.join(dropped)}" if dropped else "") if s)
+        raise OutputError(f"--out {out}: this run's kept columns differ from the dataset's ({what}); a Parquet "
+                          f"dataset keeps one schema: give --keep-col {' '.join(old) or '(none)'} as before, or "
+                          "write to a Delta dataset (--table-format delta), whose log records schema changes")
     if allow_duplicate:
         return
     held = {(i["size"], i["blake2b"]): (r.get("run_id"), i["name"]) for r in _runs(out) if r.get("run_id") != me
@@ -294,7 +305,7 @@ def _replace(out: Path) -> None:
             files.remove_tree(out / t)
             continue
         for f in files.files_under(out / t):
-            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name:
+            if (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or ".tmp-" in f.name or f.name.endswith(STAGED):
                 files.remove(f)
         files.remove_empty_dirs(out / t)
     for name in ("run.json", "wide.parquet"):
@@ -329,19 +340,11 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
     """
     import polars as pl
 
+    removed = settle(out)
     committed: dict[str, list[Path]] = {t: [] for t in TABLES}
-    listed: set[Path] = set()
     for m in live_markers(out):
         for part in m.get("parts", []):
-            p = out / part["path"]
-            listed.add(p)
-            committed.setdefault(part.get("table", ""), []).append(p)
-    removed: list[str] = []
-    for t in TABLES:
-        for f in files.files_under(out / t):
-            if (f.suffix == ".parquet" and f.name.startswith(PART_PREFIX) and f not in listed) or ".tmp-" in f.name:
-                files.remove(f)
-                removed.append(f.relative_to(out).as_posix())
+            committed.setdefault(part.get("table", ""), []).append(out / part["path"])
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
@@ -358,6 +361,47 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
             df = df.filter(pl.col("run_id").is_in(sorted(runs)))
         rejects.update(zip(df["source"].to_list(), df["line"].to_list(), strict=True))
     return Existing(articles, rejects, hashes, removed)
+
+
+def drop_superseded(out: Path) -> None:
+    """Delete superseded markers' part files (unless a live marker lists them) and the markers."""
+    every = markers(out)
+    live = {m["_name"] for m in live_markers(out)}
+    listed = {p["path"] for m in every if m["_name"] in live for p in m.get("parts", [])}
+    for m in every:
+        if m["_name"] in live:
+            continue
+        for p in m.get("parts", []):
+            if p["path"] not in listed:
+                _remove_part(out, p["path"])
+        files.remove(out / COMMITS / f"{m['_name']}.json")
+
+
+def uncommitted(out: Path) -> list[Path]:
+    """Files in a Parquet dataset's table folders that no live marker accounts for: parts no
+    marker lists, staged parts (hidden), and temporary files of an interrupted write."""
+    listed = {out / p["path"] for m in live_markers(out) for p in m.get("parts", [])}
+    found = []
+    for t in TABLES:
+        for f in files.files_under(out / t):
+            ours = (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or f.name.endswith(STAGED)
+            if (ours and f not in listed) or ".tmp-" in f.name:
+                found.append(f)
+    return found
+
+
+def settle(out: Path) -> list[str]:
+    """Finish what an interrupted writer left in a Parquet dataset (under the lock): superseded
+    markers and their parts go, committed parts still under their staging names are renamed
+    into place, and every uncommitted file is deleted; the deleted files' paths."""
+    drop_superseded(out)
+    for m in live_markers(out):
+        publish(out, m.get("parts", []))
+    removed = []
+    for f in uncommitted(out):
+        files.remove(f)
+        removed.append(f.relative_to(out).as_posix())
+    return removed
 
 
 @dataclass

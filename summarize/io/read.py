@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from ..errors import UnsupportedLanguageError, UsageError
 from ..models import langcodes
-from ..options import Extract, OnDuplicate, ReadOptions
+from ..options import Extract, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from . import jsonl
@@ -50,6 +50,8 @@ class _Builder:
     counter: list[int]
     seen_ids: dict[str, tuple[str, int]]
     checked: bool = False
+    superseded: frozenset[tuple[str, int]] = frozenset()  # `last`: positions a later version replaces
+    keyed: bool = False  # the output is keyed by id: `all` cannot keep a duplicate
 
     def check_columns(self, columns: Iterable[str]) -> None:
         cols = list(columns)
@@ -111,10 +113,15 @@ class _Builder:
             return Reject(self.source, line, f"id must be a string or a number, got {type(rid).__name__}", raw[:RAW_LIMIT])
         else:
             rid = str(int(rid)) if isinstance(rid, float) and rid.is_integer() else str(rid)
-        if rid in self.seen_ids and o.on_duplicate_id != OnDuplicate.all:
+        if o.on_duplicate_id == "last" and (self.source, line) in self.superseded:
+            return Reject(self.source, line, f"duplicate id {rid!r}: a later version wins (--on-duplicate-id last)",
+                          raw[:RAW_LIMIT], fatal=False)
+        if rid in self.seen_ids and (o.on_duplicate_id in ("first", "error") or (self.keyed and o.on_duplicate_id == "all")):
             where = self.seen_ids[rid]
-            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; --on-duplicate-id {o.on_duplicate_id})",
-                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id == OnDuplicate.error)
+            policy = (f"--on-duplicate-id {o.on_duplicate_id}" if o.on_duplicate_id != "all" else
+                      "the tables are keyed by id; choose --on-duplicate-id first, last or error")
+            return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; {policy})",
+                          raw[:RAW_LIMIT], fatal=o.on_duplicate_id != "first")
         self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
@@ -365,13 +372,19 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
             raise UsageError(f"input not readable: {inp} ({exc.strerror or exc})") from exc
 
 
-def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes] | None = None) -> Iterator[Article | Reject]:
-    """Every record of every input, in order, as an `Article` or a `Reject`."""
+def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes] | None = None,
+                 superseded: frozenset[tuple[str, int]] = frozenset(), keyed: bool = False) -> Iterator[Article | Reject]:
+    """Every record of every input, in order, as an `Article` or a `Reject`.
+
+    `superseded` holds the (source, line) of records that a later record of the same id replaces
+    (`--on-duplicate-id last`, found by `keys.scan_ids`); with `keyed` (the output is a keyed
+    table), `--on-duplicate-id all` rejects a duplicate as an error instead of keeping it.
+    """
     check_inputs(inputs)
     counter = [0]
     seen: dict[str, tuple[str, int]] = {}
     for inp in inputs:
-        b = _Builder(inp, options, counter, seen)
+        b = _Builder(inp, options, counter, seen, superseded=superseded, keyed=keyed)
         if inp == STDIN:
             yield from _read_jsonl(stdin or sys.stdin.buffer, b)
             continue

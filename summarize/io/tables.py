@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UnsupportedLanguageError, UsageError
+from ..errors import OutputError, UnsupportedLanguageError, UsageError
 from ..models import langcodes
 from ..options import ReadOptions
-from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, Article, ArticleResult, Detection, Reject, Table
+from ..schema import FILES, KEEP_TYPES, KEYS, PARTITIONS, TABLES, Article, ArticleResult, Detection, Reject, Table
 from ..text import remove_invisible
 from .dates import parse_date, parse_timestamp
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
@@ -50,6 +50,7 @@ class Kept:
     name: str
     type: Any  # pyarrow.DataType
     given: str | None = None  # the TYPE of `--keep-col NAME:TYPE`, if any
+    guessed: bool = False  # no input told the type (JSONL, CSV, an all-null Parquet column): string by default
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "type": str(self.type)}
@@ -99,12 +100,20 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
             kept.append(Kept(name, arrow_type(KEEP_TYPES[given[name]]), given[name]))
             continue
         t = found.get(name)
-        if t is None or pa.types.is_null(t) or pa.types.is_large_string(t):
+        guessed = t is None or pa.types.is_null(t)
+        if guessed or pa.types.is_large_string(t):
             t = pa.string()
         elif pa.types.is_large_binary(t):
             t = pa.binary()
-        kept.append(Kept(name, t))
+        kept.append(Kept(name, t, guessed=guessed))
     return tuple(kept)
+
+
+def adopt_kept(kept: Sequence[Kept], dataset: Mapping[str, Any]) -> tuple[Kept, ...]:
+    """The kept columns with a guessed type (nothing in this run's input tells it) given the type
+    the dataset already holds them as (`dataset`: name -> Arrow type), so an append whose column
+    happens to be all null, or comes from JSONL, fits an `int64` column written earlier."""
+    return tuple(Kept(k.name, dataset[k.name], k.given) if k.guessed and k.name in dataset else k for k in kept)
 
 
 def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
@@ -311,9 +320,43 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
     return rows
 
 
-def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetime) -> list[dict[str, Any]]:
+def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: set[str] | None = None) -> None:
+    """The run's own check before a shard is committed: each table's key unique within the shard,
+    and (with `seen`, the article ids of the run's earlier shards, updated here) an article in one
+    shard only. The batch's ids were settled before any model loaded, so a violation is a bug:
+    OutputError, and nothing of the shard is committed."""
+    for table, table_rows in rows.items():
+        keys = KEYS.get(table)
+        if not keys:
+            continue
+        found: set[tuple[Any, ...]] = set()
+        for row in table_rows:
+            key = tuple(row.get(k) for k in keys)
+            if key in found:
+                raise OutputError(f"{table}: key ({', '.join(keys)}) = {key!r} twice in one shard; nothing of it was committed")
+            found.add(key)
+    if seen is not None:
+        ids = {r["id"] for r in rows.get("articles", ())}
+        twice = ids & seen
+        if twice:
+            raise OutputError(f"articles: id {sorted(twice)[0]!r} in two shards of one run; nothing of the second was committed")
+        seen |= ids
+
+
+def input_hash(source: str, hashes: Mapping[str, str]) -> str:
+    """The content hash of the input `source` came from (`hashes`: input name -> BLAKE2b; a
+    file of a folder input belongs to the folder); `-` when unknown (stdin)."""
+    for name, value in hashes.items():
+        if source == name or source.startswith(name.rstrip("/") + "/"):
+            return value
+    return "-"
+
+
+def reject_rows(rejects: Iterable[Reject], run_id: str, processed_at: dt.datetime,
+                hashes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Rows of `rejects/` for a shard."""
-    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "run_id": run_id,
+    return [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw,
+             "input_hash": input_hash(r.source, hashes or {}), "run_id": run_id,
              "processed_at": processed_at} for r in rejects]
 
 

@@ -1,12 +1,15 @@
 """Writing a run's tables: Parquet part files, commit markers, the JSONL stream, wide and detect files.
 
 Each shard's rows become part files (`OUT/<table>/[partition folders/]part-<run>-<shard>.parquet`),
-each written under a temporary name and renamed into place, so no reader sees half a file. Once
-every part of a shard is in place, a commit marker `OUT/_summarize/commits/<run>-<shard>.json`
-lists them (path, table, rows, bytes); it is created only if absent. A part that no marker lists
-is not part of the dataset: resume deletes it. The marker is written by whoever commits (the
-driver), so parts may also be written by other processes (workers) and committed by listing
-them with `commit_parts`.
+first written under a hidden staging name (`.part-....parquet.staged`: a leading dot and no
+`.parquet` ending, so neither a `**/*.parquet` glob nor pyarrow, Polars or DuckDB reading the
+folder sees it). Once every part of a shard is staged, a commit marker
+`OUT/_summarize/commits/<run>-<shard>.json` lists them (path, table, rows, bytes); it is created
+only if absent, and is the commit. Then the staged parts are renamed to their listed names. A
+staged part that no marker lists is not part of the dataset, and one that a marker lists is
+renamed into place by whoever finds it (`outdir.settle`, on `--resume`, `compact`). The marker is
+written by whoever commits (the driver), so parts may also be staged by other processes (Ray
+workers) and committed by listing them with `commit_parts`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,34 @@ from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
 from .read import STDIN
-from .tables import Kept, arrow_table, article_rows, partition_columns, partition_lang, read_table, reject_rows
+from .tables import (
+    Kept,
+    arrow_table,
+    article_rows,
+    check_shard_keys,
+    partition_columns,
+    partition_lang,
+    read_table,
+    reject_rows,
+)
 
 COMMITS = f"{BOOKKEEPING}/commits"
 PART_PREFIX = "part-"
+STAGED = ".staged"
+
+
+def staged(path: AnyPath) -> AnyPath:
+    """The hidden name a part is written under until its commit marker exists."""
+    return path.with_name(f".{path.name}{STAGED}")
+
+
+def publish(out_dir: AnyPath, parts: Sequence[dict[str, Any]]) -> None:
+    """Rename the committed parts from their staging names to the names their marker lists."""
+    for p in parts:
+        final = out_dir / p["path"]
+        src = staged(final)
+        if files.exists(src):
+            files.rename(src, final)
 
 
 def file_metadata(run_id: str, table: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -72,6 +99,7 @@ class TableWriter:
     kept: tuple[Kept, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
     partition_by: tuple[str, ...] = ()
+    input_hashes: dict[str, str] = field(default_factory=dict)  # input name -> BLAKE2b (the rejects' key)
 
 
 @dataclass
@@ -125,7 +153,7 @@ class RunWriter(TableWriter):
             files.mkdir(folder)
             path = folder / self.part_name(tag)
             data = arrow_table(table, part_rows, self.kept if table == "articles" else (), drop=drop)
-            size = write_parquet(data, path, {**self.metadata, "table": table})
+            size = write_parquet(data, staged(path), {**self.metadata, "table": table})
             parts.append({"path": path.relative_to(self.out_dir).as_posix(), "table": table,
                           "rows": len(part_rows), "bytes": size})
         return parts
@@ -137,12 +165,14 @@ class RunWriter(TableWriter):
 
     def write_parts(self, results: Sequence[ArticleResult], rejects: Sequence[Reject],
                     shard: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Write the part files of shard `shard` without committing them; their descriptors and
-        row counts per table. A Ray worker calls this on the shared --out; the driver commits.
-        Part names depend only on the run and the shard, so a retried shard overwrites its own."""
+        """Stage the part files of shard `shard` (hidden names) without committing them; their
+        descriptors and row counts per table. A Ray worker calls this on the shared --out; the
+        driver commits. Part names depend only on the run and the shard, so a retried shard
+        overwrites its own."""
         now = dt.datetime.now(dt.UTC)
         rows = article_rows(results, self.run_id, self.options_hash, self.kept, now)
-        rows["rejects"] = reject_rows(rejects, self.run_id, now)
+        rows["rejects"] = reject_rows(rejects, self.run_id, now, self.input_hashes)
+        check_shard_keys(rows)
         parts = []
         try:
             for t in ("rejects", "translations", "segments", "articles"):
@@ -154,9 +184,11 @@ class RunWriter(TableWriter):
         return parts, {t: len(rows[t]) for t in TABLES}
 
     def commit(self, shard: int, parts: Sequence[dict[str, Any]], written: dict[str, int]) -> None:
-        """Commit the parts of shard `shard` (written by this process or by a worker)."""
+        """Commit the parts of shard `shard` (staged by this process or by a worker), then move
+        them into place."""
         try:
             commit_parts(self.out_dir, f"{self.run_id}-{shard:05d}", self.run_id, parts)
+            publish(self.out_dir, parts)
         except OSError as exc:
             raise OutputError(
                 f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already written are valid, "
@@ -194,10 +226,11 @@ class RunWriter(TableWriter):
                 drop = partition_columns(t, self.partition_by) if t != "rejects" else []
                 data = arrow_table(t, [], self.kept if t == "articles" else (), drop=drop)
                 path = self.out_dir / t / self.part_name("empty")
-                size = write_parquet(data, path, {**self.metadata, "table": t})
+                size = write_parquet(data, staged(path), {**self.metadata, "table": t})
                 parts.append({"path": path.relative_to(self.out_dir).as_posix(), "table": t, "rows": 0, "bytes": size})
         if parts:
             commit_parts(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
+            publish(self.out_dir, parts)
 
 
 def _iso(value: Any) -> str:
@@ -263,8 +296,12 @@ def write_wide(out_dir: Path, kept: Sequence[Kept], metadata: dict[str, str]) ->
     import pyarrow as pa
 
     arts = read_table(out_dir, "articles")
+    # One row per article whatever the tables hold (keys are enforced on write; this guards a
+    # dataset written before they were): the latest version, with that version's translations.
+    arts = arts.sort("processed_at").unique("id", keep="last")
     base = arts.with_columns(pl.col("flags").list.join(",")).sort("row_index")
-    tr = read_table(out_dir, "translations").select("id", "field", "target_lang", "text")
+    tr = read_table(out_dir, "translations").join(arts.select("id", "run_id"), on=["id", "run_id"], how="semi")
+    tr = tr.select("id", "field", "target_lang", "text")
     names: list[str] = []
     if tr.height:
         tr = tr.with_columns((pl.col("field") + "_" + pl.col("target_lang")).alias("column"))
@@ -278,9 +315,14 @@ def write_wide(out_dir: Path, kept: Sequence[Kept], metadata: dict[str, str]) ->
     return path
 
 
-def totals(out_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Counts by status and language over everything the folder holds (after a resume)."""
+def totals(out_dir: Path, runs: set[str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts by status and language over the articles the folder holds (with `runs`: only
+    those written by these runs, e.g. one batch and its resumes)."""
+    import polars as pl
+
     df = read_table(out_dir, "articles")
+    if runs is not None and df.height:
+        df = df.filter(pl.col("run_id").is_in(sorted(runs)))
     if not df.height:
         return {}, {}
     status = dict(zip(*df["status"].value_counts().to_dict(as_series=False).values(), strict=True))

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 
 from summarize import io
 from tests.conftest import invoke, sample_articles, write_jsonl
@@ -18,14 +17,6 @@ FAST = ["--to", "en", "--translate", "summary", "--shard-size", "2"]
 # The "latest version of each article" queries of docs/datasets.md, tested here as written there.
 LATEST_SQL = ("SELECT * FROM read_parquet('{out}/articles/**/*.parquet', union_by_name = true) "
               "QUALIFY row_number() OVER (PARTITION BY id ORDER BY processed_at DESC) = 1")
-
-
-def latest_polars(out: Path) -> pl.DataFrame:
-    schema: dict[str, Any] = {}
-    for f in sorted(out.glob("articles/**/*.parquet")):
-        schema |= pl.read_parquet_schema(f)
-    arts = pl.scan_parquet(out / "articles" / "**" / "*.parquet", schema=schema, missing_columns="insert")
-    return arts.filter(pl.col("processed_at") == pl.col("processed_at").max().over("id")).collect()
 
 
 def batches(tmp_path: Path) -> list[Path]:
@@ -41,33 +32,38 @@ def run(inp: Path, out: Path, fast_args: list[str], *extra: str) -> Any:
     return invoke(["run", str(inp), "--out", str(out), *FAST, *fast_args, *extra])
 
 
-def test_append_three_batches_keeps_history_and_readers_see_every_run(tmp_path: Path, fast_args: list[str]) -> None:
+def snapshot(out: Path) -> dict[str, bytes]:
+    """Every file of a folder with its bytes (to show a refused run changed nothing)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_append_keeps_history_refuses_held_ids_and_a_changed_schema_leaving_the_folder_as_it_was(
+        tmp_path: Path, fast_args: list[str]) -> None:
     b0, b1, b2 = batches(tmp_path)
     out = tmp_path / "out"
     assert run(b0, out, fast_args).exit_code == 0
     res = run(b1, out, fast_args)
     assert res.exit_code == 2 and "--append" in res.output  # a plain run still refuses a non-empty folder
     assert run(b1, out, fast_args, "--append").exit_code == 0
-    res = run(b2, out, fast_args, "--append", "--keep-col", "desk")
-    assert res.exit_code == 0, res.output
+    before = snapshot(out)
+    # a correction of a1 is not a second row: Parquet keeps one version per article
+    res = run(b2, out, fast_args, "--append")
+    assert res.exit_code == 2 and "'a1'" in res.output and "--upsert" in res.output, res.output
+    assert snapshot(out) == before
+    # a new kept column would give files with other columns: refused, nothing written
+    fresh = write_jsonl(tmp_path / "fresh.jsonl", [{**sample_articles(1)[0], "id": "c0", "desk": "sport"}])
+    res = run(fresh, out, fast_args, "--append", "--keep-col", "desk")
+    assert res.exit_code == 2 and "adds desk" in res.output, res.output
+    assert snapshot(out) == before
     runs = sorted((out / "_summarize" / "runs").glob("*.json"))
-    assert len(runs) == 3
+    assert len(runs) == 2
     ds = json.loads((out / "_summarize" / "dataset.json").read_text())
     assert ds["batches"] == [json.loads(r.read_text())["run_id"] for r in runs]
-    assert [c["name"] for h in ds["schema_history"] for c in h["added_columns"]] == ["desk"]
-    assert ds["schema_history"][0]["run_id"] == ds["batches"][2]
-    assert "desk" in [c["name"] for c in ds["tables"]["articles"]["columns"]]
     every = io.read_table(out, "articles")
-    assert sorted(every["id"].to_list()) == ["a0", "a1", "a1", "a2", "b0", "b1"]
-    assert every["run_id"].n_unique() == 3
-    assert every.filter(pl.col("desk").is_not_null())["id"].to_list() == ["a1"]
-    latest = latest_polars(out)
-    assert sorted(latest["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]
-    corrected = latest.filter(pl.col("id") == "a1")
-    assert corrected["run_id"].item() == ds["batches"][2] and corrected["desk"].item() == "sport"
+    assert sorted(every["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]
+    assert every["run_id"].n_unique() == 2
     sql = duckdb.sql(LATEST_SQL.format(out=out)).pl()
-    assert sorted(sql["id"].to_list()) == sorted(latest["id"].to_list())
-    assert sql.filter(pl.col("id") == "a1")["content_hash"].item() == corrected["content_hash"].item()
+    assert sorted(sql["id"].to_list()) == sorted(every["id"].to_list())
 
 
 def test_reappending_a_batch_is_refused_naming_the_run_unless_allowed(tmp_path: Path, fast_args: list[str]) -> None:
@@ -81,8 +77,10 @@ def test_reappending_a_batch_is_refused_naming_the_run_unless_allowed(tmp_path: 
     res = run(copy, out, fast_args, "--append")
     assert res.exit_code == 2 and first in res.output and "--allow-duplicate-batch" in res.output
     assert sorted(p.name for p in (out / "_summarize" / "commits").iterdir()) == before
-    assert run(copy, out, fast_args, "--append", "--allow-duplicate-batch").exit_code == 0
-    assert io.read_table(out, "articles").height == 6
+    # allowed as a batch, its articles are still held: Parquet does not take a second version
+    res = run(copy, out, fast_args, "--append", "--allow-duplicate-batch")
+    assert res.exit_code == 2 and "already holds 3 of this batch's article ids" in res.output
+    assert io.read_table(out, "articles").height == 3
 
 
 def test_append_refuses_another_layout_or_a_retyped_column(tmp_path: Path, fast_args: list[str]) -> None:
@@ -116,7 +114,7 @@ def test_compact_keeps_every_row_and_makes_fewer_files(tmp_path: Path, fast_args
     res = invoke(["compact", str(out)])
     assert res.exit_code == 0, res.output
     n_after = len(list(out.glob("*/**/*.parquet")))
-    assert n_after < n_before and f"{n_before} files before, {n_after} after" in res.output
+    assert n_after < n_before and f"{n_before} files (" in res.output and f"before, {n_after} (" in res.output
     assert _query(out) == before
     assert sorted(io.read_table(out, "articles")["id"].to_list()) == ["a0", "a1", "a2", "b0", "b1"]
     # the switch is one marker that supersedes the runs' markers; the files it lists are what a reader through markers sees
@@ -124,13 +122,14 @@ def test_compact_keeps_every_row_and_makes_fewer_files(tmp_path: Path, fast_args
 
     live = sorted(p.name for p in committed_files(out, "articles"))
     assert live == sorted(p.name for p in out.glob("articles/**/*.parquet"))
-    assert any("compact" in name for name in live)
+    every = [p.name for t in ("articles", "translations", "segments", "rejects") for p in committed_files(out, t)]
+    assert any("compact" in name for name in every)
     assert [m.name for m in (out / "_summarize" / "commits").iterdir()] == [m for m in os.listdir(out / "_summarize" / "commits")
                                                                           if m.startswith("compact-")]
     assert not (out / "_summarize" / "lock").exists()
     # the compacted dataset still takes an append and a second compaction
-    _, _, b2 = batches(tmp_path)
-    assert run(b2, out, fast_args, "--partition-by", "lang", "--append").exit_code == 0
+    b3 = write_jsonl(tmp_path / "batch3.jsonl", [{**sample_articles(1)[0], "id": "c0"}])
+    assert run(b3, out, fast_args, "--partition-by", "lang", "--append").exit_code == 0
     assert invoke(["compact", str(out)]).exit_code == 0
     assert io.read_table(out, "articles").height == 6
 

@@ -116,7 +116,7 @@ def test_write_failure_stops_cleanly_and_resume_completes(tmp_path: Path, tiny: 
 
     def full_disk(path: Path, data: bytes) -> None:
         calls["n"] += 1
-        if calls["n"] > 12 and path.suffix == ".parquet":
+        if calls["n"] > 12 and path.name.endswith((".parquet", ".parquet.staged")):  # parts are staged first
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 

@@ -123,17 +123,24 @@ def test_resume_removes_rows_of_a_shard_whose_article_commit_never_happened(tmp_
     assert json.loads((out / "run.json").read_text())["resumed"] == 3
 
 
-def test_compact_on_delta_optimizes_with_the_same_rows(tmp_path: Path, fast_args: list[str]) -> None:
+def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_told(tmp_path: Path,
+                                                                                   fast_args: list[str]) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", [{**a, "id": f"a{i}"} for i, a in enumerate(sample_articles(6))])
     out = tmp_path / "out"
-    assert run(inp, out, fast_args, "en").exit_code == 0  # 3 shards: 3 files per table
+    assert run(inp, out, fast_args, "en").exit_code == 0  # 3 shards: 3 files per table, merged at the end
+    data = lambda: sorted(p.name for p in (out / "articles").glob("*.parquet"))  # noqa: E731
+    assert len(DeltaTable(str(out / "articles")).file_uris()) == 1 and len(data()) == 4
     before = {t: pl.read_delta(str(out / t)).sort(pl.all()) for t in ("articles", "translations")}
-    files_before = len(DeltaTable(str(out / "articles")).file_uris())
     res = invoke(["compact", str(out)])
-    assert res.exit_code == 0, res.output
-    assert len(DeltaTable(str(out / "articles")).file_uris()) < files_before
+    assert res.exit_code == 0 and "MB) before" in res.output, res.output
+    assert list((out / "articles" / "_delta_log").glob("*.checkpoint.parquet"))
+    assert len(data()) == 4  # default retention (7 days): nothing is old enough to go
     for t, frame in before.items():
         assert pl.read_delta(str(out / t)).sort(pl.all()).equals(frame)
-    # default retention: the versions before the compaction are still readable
-    first = json.loads((out / "run.json").read_text())["delta_versions"]["articles"]
-    assert pl.scan_delta(str(out / "articles"), version=first).collect().height == 6
+    # the first shard's version is still readable
+    assert pl.scan_delta(str(out / "articles"), version=0).collect().height == 2
+    res = invoke(["compact", str(out), "--vacuum-hours", "0"])
+    assert res.exit_code == 0 and "vacuum removed" in res.output, res.output
+    assert len(data()) == 1  # only the files of the latest version are left
+    for t, frame in before.items():
+        assert pl.read_delta(str(out / t)).sort(pl.all()).equals(frame)

@@ -42,8 +42,8 @@ def tables(out: Path) -> dict[str, pl.DataFrame]:
 
 
 def committed(out: Path, table: str) -> int:
-    """Rows of `table` that commit markers list (workers may have written parts of later shards
-    that no marker lists yet: readers of plain Parquet can see those until --resume deletes them)."""
+    """Rows of `table` that commit markers list (workers may have staged parts of later shards that
+    no marker lists yet, under hidden names that no reader sees; --resume deletes them)."""
     return sum(p["rows"] for m in (out / "_summarize" / "commits").glob("*.json")
                for p in json.loads(m.read_text())["parts"] if p["table"] == table)
 
@@ -71,10 +71,10 @@ def test_same_tables_as_the_local_engine_via_api_and_cli(tmp_path: Path, tiny: d
     assert remote.counts == local.counts == {"ok": 7, "skipped": 1}
     assert remote.rejected == local.rejected == 1
     assert_same_tables(tmp_path / "local", tmp_path / "ray")
-    # Input order, one part per shard (the reject rides with its shard), models known to the manifest.
+    # Input order, one part per shard merged into one at the run's end, models known to the manifest.
     arts = read(tmp_path / "ray", "articles")
     assert arts["row_index"].to_list() == list(range(8))
-    assert len(list((tmp_path / "ray" / "articles").glob("*.parquet"))) == 4
+    assert len(list((tmp_path / "ray" / "articles").glob("*.parquet"))) == 1
     assert engine.models_used.keys() == local.models.keys() == {str(tiny["t5"]), str(tiny["m2m100"])}
     manifest = json.loads((tmp_path / "ray" / "run.json").read_text())
     untimed = {m: {k: v for k, v in e.items() if k != "load_seconds"} for m, e in local.models.items()}

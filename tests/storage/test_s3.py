@@ -70,7 +70,9 @@ def test_a_run_to_s3_writes_the_same_tables_as_to_disk(tmp_path: Path, tiny: dic
     found = keys(s3_server, s3_prefix)
     assert "_summarize/dataset.json" in found and "run.json" in found
     assert "_summarize/lock" not in found  # released
-    assert sum(k.startswith("_summarize/commits/") for k in found) == 3  # one marker per shard
+    # one marker per shard, superseded at the run's end by the merge's single marker
+    assert [k.rsplit("/", 1)[1] for k in found if k.startswith("_summarize/commits/")] == [f"{remote.run_id}-final.json"]
+    assert not [k for k in found if k.endswith(".staged")]  # nothing left under a staging name
     manifest = json.loads(io.as_path(f"{s3_prefix}/run.json").read_text())
     assert manifest["state"] == "done" and manifest["out_dir"] == s3_prefix
     # A second run without --resume/--overwrite is refused, as on disk; --overwrite replaces it.
@@ -78,7 +80,7 @@ def test_a_run_to_s3_writes_the_same_tables_as_to_disk(tmp_path: Path, tiny: dic
         api.run([inp], s3_prefix, opts)
     again = api.run([inp], s3_prefix, opts, overwrite=True)
     assert again.counts == {"ok": 5}
-    assert sum(k.startswith("_summarize/commits/") for k in keys(s3_server, s3_prefix)) == 3
+    assert sum(k.startswith("_summarize/commits/") for k in keys(s3_server, s3_prefix)) == 1
 
 
 def test_input_on_s3_and_credentials_from_the_environment_only(tmp_path: Path, tiny: dict[str, Path],
@@ -189,7 +191,8 @@ def test_ray_with_two_workers_writing_to_s3_matches_the_local_engine(tmp_path: P
     listed = {p["path"] for k in markers for p in json.loads(io.as_path(f"{s3_prefix}/{k}").read_text())["parts"]}
     parts = {k for k in found if k.endswith(".parquet")}
     assert parts == listed  # every part on the store is committed, none twice
-    assert len(markers) == 4  # 8 articles (one empty, skipped) in shards of 2; the reject rides with its shard
+    # 4 shards (8 articles, one empty and skipped, in shards of 2), merged at the end: one marker
+    assert [m.rsplit("/", 1)[1] for m in markers] == [f"{remote.run_id}-final.json"]
 
 
 def test_append_on_s3_adds_a_batch_and_refuses_the_same_one_again(tmp_path: Path, tiny: dict[str, Path],

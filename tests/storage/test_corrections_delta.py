@@ -1,0 +1,153 @@
+"""Corrections on Delta datasets, locally and on S3 (SeaweedFS): an upsert replaces every row of an
+article, also when the new version has none; duplicate ids in an upsert batch; replayed rejects;
+lineage in the tables; `summarize check`; a SIGKILL mid-run then `--resume`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from summarize import io
+from tests.conftest import invoke, sample_articles, write_jsonl
+from tests.s3server import S3Server
+from tests.sigkill import cli_args, kill_after, many_articles, spawn
+
+deltalake = pytest.importorskip("deltalake")
+from deltalake import DeltaTable  # noqa: E402
+
+DELTA = ["--table-format", "delta", "--shard-size", "2"]
+
+
+@pytest.fixture(autouse=True)
+def _no_storage_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ALLOW_HTTP"):
+        monkeypatch.delenv(key, raising=False)
+    yield
+    io.configure_storage({})
+
+
+@pytest.fixture(params=["local", "s3"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str], dict[str, str] | None]:
+    """An output location, the CLI flags that reach it, and deltalake's options for reading it."""
+    if request.param == "local":
+        return str(tmp_path / "out"), [], None
+    server: S3Server = request.getfixturevalue("s3_server")
+    prefix: str = request.getfixturevalue("s3_prefix")
+    opts = server.object_store_options()
+    return prefix, [x for k, v in opts.items() for x in ("--storage-option", f"{k}={v}")], opts
+
+
+def table(out: str, name: str, opts: dict[str, str] | None) -> pl.DataFrame:
+    return pl.read_delta(f"{out}/{name}", storage_options=opts)
+
+
+def run(inp: Path, out: str, flags: list[str], fast_args: list[str], *extra: str) -> Any:
+    return invoke(["run", str(inp), "--out", out, *DELTA, *fast_args, *flags, *extra])
+
+
+def test_an_upsert_replaces_every_row_of_a_corrected_article_even_when_it_now_has_none(
+        tmp_path: Path, fast_args: list[str], where: tuple[str, list[str], dict[str, str] | None]) -> None:
+    out, flags, opts = where
+    base = sample_articles(4)
+    recs = [{**a, "id": f"a{i}"} for i, a in enumerate(base)]
+    b0 = write_jsonl(tmp_path / "b0.jsonl", recs)
+    wide = ["--to", "en,fr", "--translate", "summary,title", "--format", "wide"]
+    assert (res := run(b0, out, flags, fast_args, *wide)).exit_code == 0, res.output
+    before = table(out, "translations", opts)
+    assert before.filter(pl.col("id") == "a1").height == 4
+    # a1 emptied (skipped now), a2 corrected with one target only, a duplicate of a2 in the batch
+    fix = [{**recs[1], "text": ""}, {**recs[2], "text": "Old."}, {**recs[2], "text": recs[2]["text"] + " Fixed."}]
+    b1 = write_jsonl(tmp_path / "b1.jsonl", fix)
+    res = run(b1, out, flags, fast_args, *wide, "--upsert")
+    assert res.exit_code == 2 and "'a2'" in res.output and "Traceback" not in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    res = run(b1, out, flags, fast_args, "--to", "en", "--translate", "summary,title", "--format", "wide", "--upsert",
+              "--on-duplicate-id", "last")
+    assert res.exit_code == 0, res.output
+    arts = table(out, "articles", opts)
+    assert sorted(arts["id"].to_list()) == ["a0", "a1", "a2", "a3"]
+    a1 = arts.filter(pl.col("id") == "a1")
+    assert a1["status"].item() in ("skipped", "error") and a1["summary"].item() is None
+    tr = table(out, "translations", opts)
+    assert tr.filter(pl.col("id") == "a1").height == 0  # none of its old translations is left
+    assert sorted(tr.filter(pl.col("id") == "a2")["target_lang"].to_list()) == ["en", "en"]
+    assert tr.height == before.height - 4 - 2
+    seg = table(out, "segments", opts)
+    assert seg.filter(pl.col("id") == "a1").height == 0
+    assert seg.filter(pl.col("id") == "a2")["target_lang"].unique().to_list() == ["en"]
+    assert set(Counter(zip(seg["id"], seg["field"], seg["target_lang"], seg["seg_index"], strict=True)).values()) == {1}
+    if opts is None:  # wide.parquet is local only
+        w = pl.read_parquet(Path(out) / "wide.parquet")
+        assert w.height == 4 and w["id"].n_unique() == 4
+        row = w.filter(pl.col("id") == "a1")
+        assert row["summary"].item() is None and row["summary_en"].item() is None
+    # replaying the correction changes nothing: its rejects (the superseded a2) are keyed too
+    rej = table(out, "rejects", opts)
+    res = run(b1, out, flags, fast_args, "--to", "en", "--translate", "summary,title", "--upsert",
+              "--on-duplicate-id", "last", "--allow-duplicate-batch")
+    assert res.exit_code == 0, res.output
+    again = table(out, "rejects", opts)
+    assert again.height == rej.height == 1 and again["input_hash"].to_list() == rej["input_hash"].to_list()
+    res = invoke(["check", out, *flags])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads(io.as_path(f"{out}/run.json", opts).read_text())
+    assert sum(manifest["counts"].values()) == 2  # this batch's two articles
+    assert sum(manifest["dataset_counts"].values()) == 4  # the dataset's, labelled as totals
+
+
+def test_a_delta_append_of_held_ids_is_refused_and_tables_say_who_wrote_them(
+        tmp_path: Path, fast_args: list[str]) -> None:
+    recs = [{**a, "id": f"a{i}"} for i, a in enumerate(sample_articles(2))]
+    b0 = write_jsonl(tmp_path / "b0.jsonl", recs)
+    b1 = write_jsonl(tmp_path / "b1.jsonl", [{**recs[0], "text": recs[0]["text"] + " Neu."}])
+    out = str(tmp_path / "out")
+    assert run(b0, out, [], fast_args, "--to", "en", "--translate", "summary").exit_code == 0
+    res = run(b1, out, [], fast_args, "--to", "en", "--translate", "summary", "--append")
+    assert res.exit_code == 2 and "'a0'" in res.output and "--upsert" in res.output, res.output
+    # one consistent version set from the commit markers: the same rows as the latest versions here
+    from summarize.io.delta import consistent_versions, read_consistent
+
+    versions = consistent_versions(io.as_path(out))
+    assert {"articles", "translations", "segments"} <= set(versions)
+    assert sorted(read_consistent(out, "articles")["id"].to_list()) == ["a0", "a1"]
+    assert read_consistent(out, "translations").height == table(out, "translations", None).height
+    run_id = json.loads((Path(out) / "run.json").read_text())["run_id"]
+    for t in ("articles", "translations", "segments", "rejects"):
+        dt = DeltaTable(f"{out}/{t}")
+        meta = dt.metadata()
+        assert meta.name == t and "summarize" in (meta.description or ""), t
+        commit = dt.history(1)[0]
+        assert commit.get("run_id") == run_id and commit.get("schema_version") and commit.get("tool_version"), commit
+    # a file the current version lists, deleted: `check` names it
+    dt = DeltaTable(f"{out}/articles")
+    gone = Path(dt.file_uris()[0].removeprefix("file://"))
+    gone.unlink()
+    res = invoke(["check", out])
+    assert res.exit_code == 1 and gone.name in res.output and "missing" in res.output, res.output
+
+
+def test_a_sigkilled_upsert_resumes_to_a_dataset_that_passes_check(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    recs = many_articles(8)
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    out = tmp_path / "out"
+    assert invoke(cli_args(inp, out, tiny, "--table-format", "delta")).exit_code == 0
+    fixed = write_jsonl(tmp_path / "fix.jsonl", [{**r, "text": r["text"] + " Korrigiert."} for r in recs])
+    args = cli_args(fixed, out, tiny, "--table-format", "delta", "--upsert")
+    assert kill_after(args, out, 1 + len(list((out / "_summarize" / "commits").glob("*.json")))), "finished first"
+    proc = spawn([*args, "--resume"])
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()
+    res = invoke(["check", str(out)])
+    assert res.exit_code == 0, res.output
+    arts = pl.read_delta(str(out / "articles"))
+    assert arts.height == 8 and arts["run_id"].n_unique() <= 2
+    tr = pl.read_delta(str(out / "translations"))
+    assert tr.height == 8 * 2 * 2
+    joined = tr.join(arts.select("id", pl.col("run_id").alias("a")), on="id")
+    assert (joined["run_id"] == joined["a"]).all()  # every translation is of its article's current version
