@@ -5,9 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
+from .choices import (  # noqa: F401  (the choice sets are part of the options' public names)
+    Backend,
+    DetectorName,
+    Device,
+    EngineName,
+    Extract,
+    LongInput,
+    OnDuplicate,
+    TableFormat,
+    Task,
+    choice,
+)
 from .errors import UsageError
 from .models import langcodes
 from .schema import KEEP_TYPES, PARTITIONS, TABLES
@@ -17,97 +28,12 @@ DEFAULT_TRANSLATION_MODEL = "facebook/m2m100_418M"
 _LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz-_")
 
 
-# ---- choice sets: each spelled once, here; the CLI's choices, the options' checks and the
-# engines' lookups all read these. StrEnum members compare equal to (and serialise as) their
-# strings, so manifests, hashes and the Python API's plain strings are unchanged.
-
-
-class Task(StrEnum):
-    """What a model does."""
-
-    summarization = "summarization"
-    translation = "translation"
-
-
-class DetectorName(StrEnum):
-    """Language detection engines: the ensemble or one engine alone."""
-
-    ensemble = "ensemble"
-    langdetect = "langdetect"
-    fasttext = "fasttext"
-    lingua = "lingua"
-
-
-class OnDuplicate(StrEnum):
-    """What reading does with a repeated article id."""
-
-    all = "all"
-    first = "first"
-    last = "last"
-    error = "error"
-
-
-class LongInput(StrEnum):
-    """What happens to an article over the model's input limit."""
-
-    chunk = "chunk"
-    truncate = "truncate"
-
-
-class Device(StrEnum):
-    """Where models run."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Backend(StrEnum):
-    """The inference engine."""
-
-    auto = "auto"
-    torch = "torch"
-    ct2 = "ct2"
-
-
-class TableFormat(StrEnum):
-    """How the output tables are stored."""
-
-    parquet = "parquet"
-    delta = "delta"
-
-
-class EngineName(StrEnum):
-    """Where shards are processed: this process, or Ray actors."""
-
-    local = "local"
-    ray = "ray"
-
-
 FIELDS = ("summary", "title", "text")  # the fields `--translate` takes
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def choice(kind: type[_E], value: str | _E, flag: str) -> _E:
-    """`value` as a member of `kind`, or a UsageError that names the flag and the choices."""
-    try:
-        return kind(value)
-    except ValueError:
-        names = [m.value for m in kind]
-        raise UsageError(f"{flag} must be {', '.join(names[:-1])} or {names[-1]}, not {value!r}") from None
 
 
 def _check_lang(code: str, what: str) -> None:
     if not code or not set(code.lower()) <= _LANG_CHARS or len(code) > 12:
         raise UsageError(f"{what}: {code!r} is not a language code (use ISO 639-1, e.g. en, de, zh)")
-
-
-class Extract(StrEnum):
-    """What reading does to web pages and text dumps (`--extract`)."""
-
-    main = "main"  # the article alone: main-content extraction for pages, header and chrome lines for dumps
-    all = "all"  # every visible text of a page (markup stripped); dumps as for `main`
-    none = "none"  # the text as given: markup kept (flagged `html`), dumps untouched
 
 
 @dataclass(frozen=True)

@@ -164,8 +164,6 @@ _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
 _YIDDISH_MARKS = re.compile("[\u05f0-\u05f2\ufb1f\ufb2e\ufb2f]|\u05d0[\u05b7\u05b8]")
 
 
-# --- cleaning ---------------------------------------------------------------------------------
-
 _URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
 _TLD = re.compile(r"(?i)\.(?:com|org|net|edu|gov|int|info|io|co|news|uk|de|fr|ru|cn|jp)\b")
 _DIGIT = re.compile(r"\d")
@@ -224,8 +222,6 @@ def _strip(text: str) -> str:
         text = remove_invisible(text, " ")[0].replace("\u0640", " ")
     return text
 
-
-# --- scripts ------------------------------------------------------------------------------------
 
 _RANGES = (
     ("latin", ((0x41, 0x24F), (0x250, 0x2AF), (0x1E00, 0x1EFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFF21, 0xFF5A))),
@@ -358,8 +354,6 @@ def _decide_hebrew(text: str) -> tuple[str, float]:
         return "yi", 0.9
     return "he", 0.97 if cues == 0 else 0.9
 
-
-# --- evidence and decisions ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
+from .identity import identity
 from .keys import IdScan, check_new_ids, kept_types, prepare
 from .merge import merge_batch
 from .outdir import (
@@ -20,7 +21,6 @@ from .outdir import (
     batch_runs,
     check_out,
     committed_state,
-    identity,
     read_manifest,
 )
 from .read import (

@@ -213,3 +213,10 @@ def test_own_package_imports_are_found(tmp_path: Path) -> None:
         "sub/d.py": "",
     })  # fmt: skip
     assert own_package_imports(pkg) == ["pkg.a: from . import VERSION", "pkg.sub.c: from .. import VERSION"]
+
+
+def test_modules_stay_small() -> None:
+    # A module past a few hundred lines has usually lost its stage boundary: split it by stage.
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "summarize").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
+    assert long == {}

@@ -11,7 +11,7 @@ import pytest
 from summarize import io
 from summarize.errors import UsageError
 from summarize.io.folder import escape_name, list_folder, unescape_name
-from summarize.io.outdir import fingerprint
+from summarize.io.identity import fingerprint
 from summarize.options import ReadOptions
 from summarize.schema import BOOKKEEPING, Article, Reject
 

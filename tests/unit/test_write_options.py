@@ -13,7 +13,7 @@ from summarize import WriteOptions, validate
 from summarize import options as opt
 from summarize.api import output_options
 from summarize.errors import UsageError
-from summarize.io.outdir import identity, identity_diff
+from summarize.io.identity import identity, identity_diff
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
 from tests.conftest import sample_articles, write_jsonl
 
