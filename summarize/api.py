@@ -24,8 +24,10 @@ from typing import IO, Any, Protocol
 
 from . import __version__, io
 from .errors import UsageError
-from .options import ReadOptions, RunOptions
+from .options import SPEED_ONLY, ReadOptions, RunOptions
 from .pipeline import Pipeline
+from .reuse import Memory, add_counts
+from .reuse import counts as reuse_counts
 from .routing import detection_of
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
 from .text import content_hash
@@ -52,6 +54,7 @@ class RunInfo:
     duplicates: int = 0
     load_seconds: float = 0.0
     first_shard_seconds: float | None = None
+    reuse: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -254,12 +257,13 @@ def run(
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
     out_dir = io.as_path(str(out))
-    ohash = options.output_hash()
+    fingerprints = model_fingerprints(options)
+    ohash = options.output_hash(fingerprints)
     run_id = io.new_run_id()
     ident: dict[str, Any] = {}
     plan = None
     if not to_stdout:
-        ident = io.identity(names, output_options(options, read_options, partition_by))
+        ident = io.identity(names, output_options(options, read_options, partition_by, fingerprints))
         mode: dict[str, Any] = {"append": append or upsert, "allow_duplicate": allow_duplicate_batch,
                                 "table_format": table_format}
         plan = io.check_out(out_dir, overwrite=overwrite, resume=resume, ident=ident,
@@ -294,6 +298,7 @@ def run(
             dataset.rollback()
             raise
     existing = dataset.existing if dataset else None
+    memory = _use_memory(eng, out_dir if dataset else None, options, run_id)
     status: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     t0 = time.perf_counter()
@@ -311,7 +316,7 @@ def run(
             "schema_version": SCHEMA_VERSION, "tool": "summarize", "tool_version": __version__, "state": state,
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
             "options": options.to_dict(), "read_options": read_options.__dict__, "partition_by": list(partition_by),
-            "kept": declared["kept"], "options_hash": ohash, "identity": ident, "rows_written": writer.written,
+            "kept": declared["kept"], "options_hash": ohash, "fingerprints": fingerprints, "identity": ident, "rows_written": writer.written,
             "commits": writer.commits, "table_format": table_format, "append": append or upsert, "upsert": upsert,
             **({"delta_versions": writer.versions} if table_format == "delta" else {}),
         }
@@ -330,6 +335,9 @@ def run(
                 if dataset is not None:
                     dataset.lock.check()  # a run whose lock was taken over must not commit more
                 writer.write(results, rejects)
+                add_counts(info.reuse, reuse_counts(results))
+                if memory is not None and dataset is not None:  # after the commit: see io/memory.py
+                    io.memory.append(out_dir, f"{run_id}-{done:06d}", memory.drain(), run_id)
                 if info.first_shard_seconds is None:  # time to the first output a reader can use
                     info.first_shard_seconds = round(time.perf_counter() - t0, 3)
                 if writer.commits == 1:
@@ -375,15 +383,43 @@ def run(
     return info
 
 
-def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str]) -> dict[str, Any]:
-    """The options that change what a run writes (its identity for `--resume`), as plain data."""
+def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str],
+                   fingerprints: dict[str, str] | None = None) -> dict[str, Any]:
+    """The options that change what a run writes (its identity for `--resume`), as plain data; a
+    local model folder's content fingerprint is part of it."""
     run = options.to_dict()
-    for key in ("device", "max_errors", "shard_size", "max_loaded_models", "backend", "compute_type"):
-        run.pop(key, None)
+    for key in SPEED_ONLY:
+        if key != "model_memory":  # in identities since before it was speed-only: keep them comparable
+            run.pop(key, None)
     for task in ("summary", "translation"):
         run[task].pop("batch_size", None)
         run[task].pop("max_batch_tokens", None)
+    if fingerprints:
+        run["fingerprints"] = dict(fingerprints)
     return {"run": run, "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
+
+
+def model_fingerprints(options: RunOptions) -> dict[str, str]:
+    """Content fingerprints of the local model folders the options name (`backends.fingerprint`)."""
+    from .backends.fingerprint import fingerprints
+
+    return fingerprints([options.summary_model, options.translation_model])
+
+
+def _use_memory(eng: Any, out_dir: Any, options: RunOptions, run_id: str) -> Memory | None:
+    """Give the engine the reuse memory of `out_dir` (None for stdout: within the run only); the
+    local engine's memory is returned for the caller to store, an engine that stores its own
+    (Ray's workers) gets the folder."""
+    stored = io.memory.load(out_dir) if out_dir is not None and options.reuse else {}
+    bind = getattr(eng, "bind_memory", None)
+    if bind is not None:
+        bind(out_dir, run_id, stored)
+        return None
+    pipeline = getattr(eng, "pipeline", None)
+    if pipeline is None:
+        return None
+    memory: Memory = pipeline.use_memory(stored, enabled=options.reuse)
+    return memory
 
 
 def _now() -> str:

@@ -179,6 +179,12 @@ random-weight test model scores near -log(vocabulary size) and is flagged throug
 """
 
 
+# RunOptions fields that change how fast or where a run goes, or whether it reuses earlier
+# outputs, but not what it writes: left out of the options hash and of a run's identity.
+SPEED_ONLY = ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend", "compute_type",
+              "reuse")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Everything a run needs besides its inputs and output folder.
@@ -206,6 +212,9 @@ class RunOptions:
         min_logprob: Outputs whose mean log-probability per generated token (nats) is below this
             are flagged `low_confidence` (`DEFAULT_MIN_LOGPROB` explains the default);
             `-inf` turns the flag off.
+        reuse: Take summaries and sentence translations already made with the same model and
+            options from the output's memory instead of generating them (`summarize.reuse`);
+            False (`--no-reuse`) generates everything and refreshes the memory.
     """
 
     to: tuple[str, ...] = ("en",)
@@ -227,6 +236,7 @@ class RunOptions:
     allow_noncommercial: bool = False
     detect: DetectOptions = field(default_factory=DetectOptions)
     min_logprob: float = DEFAULT_MIN_LOGPROB
+    reuse: bool = True
 
     def __post_init__(self) -> None:
         for code in self.to:
@@ -255,12 +265,15 @@ class RunOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def output_hash(self) -> str:
-        """Hash of the options that change what is written (not speed or device settings)."""
+    def output_hash(self, fingerprints: dict[str, str] | None = None) -> str:
+        """Hash of the options that change what is written (not speed or device settings), with the
+        content `fingerprints` of the local model folders they name (new weights at the same path
+        are another model)."""
         d = self.to_dict()
-        for key in ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend",
-                    "compute_type"):
+        for key in SPEED_ONLY:
             d.pop(key, None)
+        if fingerprints:
+            d["fingerprints"] = fingerprints
         for task in ("summary", "translation"):
             d[task].pop("batch_size", None)
             d[task].pop("max_batch_tokens", None)

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import routing
 from .align import ArticleState, Translated, identity_translation
-from .backends import Generator, ModelPool
+from .backends import Generator, ModelPool, is_local
+from .backends.fingerprint import model_identity
 from .detect import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
 from .options import RunOptions
 from .registry import Registry
+from .reuse import Memory
 from .schema import OK, SKIPPED, Article, ArticleResult, Detection, TranslationResult
 from .summarizer import Summarizer
 from .translator import Request, Translator, translation_error
@@ -54,6 +56,23 @@ class Pipeline:
         self.models_used: dict[str, dict[str, Any]] = {}
         self.translator = Translator(self.options, self.registry, self._model, self._detect_short)
         self.summarizer = Summarizer(self.options, self.registry, self._model, self.translator, self._detect_short)
+        self.memory: Memory | None = None
+
+    def use_memory(self, entries: Mapping[str, str] | None = None, *, enabled: bool = True) -> Memory:
+        """Reuse outputs by content from now on (`summarize.reuse`): `entries` are a store's
+        (`io.memory.load`); what this pipeline generates is added to them."""
+        self.memory = Memory(self.options, entries, runtime=self._runtime(), enabled=enabled)
+        self.translator.memory = self.summarizer.memory = self.memory
+        return self.memory
+
+    def _runtime(self) -> dict[str, Any]:
+        """What runs the models, as far as it changes their outputs (int8 CTranslate2 and float torch,
+        CPU and GPU, do not give the same floats)."""
+        backend = "ct2" if self.pool._use_ct2() else "torch"
+        device = self.options.device
+        if device == "auto":
+            device = "cpu" if backend == "ct2" else _torch_device()
+        return {"backend": backend, "device": device, "compute_type": self.options.compute_type}
 
     # ----------------------------------------------------------------- public
 
@@ -121,6 +140,8 @@ class Pipeline:
                 "task": task, "family": gen.family, "revision": gen.revision, "licence": licence,
                 "noncommercial": bool(info and info.noncommercial),
             }
+            if is_local(model):  # a folder has no revision: its content says which weights made the outputs
+                self.models_used[model]["fingerprint"] = model_identity(model)
             if info is None:
                 log.warning("model %s is not in the registry: check its licence yourself", model)
             elif info.noncommercial:
@@ -156,6 +177,14 @@ class Pipeline:
         done: list[Translated] = self.translator.translate_requests(requests)
         for (s, fld), req, tr in zip(keys, requests, done, strict=True):
             s.add_translation(fld, req.src, req.tgt, tr)
+
+
+def _torch_device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 __all__ = ["Pipeline", "SummarizeError"]

@@ -119,12 +119,20 @@ def run(
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
     where = "stdout" if out == "-" else out
     extra = f", {info.resumed} already done" if info.resumed else ""
+    extra += reuse_phrase(info.reuse)
     stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
     if not quiet or info.exit_code:
         say(f"{counts}, {info.rejected} rejected{extra}; output in {where}{stopped}",
-            counts=info.counts, rejected=info.rejected,
+            counts=info.counts, rejected=info.rejected, reuse=info.reuse,
             resumed=info.resumed, interrupted=info.interrupted, out=where, exit_code=info.exit_code)
     raise typer.Exit(info.exit_code)
+
+
+def reuse_phrase(reuse: dict[str, dict[str, int]]) -> str:
+    """`; generated/reused: articles 3/5, translations 2/8, segments 4/20` (empty when nothing was made)."""
+    parts = [f"{t} {c.get('generated', 0)}/{c.get('reused', 0)}" for t, c in reuse.items()
+             if c.get("generated", 0) or c.get("reused", 0)]
+    return f"; generated/reused: {', '.join(parts)}" if parts else ""
 
 
 def _run_with_progress(inputs: list[str], out: str, options: RunOptions, ropts: ReadOptions, *, overwrite: bool,

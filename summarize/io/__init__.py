@@ -9,6 +9,7 @@ use. The names below are re-exported so callers write `io.read_records(...)`.
 
 from __future__ import annotations
 
+from . import memory
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
 from .outdir import (
@@ -75,6 +76,7 @@ __all__ = [
     "file_metadata",
     "identity",
     "kept_columns",
+    "memory",
     "new_run_id",
     "parse_timestamp",
     "partition_lang",
