@@ -334,10 +334,10 @@ def run(
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 if dataset is not None:
                     dataset.lock.check()  # a run whose lock was taken over must not commit more
+                if memory is not None and dataset is not None:  # before the commit: see io/memory.py
+                    io.memory.append(out_dir, f"{run_id}-{done:06d}", memory.drain(), run_id)
                 writer.write(results, rejects)
                 add_counts(info.reuse, reuse_counts(results))
-                if memory is not None and dataset is not None:  # after the commit: see io/memory.py
-                    io.memory.append(out_dir, f"{run_id}-{done:06d}", memory.drain(), run_id)
                 if info.first_shard_seconds is None:  # time to the first output a reader can use
                     info.first_shard_seconds = round(time.perf_counter() - t0, 3)
                 if writer.commits == 1:

@@ -30,7 +30,8 @@ from .errors import UsageError
 DEFAULT_FILE = "summarize.toml"
 ENV_PREFIX = "SUMMARIZE_"
 # Variables read outside the option machinery (each documented in the README).
-OTHER_VARIABLES = frozenset({"SUMMARIZE_CACHE", "SUMMARIZE_TINY_DIR", "SUMMARIZE_MIN_FREE_MB", "SUMMARIZE_LOCK_LEASE_S"})
+OTHER_VARIABLES = frozenset({"SUMMARIZE_CACHE", "SUMMARIZE_TINY_DIR", "SUMMARIZE_MIN_FREE_MB", "SUMMARIZE_LOCK_LEASE_S",
+                             "SUMMARIZE_MEMORY_ROWS"})
 
 
 def config_path(argv: Sequence[str], cwd: Path | None = None) -> Path | None:

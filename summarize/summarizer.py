@@ -172,7 +172,11 @@ class Summarizer:
             if hit is not None:
                 out[i] = Summary(hit["text"], model, hit["tokens"], hit["input_tokens"], hit["n_chunks"],
                                  hit["truncated"], logprob=hit["logprob"], gen_tokens=hit["gen_tokens"], reused=True)
-        todo = [i for i, res in enumerate(out) if res is None]
+        first: dict[tuple[str, str], int] = {}  # a text twice in this call (a re-delivered article) is made once
+        for i, res in enumerate(out):
+            if res is None:
+                first.setdefault((texts[i], langs[i]), i)
+        todo = sorted(first.values())
         if todo:
             fresh = self._generate(model, [texts[i] for i in todo], [langs[i] for i in todo])
             for i, res in zip(todo, fresh, strict=True):
@@ -182,6 +186,11 @@ class Summarizer:
                         "text": res.text, "tokens": res.tokens, "input_tokens": res.input_tokens,
                         "n_chunks": res.n_chunks, "truncated": res.truncated, "logprob": res.logprob,
                         "gen_tokens": res.gen_tokens})
+        for i, res in enumerate(out):
+            if res is None:
+                made = out[first[(texts[i], langs[i])]]
+                assert made is not None
+                out[i] = replace(made, seconds=0.0, reused=memory.enabled and made.text is not None)
         return [res for res in out if res is not None]
 
     def _generate(self, model: str, texts: Sequence[str], langs: Sequence[str]) -> list[Summary]:

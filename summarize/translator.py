@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import plan, routing
 from .align import (
@@ -204,7 +204,13 @@ class Translator:
                 if hit is not None:
                     out[i] = _Line(hit["text"], hit["source_tokens"], hit["target_tokens"], None, 0.0,
                                    hit["logprob"], hit["gen_tokens"], reused=True)
-        todo = [i for i, line in enumerate(out) if line is None]
+        # A sentence twice in this call (boilerplate shared by articles) is generated once; with a
+        # memory, its other occurrences count as reused, as they would in a later call.
+        first: dict[str, int] = {}
+        for i, line in enumerate(out):
+            if line is None:
+                first.setdefault(texts[i], i)
+        todo = sorted(first.values())
         if todo:
             gen = self.load(model, "translation")
             fresh = self._translate_sentences(gen, src, tgt, [texts[i] for i in todo])
@@ -214,6 +220,11 @@ class Translator:
                     memory.put(keys[i], Kind.SENTENCE, {
                         "text": line.text, "source_tokens": line.source_tokens, "target_tokens": line.target_tokens,
                         "logprob": line.logprob, "gen_tokens": line.gen_tokens})
+        for i, line in enumerate(out):
+            if line is None:
+                made = out[first[texts[i]]]
+                assert made is not None
+                out[i] = replace(made, seconds=0.0, reused=memory is not None and memory.enabled and made.text is not None)
         return [line for line in out if line is not None]
 
     def _renderer(self, gen: Generator, src: str, tgt: str) -> Callable[[str], str]:

@@ -217,6 +217,8 @@ def schema(
 def compact(
     out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
+    memory_rows: Annotated[int | None, typer.Option("--memory-rows", help="Most entries the reuse memory keeps (the newest; default $SUMMARIZE_MEMORY_ROWS or 1,000,000).")] = None,
+    memory_days: Annotated[float | None, typer.Option("--memory-days", help="Drop reuse-memory entries older than this many days (default: keep them).")] = None,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -230,7 +232,7 @@ def compact(
         from ..io.compact import compact as compact_dataset
 
         io.configure_storage(storage_options(shared))
-        result = compact_dataset(io.as_path(out), target_mb * 2**20)
+        result = compact_dataset(io.as_path(out), target_mb * 2**20, memory_rows=memory_rows, memory_days=memory_days)
     except SummarizeError as exc:
         raise fail(exc) from None
     before, after = sum(result.before.values()), sum(result.after.values())

@@ -11,6 +11,9 @@ run during a compaction (it holds the dataset's lock, like a run). A compaction 
 marker leaves unlisted parts that the next `--resume` or `compact` deletes; one killed after it
 leaves superseded files that are deleted the same way.
 
+Both: the reuse memory (`_summarize/memory/`, see `memory.py`) is merged into one file, each
+key once, pruned by size and age; it survives every compaction.
+
 Delta: each table's `optimize.compact()` (a new version, the same rows) and `vacuum()` with the
 default retention (7 days), so time travel to recent runs keeps working.
 """
@@ -26,6 +29,7 @@ from . import files
 from .delta import delta_options
 from .files import AnyPath, is_delta
 from .lock import Lock
+from .memory import compact_memory
 from .outdir import _ours, book, live_markers, markers
 from .write import COMMITS, PART_PREFIX, commit_parts, file_metadata, write_parquet
 
@@ -50,9 +54,12 @@ def _parquet_count(out: AnyPath) -> dict[str, int]:
     return {t: sum(1 for _ in files.files_under(out / t, ".parquet")) for t in TABLES}
 
 
-def compact(out: AnyPath, target_bytes: int = TARGET_BYTES) -> Compaction:
+def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, *, memory_rows: int | None = None,
+            memory_days: float | None = None) -> Compaction:
     """Compact the dataset in `out` (a folder or an object-store prefix, see `files.as_path`)
-    under its lock; OutputError when it is not a summarize dataset."""
+    under its lock; OutputError when it is not a summarize dataset. The reuse memory is merged
+    into one file too, keeping at most `memory_rows` entries none older than `memory_days`
+    (`memory.compact_memory`); its file counts are reported as the table `memory`."""
     ds = _ours(out) if files.exists(out) else None
     if ds is None or ds.get("legacy"):
         raise OutputError(f"{out} is not a dataset written by this version of summarize (no {book(out).name}/dataset.json)")
@@ -60,8 +67,13 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES) -> Compaction:
     lock = Lock.acquire(book(out), f"compact-{cid}", str(out))
     try:
         if ds.get("table_format") == "delta":
-            return _compact_delta(out, target_bytes)
-        return _compact_parquet(out, cid, target_bytes)
+            done = _compact_delta(out, target_bytes)
+        else:
+            done = _compact_parquet(out, cid, target_bytes)
+        mem = compact_memory(out, f"{cid}-compact", limit=memory_rows, max_age_days=memory_days)
+        if mem.files_before or mem.files_after:
+            done = Compaction({**done.before, "memory": mem.files_before}, {**done.after, "memory": mem.files_after})
+        return done
     finally:
         lock.release()
 

@@ -5,9 +5,10 @@ it for data) with the columns `key`, `kind`, `value` (JSON), `run_id` and `creat
 adds one file per shard it generated something in, named by the run and the shard, written
 atomically (local: temp file and rename; object store: one PUT), so a killed run leaves whole
 files or none, and a retried shard (Ray) overwrites its own file. Nothing is ever edited in
-place, which is what object stores allow. Entries are keyed by content (`summarize.reuse`), so
-an entry of a shard that was never committed is as good as any: the store cannot disagree with
-the tables, it can only miss.
+place, which is what object stores allow. A shard's entries are stored before its tables are
+committed, so every committed output is in the store; a run killed between the two leaves the
+entries of a shard that was never committed, which are as good as any, because entries are keyed
+by content (`summarize.reuse`): the store cannot disagree with the tables.
 
 File names start with the run id, which sorts in time order: loading reads the newest first, a
 key's newest value wins, and at most `max_rows` distinct keys are loaded, so a run's memory use
