@@ -304,8 +304,11 @@ def run(
     t0 = time.perf_counter()
     info.resumed = sum(existing.articles.values()) if existing else 0
     prior: Counter[str] = Counter()
+    made: dict[str, dict[str, int]] = {}  # generated/reused rows per table (`reuse.counts`)
 
     def manifest(state: str, *, latest: bool) -> None:
+        info.reuse = {t: dict(c) for t, c in made.items()}
+        add_counts(info.reuse, getattr(eng, "reuse", {}))  # counted on the workers (Ray)
         if dataset is None:
             info.counts, info.languages = dict(status), dict(langs)
             return
@@ -337,7 +340,7 @@ def run(
                 if memory is not None and dataset is not None:  # before the commit: see io/memory.py
                     io.memory.append(out_dir, f"{run_id}-{done:06d}", memory.drain(), run_id)
                 writer.write(results, rejects)
-                add_counts(info.reuse, reuse_counts(results))
+                add_counts(made, reuse_counts(results))
                 if info.first_shard_seconds is None:  # time to the first output a reader can use
                     info.first_shard_seconds = round(time.perf_counter() - t0, 3)
                 if writer.commits == 1:
@@ -410,14 +413,14 @@ def _use_memory(eng: Any, out_dir: Any, options: RunOptions, run_id: str) -> Mem
     """Give the engine the reuse memory of `out_dir` (None for stdout: within the run only); the
     local engine's memory is returned for the caller to store, an engine that stores its own
     (Ray's workers) gets the folder."""
-    stored = io.memory.load(out_dir) if out_dir is not None and options.reuse else {}
     bind = getattr(eng, "bind_memory", None)
     if bind is not None:
-        bind(out_dir, run_id, stored)
+        bind(out_dir, run_id, enabled=options.reuse)
         return None
     pipeline = getattr(eng, "pipeline", None)
     if pipeline is None:
         return None
+    stored = io.memory.load(out_dir) if out_dir is not None and options.reuse else {}
     memory: Memory = pipeline.use_memory(stored, enabled=options.reuse)
     return memory
 

@@ -147,6 +147,8 @@ def counts(results: Iterable[Any]) -> dict[str, dict[str, int]]:
     """
     out = {t: {"generated": 0, "reused": 0} for t in ("articles", "translations", "segments")}
     for r in results:
+        if not hasattr(r, "translations"):  # a worker's tally (Ray): the worker counted it
+            continue
         if r.summary is not None:
             out["articles"]["reused" if r.reused else "generated"] += 1
         for t in r.translations:

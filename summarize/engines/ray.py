@@ -41,6 +41,8 @@ from .. import io
 from ..errors import SummarizeError, UsageError
 from ..options import RunOptions
 from ..pipeline import Pipeline
+from ..reuse import add_counts
+from ..reuse import counts as reuse_counts
 from ..schema import Article, ArticleResult, Detection, Reject
 
 # Environment the actors need to behave as the driver was told to (offline, quiet libraries).
@@ -68,11 +70,13 @@ class _PipelineActor:
     driver can raise it as itself instead of as a Ray traceback.
     """
 
-    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str]) -> None:
+    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str],
+                 memory: tuple[str | None, str, bool] = (None, "", True)) -> None:
         self.options = options
         self.writer = writer
         io.configure_storage(storage)  # the driver's --storage-option, for the shared --out
         self.pipeline: Pipeline | None = None
+        self.memory_at, self.run_id, self.reuse = memory
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         shards = batch.column("shard").to_pylist()
@@ -80,19 +84,28 @@ class _PipelineActor:
         try:
             if self.pipeline is None:
                 self.pipeline = Pipeline(self.options)
+                # Each actor reads the store once, read-only, and adds its own files: the memory as
+                # the run started plus what this actor made (not what other actors make meanwhile).
+                where = io.as_path(self.memory_at) if self.memory_at else None
+                self.pipeline.use_memory(io.memory.load(where) if where is not None and self.reuse else {},
+                                         enabled=self.reuse)
             results: list[ArticleResult] = []
             # Defensive: should Ray ever hand over several shards at once, each is still
             # processed on its own, as the local engine would.
             for _, group in groupby(zip(shards, articles, strict=True), key=lambda pair: pair[0]):
                 results.extend(self.pipeline.process([a for _, a in group]))
             models = json.dumps(self.pipeline.models_used, default=str)
+            memory = self.pipeline.memory
+            if self.memory_at and memory is not None:  # before the driver commits: see io/memory.py
+                io.memory.append(io.as_path(self.memory_at), f"{self.run_id}-{shards[0] + 1:06d}", memory.drain(),
+                                 self.run_id)
             if self.writer is None:
                 blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
                 return _rows(shards, blobs, results, models=models)
             rejects = [Reject(**r) for r in batch.column("rejects")[0].as_py() or []]
             parts, written = self.writer.write_parts(results, rejects, shards[0])
             return _rows(shards, [b""] * len(shards), results, models=models,
-                         parts=json.dumps({"parts": parts, "written": written}))
+                         parts=json.dumps({"parts": parts, "written": written, "reuse": reuse_counts(results)}))
         except SummarizeError as exc:
             return _rows(shards, [b""] * len(shards), None, models="", error=pickle.dumps(exc))
 
@@ -218,7 +231,9 @@ class RayEngine:
         self.cpus_per_worker = cpus_per_worker
         self.max_task_retries = max_task_retries
         self.models_used: dict[str, dict[str, Any]] = {}
+        self.reuse: dict[str, dict[str, int]] = {}  # generated/reused rows the actors reported
         self._committer: _Committer | None = None
+        self._memory: tuple[str | None, str, bool] = (None, "", options.reuse)
         # Connect now, before `api.run` installs its SIGINT/SIGTERM handlers: `ray.init` sets a
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
         if not ray.is_initialized():
@@ -226,6 +241,11 @@ class RayEngine:
                 ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING)
             except (ConnectionError, ValueError) as exc:
                 raise UsageError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from exc
+
+    def bind_memory(self, out_dir: Any, run_id: str, *, enabled: bool) -> None:
+        """Let the actors use the reuse memory of `out_dir` (None: within each actor only): each
+        reads the store once and stores what it makes itself (`_PipelineActor`)."""
+        self._memory = (io.files.uri(out_dir) if out_dir is not None else None, run_id, enabled)
 
     def bind_writer(self, writer: Any) -> Any:
         """Let the actors write `writer`'s part files themselves; returns the writer `api.run`
@@ -265,6 +285,7 @@ class RayEngine:
                 results.append(result)
                 if parts:
                     written = json.loads(parts)
+                    add_counts(self.reuse, written.get("reuse", {}))
                 if len(results) == counts[done]:
                     if self._committer is not None:
                         pending.append((done, written["parts"], written["written"]))
@@ -321,7 +342,7 @@ class RayEngine:
         return ds.map_batches(
             _PipelineActor,
             fn_constructor_args=(self.options, self._committer.writer if self._committer else None,
-                                 io.files.storage_options()),
+                                 io.files.storage_options(), self._memory),
             batch_size=None,  # one block = one shard = one batch
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=self.workers),
