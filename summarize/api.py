@@ -403,10 +403,15 @@ def output_options(options: RunOptions, read_options: ReadOptions, partition_by:
 
 
 def model_fingerprints(options: RunOptions) -> dict[str, str]:
-    """Content fingerprints of the local model folders the options name (`backends.fingerprint`)."""
+    """Content fingerprints of the local model folders the options and a user registry name
+    (`backends.fingerprint`)."""
     from .backends.fingerprint import fingerprints
+    from .registry import Registry
 
-    return fingerprints([options.summary_model, options.translation_model])
+    named: list[str | None] = [options.summary_model, options.translation_model]
+    if options.registry:  # the shipped registry names Hub ids only
+        named += [m.id for m in Registry.load(options.registry).models()]
+    return fingerprints(named)
 
 
 def _use_memory(eng: Any, out_dir: Any, options: RunOptions, run_id: str) -> Memory | None:
