@@ -236,6 +236,9 @@ def compact(
     except SummarizeError as exc:
         raise fail(exc) from None
     before, after = sum(result.before.values()), sum(result.after.values())
+    mem = result.memory
+    memory = (f"; reuse memory {mem.files_before} -> {mem.files_after} files, {mem.rows_before} -> {mem.rows_after} "
+              "entries") if mem else ""
     say(f"{before} files before, {after} after; " + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}"
-                                                            for t in result.before),
-        before=result.before, after=result.after, out=out)
+                                                            for t in result.before) + memory,
+        before=result.before, after=result.after, out=out, memory=mem.__dict__ if mem else None)

@@ -29,7 +29,7 @@ from . import files
 from .delta import delta_options
 from .files import AnyPath, is_delta
 from .lock import Lock
-from .memory import compact_memory
+from .memory import MemoryCompaction, compact_memory
 from .outdir import _ours, book, live_markers, markers
 from .write import COMMITS, PART_PREFIX, commit_parts, file_metadata, write_parquet
 
@@ -42,6 +42,7 @@ class Compaction:
 
     before: dict[str, int]
     after: dict[str, int]
+    memory: MemoryCompaction | None = None  # the reuse memory's entries and files (`memory.py`)
 
 
 def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
@@ -59,7 +60,7 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, *, memory_rows: int 
     """Compact the dataset in `out` (a folder or an object-store prefix, see `files.as_path`)
     under its lock; OutputError when it is not a summarize dataset. The reuse memory is merged
     into one file too, keeping at most `memory_rows` entries none older than `memory_days`
-    (`memory.compact_memory`); its file counts are reported as the table `memory`."""
+    (`memory.compact_memory`)."""
     ds = _ours(out) if files.exists(out) else None
     if ds is None or ds.get("legacy"):
         raise OutputError(f"{out} is not a dataset written by this version of summarize (no {book(out).name}/dataset.json)")
@@ -71,9 +72,7 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, *, memory_rows: int 
         else:
             done = _compact_parquet(out, cid, target_bytes)
         mem = compact_memory(out, f"{cid}-compact", limit=memory_rows, max_age_days=memory_days)
-        if mem.files_before or mem.files_after:
-            done = Compaction({**done.before, "memory": mem.files_before}, {**done.after, "memory": mem.files_after})
-        return done
+        return Compaction(done.before, done.after, mem if mem.files_before else None)
     finally:
         lock.release()
 
