@@ -26,7 +26,7 @@ from .detect import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
 from .options import RunOptions
 from .registry import Registry
-from .reuse import Memory
+from .reuse import Kind, Memory
 from .schema import OK, SKIPPED, Article, ArticleResult, Detection, TranslationResult
 from .summarizer import Summarizer
 from .translator import Request, Translator, translation_error
@@ -52,7 +52,7 @@ class Pipeline:
             memory_gib=self.options.model_memory,
         )
         self.registry = registry or Registry.load(self.options.registry)
-        self.detector = detector or make_detector(self.options.detect)
+        self._detector = detector
         self.models_used: dict[str, dict[str, Any]] = {}
         self.translator = Translator(self.options, self.registry, self._model, self._detect_short)
         self.summarizer = Summarizer(self.options, self.registry, self._model, self.translator, self._detect_short)
@@ -73,6 +73,14 @@ class Pipeline:
         if device == "auto":
             device = "cpu" if backend == "ct2" else _torch_device()
         return {"backend": backend, "device": device, "compute_type": self.options.compute_type}
+
+    @property
+    def detector(self) -> Detector:
+        """The language detector, built on first use: a run whose languages are given, or whose
+        texts the memory has seen, never loads the engines' profiles."""
+        if self._detector is None:
+            self._detector = make_detector(self.options.detect)
+        return self._detector
 
     # ----------------------------------------------------------------- public
 
@@ -113,7 +121,7 @@ class Pipeline:
 
     def _detect(self, article: Article) -> ArticleState:
         t0 = time.perf_counter()
-        detection = routing.detection_of(article, self.detector)
+        detection = self._detection_of(article)
         state = ArticleState(article, detection, lang_source="given" if article.lang else "detected",
                              flags=list(article.flags))
         if article.lang and self.options.detect.verify_lang:
@@ -126,8 +134,31 @@ class Pipeline:
         state.seconds += time.perf_counter() - t0
         return state
 
+    def _detection_of(self, article: Article) -> Detection:
+        """`routing.detection_of`, through the memory for a detected language (same title and text,
+        same detection options: the same verdict)."""
+        memory = self.memory
+        if article.lang or memory is None:
+            return routing.detection_of(article, self.detector)
+        key = memory.detect_key(f"{article.title or ''}\x00{article.text}", unit="article")
+        hit = memory.get(key)
+        if hit is not None:
+            return Detection(hit["lang"], hit["score"], tuple((lang, share) for lang, share in hit["mix"]),
+                             hit["detector"], hit["reason"])
+        d = routing.detection_of(article, self.detector)
+        memory.put(key, Kind.DETECT, {"lang": d.lang, "score": d.score, "mix": [list(m) for m in d.mix],
+                                      "detector": d.detector, "reason": d.reason})
+        return d
+
     def _detect_short(self, text: str) -> tuple[str, float]:
+        memory = self.memory
+        key = memory.detect_key(text) if memory is not None else None
+        hit = memory.get(key) if memory is not None else None
+        if hit is not None:
+            return str(hit["lang"]), float(hit["score"])
         d = self.detector.detect_short(text)
+        if memory is not None:
+            memory.put(key, Kind.DETECT, {"lang": d.lang, "score": d.score})
         return d.lang, d.score
 
     def _model(self, model: str, task: str) -> Generator:

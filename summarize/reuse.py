@@ -11,6 +11,9 @@ output depends on, and nothing else:
 - sentence: the same model identity and runtime, the translation decoding options, the step's
   source and target language, and the sentence. This is an exact-match translation memory: a
   sentence that differs by one character is a miss.
+- detect: the language the detector gives an article (title and text) or a short output (the
+  wrong-language guard runs again on every reused output, and on hard cases lingua costs more
+  than the reuse saves), keyed by the detection options, the tool version and the text.
 
 A model whose identity cannot be told without loading it (a Hub id that is not cached) is never
 reused, and a changed revision or fingerprint is a different key, so it never is either. The
@@ -42,6 +45,7 @@ class Kind(StrEnum):
 
     SUMMARY = "summary"
     SENTENCE = "sentence"
+    DETECT = "detect"  # the language of a short output, for the wrong-language guard
 
 
 Entry = tuple[str, str, str]
@@ -67,6 +71,11 @@ def task_options(options: RunOptions, kind: Kind) -> dict[str, Any]:
     if kind is Kind.SUMMARY:
         return {"decoding": _decoding(options.summary), "long_input": options.long_input,
                 "prompt": _prompt(options.prompt)}
+    if kind is Kind.DETECT:
+        from . import __version__
+
+        # The engines' tables ship with the tool: a new version may judge a text differently.
+        return {"detect": asdict(options.detect), "tool": __version__}
     return {"decoding": _decoding(options.translation)}
 
 
@@ -111,6 +120,13 @@ class Memory:
             return None
         blob = json.dumps([MEMORY_VERSION, str(kind), model, ident, self._runtime, self._options[kind], *parts],
                           ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def detect_key(self, text: str, *, unit: str = "short") -> str:
+        """The entry key of a text's detected language (no model involved): `short` for an output
+        (`Detector.detect_short`), `article` for an article's title and text (`Detector.detect`)."""
+        blob = json.dumps([MEMORY_VERSION, str(Kind.DETECT), unit, self._options[Kind.DETECT], text],
+                          ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str | None) -> dict[str, Any] | None:
