@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_dir, machine, say
+from _common import say
 from _e2e_cli import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,16 +88,22 @@ def reuse_of(out: Path) -> dict[str, Any]:
     return doc.get("reuse", {})
 
 
+def models(tiny: bool) -> tuple[Path, Path]:
+    """The summary and translation model folders, built (once) in a child process: a child forked
+    from a process that imported torch and built a model would report that process's peak RSS as
+    its own (Linux carries the high-water mark across fork and exec)."""
+    code = ("import json,sys; sys.path.insert(0, 'benchmarks'); from _common import bench_dir, say\n"
+            + ("from summarize.testing.tiny import build_tiny_models as b; m = b(bench_dir() / 'tiny', ['t5', 'marian']);"
+               " print(json.dumps([str(m['t5']), str(m['marian'])]))" if tiny else
+               "from throughput import build_models; print(json.dumps([str(p) for p in build_models(bench_dir(), say)]))"))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(), capture_output=True, text=True,
+                          check=True)
+    summary, translation = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Path(summary), Path(translation)
+
+
 def steps(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    if args.quick:
-        from summarize.testing.tiny import build_tiny_models
-
-        tiny = build_tiny_models(bench_dir() / "tiny", ["t5", "marian"])
-        summary, translation = tiny["t5"], tiny["marian"]
-    else:
-        from throughput import build_models
-
-        summary, translation = build_models(bench_dir(), say)
+    summary, translation = models(args.quick)
     rows = [{**r, "lang": "en"} for r in records()]
     n = args.articles
     if len(rows) < 3 * n:
@@ -139,9 +145,7 @@ def steps(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def flat(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from summarize.testing.tiny import build_tiny_models
-
-    tiny = build_tiny_models(bench_dir() / "tiny", ["t5", "marian"])
+    t5, marian = models(True)
     base = records()
     n = args.flat
     rows = [{"id": f"f{i:06d}", "lang": "en", "title": f"Item {i}",
@@ -150,7 +154,7 @@ def flat(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     quarter = write(work / "quarter.jsonl", rows[: n // 4])
     full = write(work / "full.jsonl", rows)
     extra = ("--to", "en", "--shard-size", "256")
-    cmd = lambda inp, *more: command(inp, out, tiny["t5"], tiny["marian"], 8, *extra, *more)  # noqa: E731
+    cmd = lambda inp, *more: command(inp, out, t5, marian, 8, *extra, *more)  # noqa: E731
     say(f"flat: first run of {n} articles")
     first = timed(cmd(full))
     say("flat: rerun of a quarter, then of all, everything reused")
@@ -166,6 +170,14 @@ def flat(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "memory_store_bytes": store}
 
 
+def machine_light() -> dict[str, Any]:
+    """`_common.machine()` without importing torch (which would raise this process's RSS, see `models`)."""
+    import platform
+
+    return {"cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=48)
@@ -176,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="reuse-bench-"))
     try:
-        doc: dict[str, Any] = {"machine": machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+        doc: dict[str, Any] = {"machine": machine_light(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
         doc["flat" if args.flat else "reuse"] = flat(args, work) if args.flat else steps(args, work)
         doc["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
