@@ -40,9 +40,9 @@ if str(ROOT) not in sys.path:
     # Run as a script from the repository root, the package need not be installed.
     sys.path.insert(0, str(ROOT))
 
-from summarize.detect import CONFIDENT, UND, Detector, langdetect_raw, make_detector  # noqa: E402
-from summarize.detect_ensemble import _engine, _EnsembleEngine  # noqa: E402
-from summarize.langcodes import normalise as normalise_code  # noqa: E402
+from summarize.detect.detector import CONFIDENT, UND, Detector, langdetect_raw, make_detector  # noqa: E402
+from summarize.detect.ensemble import _engine, _EnsembleEngine  # noqa: E402
+from summarize.models.langcodes import normalise as normalise_code  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 
 LANGID_TSV = ROOT / "benchmarks" / "data" / "langid.tsv"

@@ -55,7 +55,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import langid  # noqa: E402
 from langid import FOLD, read_eld, with_two_words  # noqa: E402
 
-from summarize import detect, detect_engines, detect_ensemble, detect_evidence  # noqa: E402
+from summarize.detect import detector as detect  # noqa: E402
+from summarize.detect import engines as detect_engines  # noqa: E402
+from summarize.detect import ensemble as detect_ensemble  # noqa: E402
+from summarize.detect import evidence as detect_evidence  # noqa: E402
 from summarize.options import DetectOptions  # noqa: E402
 from summarize.text import paragraphs  # noqa: E402
 

@@ -20,17 +20,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from . import __version__, io
+from . import io
+from .engines.local import Engine, LocalEngine
 from .errors import UsageError
+from .models.routing import detection_of
 from .options import SPEED_ONLY, ReadOptions, RunOptions
 from .pipeline import Pipeline
 from .reuse import Memory, add_counts
 from .reuse import counts as reuse_counts
-from .routing import detection_of
-from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, ArticleResult, Reject
+from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -128,35 +130,6 @@ def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterat
         yield {"id": rec.id, "lang": d.lang, "lang_score": d.score,
                "lang_mix": [{"lang": lang, "share": share} for lang, share in d.mix], "detector": d.detector,
                "status": "ok", "error": d.reason if d.lang == "und" else None}
-
-
-class Engine(Protocol):
-    """Turns shards of articles into results, in order; the local engine or Ray.
-
-    Everything else about a run (reading, resume, writing, signals, the manifest) is shared, so
-    both engines write the same tables with the same guarantees.
-    """
-
-    models_used: dict[str, dict[str, Any]]
-
-    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
-        """Results for each shard, in input order, with the shard's rejects passed through."""
-        ...
-
-
-class LocalEngine:
-    """This process: one `Pipeline`, shard after shard."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    @property
-    def models_used(self) -> dict[str, dict[str, Any]]:
-        return self.pipeline.models_used
-
-    def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
-        for arts, rejects in shards:
-            yield (self.pipeline.process(arts) if arts else []), rejects
 
 
 class _Ahead:
@@ -406,7 +379,7 @@ def model_fingerprints(options: RunOptions) -> dict[str, str]:
     """Content fingerprints of the local model folders the options and a user registry name
     (`backends.fingerprint`)."""
     from .backends.fingerprint import fingerprints
-    from .registry import Registry
+    from .models.registry import Registry
 
     named: list[str | None] = [options.summary_model, options.translation_model]
     if options.registry:  # the shipped registry names Hub ids only

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import plan
+from . import batching as plan
 from .backends import Generator, Output
 from .errors import ModelError, UnsupportedLanguageError, UsageError
 from .options import GenerationOptions

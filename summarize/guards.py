@@ -22,7 +22,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 
-from . import langcodes
+from .models import langcodes
 from .options import DEFAULT_MIN_LOGPROB
 
 REPETITION = "repetition"

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import langcodes
 from .errors import UsageError
+from .models import langcodes
 from .schema import KEEP_TYPES, TABLES
 
 DEFAULT_SUMMARY_MODEL = "csebuetnlp/mT5_multilingual_XLSum"

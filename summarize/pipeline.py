@@ -18,14 +18,15 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from . import routing
 from .align import ArticleState, Translated, identity_translation
-from .backends import Generator, ModelPool, is_local
+from .backends import Generator, ModelPool
 from .backends.fingerprint import model_identity
-from .detect import Detector, make_detector, verify
+from .detect.detector import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
+from .models import routing
+from .models.downloads import is_local
+from .models.registry import Registry
 from .options import RunOptions
-from .registry import Registry
 from .reuse import Kind, Memory
 from .schema import OK, SKIPPED, Article, ArticleResult, Detection, TranslationResult
 from .summarizer import Summarizer

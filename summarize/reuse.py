@@ -72,7 +72,7 @@ def task_options(options: RunOptions, kind: Kind) -> dict[str, Any]:
         return {"decoding": _decoding(options.summary), "long_input": options.long_input,
                 "prompt": _prompt(options.prompt)}
     if kind is Kind.DETECT:
-        from . import __version__
+        from .version import __version__
 
         # The engines' tables ship with the tool: a new version may judge a text differently.
         return {"detect": asdict(options.detect), "tool": __version__}

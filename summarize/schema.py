@@ -1,6 +1,6 @@
 """Typed records that flow through the pipeline, and the one definition of the output tables.
 
-Everything downstream (the Parquet writer, `summarize schema`, the README's schema section)
+Everything downstream (the Parquet writer, `summarize schema`, the docs' schema page)
 derives from `TABLES`, so the files and their documentation cannot drift apart.
 No I/O and no models here.
 """
@@ -144,7 +144,7 @@ class Column:
     Attributes:
         name: Column name.
         type: Logical type, one of `TYPE_NAMES` (the writer maps it to one Arrow type).
-        description: What it means (shown by `summarize schema` and in the README).
+        description: What it means (shown by `summarize schema` and in docs/schema.md).
         nullable: Whether the column may hold nulls; a non-nullable column is written as a
             required Parquet field and the writer refuses a null there.
     """
@@ -181,7 +181,7 @@ _PROCESSED_AT = _c("processed_at", "timestamp", "When the row was written (UTC; 
 # To add a column: append a `_c(...)` (or `Column(...)`) to its table here and fill the value in
 # `io/tables.py` (`article_rows`, `translation_rows`, ...). Every writer casts its rows to the
 # declared Arrow schema, so a column left out of a row is written as null (allowed only with
-# `null=True`), and `summarize schema`, the README and the tests pick the column up from here.
+# `null=True`), and `summarize schema`, docs/schema.md and the tests pick the column up from here.
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -339,13 +339,14 @@ BOOKKEEPING = "_summarize"
 
 
 def _table_markdown(table: Table, heading: str) -> list[str]:
-    lines = [f"#### {heading}", "", table.description, "", "| column | type | null | meaning |", "|---|---|---|---|"]
+    lines = [f"## {heading}", "", table.description, "", "| column | type | null | meaning |", "|---|---|---|---|"]
     lines += [f"| `{c.name}` | {TYPE_NAMES[c.type]} | {'yes' if c.nullable else 'no'} | {c.description} |" for c in table.columns]
     return [*lines, ""]
 
 
 def schema_markdown() -> str:
-    """The README's schema section: every table's columns, Arrow types, nullability and meanings."""
+    """What `summarize schema` prints and `docs/schema.md` holds: every table's columns, Arrow types,
+    nullability and meanings."""
     lines = [
         f"Schema version {SCHEMA_VERSION}. Every Parquet file the tool writes carries the key-value metadata "
         "`schema_version`, `run_id`, `tool_version` (and `table`, `options`). Types are Arrow types; `null: no` "
@@ -359,7 +360,7 @@ def schema_markdown() -> str:
     ]
     for table in TABLES.values():
         lines += _table_markdown(table, f"`{table.name}/`")
-    lines += ["#### Partition columns (`--partition-by`)", "",
+    lines += ["## Partition columns (`--partition-by`)", "",
               "The column moves from the files into the folder path (Hive style); readers with hive partitioning "
               "see it as a string column.", "", "| key | folders |", "|---|---|"]
     lines += [f"| `{key}` | {meaning} |" for key, (_cols, meaning) in PARTITIONS.items()]

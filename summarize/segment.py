@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import sentencex
 
-from . import langcodes
+from .models import langcodes
 
 # Paragraphs are found as everywhere else in the package (reading, detection).
 from .text import paragraph_spans as split_paragraphs

@@ -13,15 +13,18 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from . import faithfulness, guards, plan, routing
+from . import batching as plan
+from . import guards
 from .align import DetectShort, Summary, join_errors
 from .backends import Generator, Loader
 from .errors import UnsupportedLanguageError
 from .generate import Generated, generate, template_tokens, token_counter
-from .langcodes import language_name
+from .models import routing
+from .models.langcodes import language_name
+from .models.prompts import find_template
+from .models.registry import Registry, Route
 from .options import RunOptions
-from .prompts import find_template
-from .registry import Registry, Route
+from .quality import faithfulness
 from .reuse import Kind, Memory
 from .schema import Article
 from .segment import reassemble, segment, split_long

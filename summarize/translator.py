@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from . import plan, routing
+from . import batching as plan
 from .align import (
     DetectShort,
     Translated,
@@ -28,10 +28,11 @@ from .align import (
 from .backends import Generator, Loader
 from .errors import UnsupportedLanguageError
 from .generate import Generated, generate, template_tokens, token_counter
-from .langcodes import language_name, normalise
+from .models import routing
+from .models.langcodes import language_name, normalise
+from .models.prompts import find_template
+from .models.registry import Registry
 from .options import RunOptions
-from .prompts import find_template
-from .registry import Registry
 from .reuse import Kind, Memory
 from .schema import ERROR, SKIPPED, SegmentResult, TranslationResult
 from .segment import reassemble, segment, split_long

@@ -17,8 +17,8 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from . import langcodes
 from .errors import ModelError, UsageError
+from .models import langcodes
 from .options import RunOptions
 
 # Below this much free space the output folder is refused: a run writes Parquet shards, a manifest

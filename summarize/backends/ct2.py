@@ -30,8 +30,8 @@ from typing import Any
 
 from ..errors import ModelError, UsageError
 from ..options import GenerationOptions
-from . import Output, mean_logprob
-from .text import NO_FP16, Source, TextCodec, decoding, input_limit, load_source, load_source_light
+from .base import Output, mean_logprob
+from .source import NO_FP16, Source, TextCodec, decoding, input_limit, load_source, load_source_light
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def _converter_class() -> Any:
 
 def convert(source: Source, quantization: str, target: Path) -> None:
     """Convert `source` with `quantization` into the new folder `target` (which must not exist)."""
-    from ..downloads import hub_reachable
+    from ..models.downloads import hub_reachable
 
     path, revision = source.path, source.revision
     if not source.local and not hub_reachable():

@@ -22,7 +22,7 @@ import os
 import threading
 from pathlib import Path
 
-from . import is_local
+from ..models.downloads import is_local
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import ModelError
 from ..options import GenerationOptions
-from . import Output, mean_logprob
-from .text import FORCED_BOS, NO_FP16, Source, TextCodec, decoding, fetch_error, input_limit, load_error, load_source
+from .base import Output, mean_logprob
+from .source import FORCED_BOS, NO_FP16, Source, TextCodec, decoding, fetch_error, input_limit, load_error, load_source
 
 __all__ = ["FORCED_BOS", "NO_FP16", "TransformersGenerator", "choose_dtype", "cpu_threads", "fetch_error",
            "free_gpu_bytes", "resolve_device"]
@@ -111,7 +111,7 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
-        from ..downloads import hub_reachable
+        from ..models.downloads import hub_reachable
 
         _set_threads()
         dev = resolve_device(device)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import __version__
 from ..errors import UsageError
+from ..version import __version__
 from . import models, quality, run
 
 app = typer.Typer(

@@ -39,10 +39,10 @@ models_app = typer.Typer(
 )
 
 if TYPE_CHECKING:
-    from ..downloads import DownloadPlan, ModelDownload
+    from ..models.downloads import DownloadPlan, ModelDownload
+    from ..models.registry import ModelInfo
+    from ..models.routing import Assignment, RoutePlan
     from ..options import ReadOptions, RunOptions
-    from ..registry import ModelInfo
-    from ..routing import Assignment, Plan
 
 # A run that would download more than this asks first, on an interactive terminal only.
 CONFIRM_BYTES = 1_000_000_000
@@ -82,8 +82,8 @@ def list_models(
     `summarize models plan` for what a given job will use.
     """
     try:
-        from ..langcodes import normalise
-        from ..registry import TASKS, Registry
+        from ..models.langcodes import normalise
+        from ..models.registry import TASKS, Registry
 
         if task is not None and task not in TASKS:
             raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
@@ -125,7 +125,7 @@ def _what(a: Assignment) -> str:
 
 
 def _size(m: ModelDownload) -> str:
-    from ..downloads import format_size
+    from ..models.downloads import format_size
 
     return format_size(m.size_bytes, m.estimate)
 
@@ -162,7 +162,7 @@ def render_downloads(dl: DownloadPlan) -> str:
     return "\n".join([_table(rows, indent=""), "", dl.text(), size_sources(dl)])
 
 
-def render_plan(plan: Plan, downloads: DownloadPlan | None = None) -> str:
+def render_plan(plan: RoutePlan, downloads: DownloadPlan | None = None) -> str:
     """The plan as text for people: languages, summaries, translations, models (with their download
     size and cache status when `downloads` is given), unserved work, and the total to download."""
     langs = ", ".join(f"{k} {v}" for k, v in plan.languages.items()) or "none"
@@ -216,9 +216,9 @@ def plan(
     """
     setup_logging(verbose, quiet)
     try:
-        from ..downloads import plan_downloads
-        from ..registry import Registry
-        from ..routing import plan_inputs
+        from ..models.downloads import plan_downloads
+        from ..models.registry import Registry
+        from ..models.routing import plan_inputs
 
         options = run_options(shared)
         reg = Registry.load(options.registry)
@@ -260,20 +260,20 @@ def fetch(
     try:
         if not inputs and not model:
             raise UsageError("give input files (to fetch the models their plan uses) or --model ID")
-        from ..downloads import plan_downloads
-        from ..registry import Registry
+        from ..models.downloads import plan_downloads
+        from ..models.registry import Registry
 
         options = run_options(shared)
         reg = Registry.load(options.registry)
         if inputs:
-            from ..routing import plan_inputs
+            from ..models.routing import plan_inputs
 
             wanted += plan_inputs(inputs, options, read_options(shared), registry=reg).model_ids()
         wanted += model or []
         dl = plan_downloads(wanted, registry=reg)
     except SummarizeError as exc:
         raise fail(exc) from None
-    from ..backends.hub import fetch_model
+    from ..models.hub import fetch_model
 
     revisions = dict.fromkeys(model or [], revision)
     if not as_json:
@@ -318,7 +318,7 @@ def _interactive() -> bool:
 def _forced_local(options: RunOptions) -> list[str] | None:
     """The models of the run when every one it can load is a folder on disk: a forced summarizer
     and (with targets) a forced translator, which bypass the registry's routes; else None."""
-    from ..backends import is_local
+    from ..models.downloads import is_local
 
     forced = [options.summary_model] + ([options.translation_model] if options.to else [])
     return [m for m in forced if m] if all(m is not None and is_local(m) for m in forced) else None
@@ -336,11 +336,11 @@ def preflight_downloads(inputs: list[str], options: RunOptions, read_opts: ReadO
     the first model that cannot be fetched; exits 1 when the question is answered no."""
     if "-" in inputs:
         return
-    from ..backends.hub import fetch_model
-    from ..backends.text import fetch_error
-    from ..downloads import format_size, plan_downloads
-    from ..registry import Registry
-    from ..routing import plan_inputs
+    from ..backends.source import fetch_error
+    from ..models.downloads import format_size, plan_downloads
+    from ..models.hub import fetch_model
+    from ..models.registry import Registry
+    from ..models.routing import plan_inputs
 
     reg = Registry.load(options.registry)
     # Reading and detecting every input only to learn the models is skipped when they are known.

@@ -54,8 +54,8 @@ def eval_command(
     Writes per-article scores to OUT/eval.parquet and the table to OUT/eval.json (shown by `summarize report`).
     """
     try:
-        from ..evaluate import evaluate, format_table, result_json
-        from ..io.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
+        from ..quality.evalfiles import read_hypotheses, read_references, read_run_json, write_eval
+        from ..quality.evaluate import evaluate, format_table, result_json
 
         run_id = read_run_json(out).get("run_id")
         result = evaluate(read_hypotheses(out), read_references(references, ref_summary_col, ref_id_col))
@@ -84,7 +84,7 @@ def report_command(
     eval scores when given.
     """
     try:
-        from ..report import write_report
+        from ..quality.report import write_report
 
         path = write_report(out, html, eval_file)
     except SummarizeError as exc:

@@ -155,7 +155,7 @@ def _dry_run(inputs: list[str], options: RunOptions, ropts: ReadOptions) -> int:
     import json
 
     from .. import io
-    from ..routing import plan_inputs
+    from ..models.routing import plan_inputs
 
     io.check_inputs(inputs)
     io.check_columns(inputs, ropts)
@@ -187,7 +187,7 @@ def detect(
     try:
         from .. import io
         from ..api import detection_rows
-        from ..detect import make_detector
+        from ..detect.detector import make_detector
 
         det = make_detector(detect_options(shared))
         rows = detection_rows(io.read_records(inputs, read_options(shared)), det)

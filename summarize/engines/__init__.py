@@ -1,1 +1,1 @@
-"""Engines that turn shards of articles into results: local (`summarize.api.LocalEngine`) and Ray."""
+"""Engines that turn shards of articles into results: `local` (this process) and `ray` (Ray Data actors)."""

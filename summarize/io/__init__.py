@@ -15,7 +15,7 @@ from .files import configure as configure_storage
 from .outdir import (
     Dataset,
     Existing,
-    Plan,
+    OutputPlan,
     batch_runs,
     check_out,
     check_write_mode,
@@ -58,7 +58,7 @@ __all__ = [
     "Existing",
     "JsonlWriter",
     "Kept",
-    "Plan",
+    "OutputPlan",
     "RunWriter",
     "arrow_table",
     "as_path",

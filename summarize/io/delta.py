@@ -21,7 +21,7 @@ the AWS_* environment. There a commit is safe without a locking provider and wit
 `AWS_S3_ALLOW_UNSAFE_RENAME`: deltalake 1.x writes each log entry as a conditional PUT
 (`If-None-Match: *`; `aws_conditional_put=etag` is set as well, so a change of library default
 cannot turn commits into overwrites), so a commit that lost a race is retried at the next version
-instead of overwriting (tests/test_storage_backends.py pins this against SeaweedFS). Our own
+instead of overwriting (tests/storage/test_storage_backends.py pins this against SeaweedFS). Our own
 dataset lock already keeps one writer per dataset, and with Ray the driver alone commits; the
 conditional PUT also protects the tables from writers that do not take it.
 """

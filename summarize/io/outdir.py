@@ -125,7 +125,7 @@ class Existing:
 
 
 @dataclass(frozen=True)
-class Plan:
+class OutputPlan:
     """What `check_out` found and what the run will do: `new`, `resume` or `replace`."""
 
     out: Path
@@ -168,7 +168,7 @@ def _only_lock(out: Path) -> bool:
 
 def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any], me: str | None = None,
               append: bool = False, allow_duplicate: bool = False, declared: dict[str, Any] | None = None,
-              table_format: str = "parquet") -> Plan:
+              table_format: str = "parquet") -> OutputPlan:
     """Decide, reading only, whether this run may use `out` and how; raise OutputError (exit 2) if not.
 
     `me` is the run id of a caller that already holds the lock. With `append`, an existing dataset
@@ -177,7 +177,7 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
     if not files.is_remote(out) and out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
     if not files.exists(out) or _only_lock(out):
-        return Plan(out, "new", files.exists(out), None)
+        return OutputPlan(out, "new", files.exists(out), None)
     ds = _ours(out)
     holder = holder_of(book(out))
     if holder is not None and holder.get("run_id") != me and not is_stale(holder):
@@ -189,13 +189,13 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
                               "output; nothing was deleted, choose another folder")
         raise OutputError(f"--out {out} {what}; choose an empty or new folder")
     if overwrite:
-        return Plan(out, "replace", True, ds)
+        return OutputPlan(out, "replace", True, ds)
     if not ds.get("legacy") and not markers(out):
-        return Plan(out, "replace", True, ds)  # only the bookkeeping of a run that committed nothing
+        return OutputPlan(out, "replace", True, ds)  # only the bookkeeping of a run that committed nothing
     # `--append --resume`: continue this batch if it is the one the dataset was last given, else append it.
     if append and (not resume or identity_diff(ds.get("identity", {}), ident)):
         check_append(out, ds, ident, declared or {}, table_format, allow_duplicate=allow_duplicate, me=me)
-        return Plan(out, "append", True, ds)
+        return OutputPlan(out, "append", True, ds)
     if not resume:
         raise OutputError(f"--out {out} is not empty; use --resume to continue the run there, --append to add a run to it, or --overwrite to replace it")
     if ds.get("legacy") or ds.get("schema_version") != SCHEMA_VERSION:
@@ -211,7 +211,7 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
             f"--out {out} holds a run made with {'different options' if opts else 'different inputs'}: {'; '.join(diffs)}; "
             "rerun with the same inputs and options, or use --overwrite to replace it"
         )
-    return Plan(out, "resume", True, ds)
+    return OutputPlan(out, "resume", True, ds)
 
 
 TABLE_FORMATS = ("parquet", "delta")
@@ -224,7 +224,7 @@ def check_write_mode(out: str, *, append: bool, resume: bool, overwrite: bool, u
         raise UsageError(f"--table-format takes {' or '.join(TABLE_FORMATS)}; not {table_format}")
     if upsert and table_format != "delta":
         raise UsageError("--upsert needs --table-format delta (plain Parquet appends; read the latest version of "
-                         "each article as the README shows)")
+                         "each article as docs/datasets.md shows)")
     if allow_duplicate and not (append or upsert):
         raise UsageError("--allow-duplicate-batch goes with --append or --upsert")
     for flag, given in (("--append", append), ("--upsert", upsert)):
@@ -381,7 +381,7 @@ class Dataset:
     before_append: dict[str, Any] | None = None  # dataset.json as it was, restored by a rollback
 
     @classmethod
-    def open(cls, plan: Plan, run_id: str, *, overwrite: bool, resume: bool, ident: dict[str, Any],
+    def open(cls, plan: OutputPlan, run_id: str, *, overwrite: bool, resume: bool, ident: dict[str, Any],
              declared: dict[str, Any], append: bool = False, allow_duplicate: bool = False,
              table_format: str = "parquet") -> Dataset:
         """Take the lock, re-check the folder under it, and prepare it for this run."""

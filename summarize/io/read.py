@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .. import langcodes
 from ..errors import UnsupportedLanguageError, UsageError
+from ..models import langcodes
 from ..options import ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import langcodes
 from ..errors import UnsupportedLanguageError, UsageError
+from ..models import langcodes
 from ..options import ReadOptions
 from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
 from ..text import remove_invisible

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .. import __version__
 from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
+from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
 from .read import STDIN

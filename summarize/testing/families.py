@@ -1,7 +1,7 @@
 """The six tiny model families: tokenizer files, a config and a model factory for each.
 
 Each builder writes a tokenizer laid out as the real checkpoint's (t5-small, mt5-small, opus-mt,
-m2m100, mbart-50, nllb-200) into a folder and returns a `Plan`: how to make the random-weight model,
+m2m100, mbart-50, nllb-200) into a folder and returns a `BuildPlan`: how to make the random-weight model,
 its generation config, the probe that checks it generates, and its language tokens.
 """
 
@@ -99,7 +99,7 @@ class Probe:
 
 
 @dataclass
-class Plan:
+class BuildPlan:
     """What a family builder hands back: a model factory plus what the finishing steps need."""
 
     make_model: Callable[[], Any]
@@ -108,7 +108,7 @@ class Plan:
     languages: dict[str, str]
 
 
-def _t5_like(folder: Path, ctx: Context, *, multilingual: bool) -> Plan:
+def _t5_like(folder: Path, ctx: Context, *, multilingual: bool) -> BuildPlan:
     from transformers import MT5Config, MT5ForConditionalGeneration, T5Config, T5ForConditionalGeneration, T5Tokenizer
 
     model_bytes = ctx.spm("unigram", t5_ids=True)
@@ -128,20 +128,20 @@ def _t5_like(folder: Path, ctx: Context, *, multilingual: bool) -> Plan:
     generation = {"decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0}
     if multilingual:
         config: Any = MT5Config(vocab_size=vocab_size, feed_forward_proj="gated-gelu", **_t5_dims())
-        return Plan(lambda: MT5ForConditionalGeneration(config), generation, Probe(), {})
+        return BuildPlan(lambda: MT5ForConditionalGeneration(config), generation, Probe(), {})
     config = T5Config(vocab_size=vocab_size, feed_forward_proj="relu", **_t5_dims())
-    return Plan(lambda: T5ForConditionalGeneration(config), generation, Probe(text="summarize: " + PROBE_TEXT), {})
+    return BuildPlan(lambda: T5ForConditionalGeneration(config), generation, Probe(text="summarize: " + PROBE_TEXT), {})
 
 
-def _build_t5(folder: Path, ctx: Context) -> Plan:
+def _build_t5(folder: Path, ctx: Context) -> BuildPlan:
     return _t5_like(folder, ctx, multilingual=False)
 
 
-def _build_mt5(folder: Path, ctx: Context) -> Plan:
+def _build_mt5(folder: Path, ctx: Context) -> BuildPlan:
     return _t5_like(folder, ctx, multilingual=True)
 
 
-def _build_marian(folder: Path, ctx: Context) -> Plan:
+def _build_marian(folder: Path, ctx: Context) -> BuildPlan:
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     model_bytes = ctx.spm("unigram", t5_ids=False)
@@ -188,7 +188,7 @@ def _build_marian(folder: Path, ctx: Context) -> Plan:
         "pad_token_id": pad,
     }
     languages = {code: f">>{code}<<" for code in MARIAN_LANGUAGES}
-    return Plan(lambda: MarianMTModel(config), generation, Probe(text=">>de<< " + PROBE_TEXT), languages)
+    return BuildPlan(lambda: MarianMTModel(config), generation, Probe(text=">>de<< " + PROBE_TEXT), languages)
 
 
 def _fairseq_generation(*, beams: int | None, forced_eos: bool) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def _fairseq_generation(*, beams: int | None, forced_eos: bool) -> dict[str, Any
     return generation
 
 
-def _build_m2m100(folder: Path, ctx: Context) -> Plan:
+def _build_m2m100(folder: Path, ctx: Context) -> BuildPlan:
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
     from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
 
@@ -242,7 +242,7 @@ def _build_m2m100(folder: Path, ctx: Context) -> Plan:
     )
     languages = {code: f"__{code}__" for code in codes}
     probe = Probe(src_lang="en", forced_bos_token="__de__")
-    return Plan(
+    return BuildPlan(
         lambda: M2M100ForConditionalGeneration(config),
         _fairseq_generation(beams=5, forced_eos=False),
         probe,
@@ -250,7 +250,7 @@ def _build_m2m100(folder: Path, ctx: Context) -> Plan:
     )
 
 
-def _build_mbart50(folder: Path, ctx: Context) -> Plan:
+def _build_mbart50(folder: Path, ctx: Context) -> BuildPlan:
     from transformers import MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration
     from transformers.models.mbart50.tokenization_mbart50 import FAIRSEQ_LANGUAGE_CODES
 
@@ -273,7 +273,7 @@ def _build_mbart50(folder: Path, ctx: Context) -> Plan:
     )
     languages = {code.split("_")[0]: code for code in FAIRSEQ_LANGUAGE_CODES}
     probe = Probe(src_lang="en_XX", forced_bos_token="de_DE")
-    return Plan(
+    return BuildPlan(
         lambda: MBartForConditionalGeneration(config),
         _fairseq_generation(beams=5, forced_eos=True),
         probe,
@@ -281,7 +281,7 @@ def _build_mbart50(folder: Path, ctx: Context) -> Plan:
     )
 
 
-def _build_nllb(folder: Path, ctx: Context) -> Plan:
+def _build_nllb(folder: Path, ctx: Context) -> BuildPlan:
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
     from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
@@ -315,7 +315,7 @@ def _build_nllb(folder: Path, ctx: Context) -> Plan:
         # First script wins (zho_Hans before zho_Hant), as a default target for a bare language code.
         languages.setdefault(_NLLB_ISO639_1.get(iso3, iso3), code)
     probe = Probe(src_lang="eng_Latn", forced_bos_token="deu_Latn")
-    return Plan(
+    return BuildPlan(
         lambda: M2M100ForConditionalGeneration(config),
         _fairseq_generation(beams=None, forced_eos=False),
         probe,
@@ -323,7 +323,7 @@ def _build_nllb(folder: Path, ctx: Context) -> Plan:
     )
 
 
-BUILDERS: dict[str, Callable[[Path, Context], Plan]] = {
+BUILDERS: dict[str, Callable[[Path, Context], BuildPlan]] = {
     "t5": _build_t5,
     "mt5": _build_mt5,
     "marian": _build_marian,

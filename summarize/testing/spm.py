@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .corpus import MAX_LINE_CHARS
+from .spm_corpus import MAX_LINE_CHARS
 
 # The lowest character_coverage SentencePiece accepts.
 _MIN_COVERAGE = 0.98

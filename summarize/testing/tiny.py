@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .corpus import BUILTIN_CORPUS, corpus_digest, default_corpus_dir, load_corpus
-from .families import BUILDERS, MARIAN_LANGUAGES, MODEL_MAX_LENGTH, PROBE_TEXT, Plan, Probe
+from .families import BUILDERS, MARIAN_LANGUAGES, MODEL_MAX_LENGTH, PROBE_TEXT, BuildPlan, Probe
 from .spm import Context
+from .spm_corpus import BUILTIN_CORPUS, corpus_digest, default_corpus_dir, load_corpus
 
 __all__ = [
     "BUILTIN_CORPUS", "COMPLETE_MARKER", "DEFAULT_VOCAB_SIZE", "FAMILIES", "INFO_FILE", "MARIAN_LANGUAGES",
@@ -114,7 +114,7 @@ def _build_family(family: str, folder: Path, ctx: Context) -> dict[str, Any]:
 _QUIET_SCALE = 0.05
 
 
-def _quiet_ids(model: Any, tokenizer: Any, plan: Plan) -> set[int]:
+def _quiet_ids(model: Any, tokenizer: Any, plan: BuildPlan) -> set[int]:
     """Return the ids whose embedding rows to shrink.
 
     Those are the special tokens except </s>, the language tokens and the embedding rows past the

@@ -1,0 +1,237 @@
+"""The Ray engine on a local Ray instance: same tables as the local engine, resume, per-row errors, dead workers.
+
+Ray starts once for the module (`ray.init(num_cpus=2)`, seconds); each run still starts its own
+actor pool, so every test makes several checks per run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from summarize import api
+from summarize.errors import ModelError
+from tests.conftest import articles, invoke, options, read, sample_articles, write_jsonl
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.ray
+
+IGNORED = ("run_id", "duration_ms", "processed_at", "reused")  # `reused`: each Ray actor has its own memory
+SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
+        "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_local() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def tables(out: Path) -> dict[str, pl.DataFrame]:
+    return {t: read(out, t).drop(IGNORED, strict=False).sort(keys) for t, keys in SORT.items()}
+
+
+def committed(out: Path, table: str) -> int:
+    """Rows of `table` that commit markers list (workers may have written parts of later shards
+    that no marker lists yet: readers of plain Parquet can see those until --resume deletes them)."""
+    return sum(p["rows"] for m in (out / "_summarize" / "commits").glob("*.json")
+               for p in json.loads(m.read_text())["parts"] if p["table"] == table)
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    ta, tb = tables(a), tables(b)
+    for name in SORT:
+        assert ta[name].height == tb[name].height, name
+        assert ta[name].to_dicts() == tb[name].to_dicts(), name
+
+
+def test_same_tables_as_the_local_engine_via_api_and_cli(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    from summarize.engines.ray import RayEngine
+
+    recs: list[dict[str, Any] | str] = [*articles(7)]
+    recs[3:3] = ['{"id": "broken", "text": ', {"id": "empty", "text": ""}]  # a reject and a skipped row
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    opts = options(tiny)
+    local = api.run([inp], tmp_path / "local", opts)
+    t0 = time.perf_counter()
+    engine = RayEngine(opts, workers=2)
+    remote = api.run([inp], tmp_path / "ray", opts, engine=engine)
+    print(f"ray api run: {time.perf_counter() - t0:.1f}s")
+    assert remote.exit_code == local.exit_code == 1  # the reject
+    assert remote.counts == local.counts == {"ok": 7, "skipped": 1}
+    assert remote.rejected == local.rejected == 1
+    assert_same_tables(tmp_path / "local", tmp_path / "ray")
+    # Input order, one part per shard (the reject rides with its shard), models known to the manifest.
+    arts = read(tmp_path / "ray", "articles")
+    assert arts["row_index"].to_list() == list(range(8))
+    assert len(list((tmp_path / "ray" / "articles").glob("*.parquet"))) == 4
+    assert engine.models_used.keys() == local.models.keys() == {str(tiny["t5"]), str(tiny["m2m100"])}
+    manifest = json.loads((tmp_path / "ray" / "run.json").read_text())
+    untimed = {m: {k: v for k, v in e.items() if k != "load_seconds"} for m, e in local.models.items()}
+    assert manifest["state"] == "done" and {
+        m: {k: v for k, v in e.items() if k != "load_seconds"} for m, e in manifest["models"].items()
+    } == json.loads(json.dumps(untimed))
+
+    t0 = time.perf_counter()
+    res = invoke(["run", str(inp), "--out", str(tmp_path / "cli"), "--engine", "ray", "--workers", "1",
+                  "--summary-model", str(tiny["t5"]), "--translation-model", str(tiny["m2m100"]), "--to", "en,fr",
+                  "--translate", "summary,title", "--max-new-tokens", "6", "--beams", "1", "--translation-beams", "1",
+                  "--translation-max-new-tokens", "8", "--shard-size", "2", "--quiet"])
+    print(f"ray cli run: {time.perf_counter() - t0:.1f}s")
+    assert res.exit_code == 1, res.output
+    assert_same_tables(tmp_path / "local", tmp_path / "cli")
+
+
+def test_resume_after_an_interrupted_ray_run(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    from summarize.engines.ray import RayEngine
+
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(8))
+    opts = options(tiny)
+    out = tmp_path / "ray"
+    shards_seen = 0
+
+    def stop_after_two(_n: int) -> None:
+        # As a SIGINT would: `api.run` stops after the shard in flight; the Ray execution is torn down.
+        nonlocal shards_seen
+        shards_seen += 1
+        if shards_seen == 2:
+            raise KeyboardInterrupt
+
+    first = api.run([inp], out, opts, engine=RayEngine(opts, workers=2), progress=stop_after_two)
+    assert first.interrupted == "SIGINT" and first.exit_code == 130
+    assert committed(out, "articles") == 4
+    second = api.run([inp], out, opts, engine=RayEngine(opts, workers=2), resume=True)
+    assert second.exit_code == 0 and second.resumed == 4
+    assert second.counts == {"ok": 8}
+    api.run([inp], tmp_path / "local", opts)
+    assert_same_tables(tmp_path / "local", out)  # every article exactly once, as locally
+    # Nothing left to do: a third run reads, skips everything and starts no actor.
+    third = api.run([inp], out, opts, engine=RayEngine(opts), resume=True)
+    assert third.resumed == 8 and third.exit_code == 0
+
+
+def test_per_article_errors_stay_rows_and_fatal_errors_stay_themselves(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    from summarize.engines.ray import RayEngine
+
+    # A registry with a summarizer for English and German only, and no English pivot: French
+    # articles have no route, which is an error of their rows, not of their Ray batch.
+    registry = tmp_path / "registry.toml"
+    registry.write_text(f"""
+replace = true
+
+[[summarization]]
+id = "{tiny["t5"]}"
+family = "t5"
+languages = ["en", "de"]
+licence = "apache-2.0"
+
+[[translation]]
+id = "{tiny["m2m100"]}"
+family = "m2m100"
+languages = ["en", "de", "fr"]
+licence = "mit"
+""", encoding="utf-8")
+    by_id = {r["id"]: r for r in sample_articles()}
+    recs = [by_id[i] for i in ("en-001", "fr-001", "de-001", "fr-002", "en-002")]
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    opts = options(tiny, summary_model=None, translation_model=None, registry=str(registry), shard_size=5)
+    info = api.run([inp], tmp_path / "ray", opts, engine=RayEngine(opts, workers=1))
+    assert info.exit_code == 1 and info.counts == {"ok": 3, "error": 2}
+    arts = read(tmp_path / "ray", "articles")
+    status = dict(zip(arts["id"], arts["status"], strict=True))
+    assert status == {"en-001": "ok", "fr-001": "error", "de-001": "ok", "fr-002": "error", "en-002": "ok"}
+    errors = arts.filter(pl.col("status") == "error")["error"].to_list()
+    assert all("no summarization model for fr" in e for e in errors)
+    api.run([inp], tmp_path / "local", opts)
+    assert_same_tables(tmp_path / "local", tmp_path / "ray")
+
+    # A model that cannot be loaded stops the run locally with a ModelError (exit 2); on Ray too,
+    # as the same exception rather than a Ray traceback.
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    bad = options(tiny, summary_model=str(broken))
+    with pytest.raises(ModelError):
+        api.run([inp], tmp_path / "bad", bad, engine=RayEngine(bad))
+
+
+def _actor_pids() -> set[int]:
+    import psutil
+
+    pids = set()
+    for p in psutil.process_iter(["cmdline"]):
+        if any("_PipelineActor" in part for part in p.info["cmdline"] or ()):
+            pids.add(p.pid)
+    return pids
+
+
+def _kill_actor_after_commit(out: Path, killed: list[int]) -> threading.Thread:
+    """SIGKILL the running actors as soon as one more shard is committed (the next ones are in flight)."""
+    import os
+    import signal
+
+    def commits() -> int:
+        folder = out / "_summarize" / "commits"
+        return len(list(folder.iterdir())) if folder.is_dir() else 0
+
+    before = commits()
+
+    def kill() -> None:
+        end = time.time() + 240
+        while time.time() < end:
+            pids = _actor_pids()
+            if pids and commits() > before:
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                killed.extend(pids)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_worker_is_retried_or_reported_and_every_article_written_once(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    pytest.importorskip("psutil")
+    from summarize.engines.ray import RayEngine, WorkerError
+
+    recs = articles(12)
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    opts = options(tiny)
+    out = tmp_path / "ray"
+
+    # Without retries the shard in flight is lost: an expected error that says to resume.
+    killed: list[int] = []
+    killer = _kill_actor_after_commit(out, killed)
+    with pytest.raises(WorkerError, match="--resume"):
+        api.run([inp], out, opts, engine=RayEngine(opts, workers=1, max_task_retries=0))
+    killer.join()
+    assert killed, "no actor was killed"
+    written = committed(out, "articles")
+    assert 2 <= written < 12
+
+    # With them (the default) Ray restarts the actor and reruns the shard; the run completes.
+    killed.clear()
+    killer = _kill_actor_after_commit(out, killed)
+    info = api.run([inp], out, opts, engine=RayEngine(opts, workers=1), resume=True)
+    killer.join()
+    assert killed, "no actor was killed"
+    assert info.exit_code == 0 and info.resumed == written and info.counts == {"ok": 12}
+    arts = read(out, "articles")
+    assert sorted(arts["id"].to_list()) == [r["id"] for r in recs]  # exactly once
+    tr = read(out, "translations")
+    assert set(Counter(zip(tr["id"], tr["field"], tr["target_lang"], strict=True)).values()) == {1}
+    assert tr.height == 12 * 2 * 2
+    seg = read(out, "segments")
+    assert set(Counter(zip(seg["id"], seg["field"], seg["target_lang"], seg["seg_index"], strict=True)).values()) == {1}
+    assert not _actor_pids() & set(killed)

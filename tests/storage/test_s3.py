@@ -1,0 +1,235 @@
+"""Inputs and --out on a real S3 server (SeaweedFS, started by the `s3_server` fixture): runs,
+the lock, a kill followed by --resume, and the Ray engine writing its own parts there.
+
+No mocks: every byte goes through s3fs to the server. Tiny models and a few articles keep each
+test to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from summarize import api, io
+from summarize.errors import OutputError
+from tests.conftest import invoke, write_jsonl
+from tests.s3server import S3Server
+
+from .test_ray import articles, options  # the same tiny-model options and articles as the Ray tests
+
+IGNORED = ("run_id", "duration_ms", "processed_at", "reused")  # `reused`: each Ray actor has its own memory
+SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
+        "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
+
+
+@pytest.fixture(autouse=True)
+def _no_storage_defaults() -> Iterator[None]:
+    # `configure_storage` is per process: never let one test's options leak into the next.
+    yield
+    io.configure_storage({})
+
+
+def tables(out: Any) -> dict[str, pl.DataFrame]:
+    root = io.as_path(out) if isinstance(out, str) else out
+    return {t: io.read_table(root, t).drop(IGNORED, strict=False).sort(keys) for t, keys in SORT.items()}
+
+
+def assert_same_tables(a: Any, b: Any) -> None:
+    ta, tb = tables(a), tables(b)
+    for name in SORT:
+        assert ta[name].height == tb[name].height, name
+        assert ta[name].to_dicts() == tb[name].to_dicts(), name
+
+
+def keys(server: S3Server, prefix: str) -> list[str]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**server.s3fs_options())
+    root = prefix.removeprefix("s3://")
+    return sorted(k[len(root) + 1:] for k in fs.find(root))
+
+
+def test_a_run_to_s3_writes_the_same_tables_as_to_disk(tmp_path: Path, tiny: dict[str, Path], s3_server: S3Server,
+                                                        s3_prefix: str) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", [*articles(5), '{"id": "broken", "text": '])
+    opts = options(tiny)
+    local = api.run([inp], tmp_path / "local", opts)
+    remote = api.run([inp], s3_prefix, opts, storage_options=s3_server.object_store_options())
+    assert remote.exit_code == local.exit_code == 1 and remote.counts == local.counts == {"ok": 5}
+    assert_same_tables(tmp_path / "local", s3_prefix)
+    found = keys(s3_server, s3_prefix)
+    assert "_summarize/dataset.json" in found and "run.json" in found
+    assert "_summarize/lock" not in found  # released
+    assert sum(k.startswith("_summarize/commits/") for k in found) == 3  # one marker per shard
+    manifest = json.loads(io.as_path(f"{s3_prefix}/run.json").read_text())
+    assert manifest["state"] == "done" and manifest["out_dir"] == s3_prefix
+    # A second run without --resume/--overwrite is refused, as on disk; --overwrite replaces it.
+    with pytest.raises(OutputError, match="not empty"):
+        api.run([inp], s3_prefix, opts)
+    again = api.run([inp], s3_prefix, opts, overwrite=True)
+    assert again.counts == {"ok": 5}
+    assert sum(k.startswith("_summarize/commits/") for k in keys(s3_server, s3_prefix)) == 3
+
+
+def test_input_on_s3_and_credentials_from_the_environment_only(tmp_path: Path, tiny: dict[str, Path],
+                                                               s3_server: S3Server, s3_prefix: str,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               fast_args: list[str]) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_server.s3fs_options())
+    body = "\n".join(json.dumps(a) for a in articles(3)) + "\n"
+    fs.pipe_file(f"{s3_prefix.removeprefix('s3://')}/in/articles.jsonl", body.encode())
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    # No --storage-option at all: s3fs reads AWS_ENDPOINT_URL and the keys from the environment.
+    res = invoke(["run", f"{s3_prefix}/in/articles.jsonl", "--out", f"{s3_prefix}/out", *fast_args, "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert io.read_table(io.as_path(f"{s3_prefix}/out"), "articles")["id"].sort().to_list() == ["a000", "a001", "a002"]
+
+
+def test_storage_option_flag_sets_the_endpoint(tmp_path: Path, s3_server: S3Server, s3_prefix: str,
+                                               fast_args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(2))
+    flags = [x for k, v in s3_server.object_store_options().items() for x in ("--storage-option", f"{k}={v}")]
+    res = invoke(["run", str(inp), "--out", s3_prefix, *flags, *fast_args, "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "run.json" in keys(s3_server, s3_prefix)
+    bad = invoke(["run", str(inp), "--out", s3_prefix, "--storage-option", "no-equals-sign", *fast_args])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_the_lock_on_s3_is_a_create_only_write(s3_server: S3Server, s3_prefix: str) -> None:
+    from summarize.io.lock import Lock
+
+    io.configure_storage(s3_server.object_store_options())
+    book = io.as_path(s3_prefix) / "_summarize"
+    first = Lock.acquire(book, "run-1", s3_prefix)
+    with pytest.raises(OutputError, match="in use by another summarize run"):
+        Lock.acquire(book, "run-2", s3_prefix)
+    first.release()
+    assert "_summarize/lock" not in keys(s3_server, s3_prefix)
+    second = Lock.acquire(book, "run-2", s3_prefix)  # free again
+    second.release()
+    # Leases, heartbeats and takeovers: tests/storage/test_s3_lock.py.
+
+
+_KILLED_RUN = """
+import sys, time
+from summarize import api
+from summarize.options import GenerationOptions, RunOptions
+opts = RunOptions(to=("en", "fr"), translate=("summary", "title"), summary_model=sys.argv[3],
+                  translation_model=sys.argv[4], summary=GenerationOptions(max_new_tokens=6, num_beams=1),
+                  translation=GenerationOptions(max_new_tokens=8, num_beams=1, no_repeat_ngram_size=0), shard_size=2)
+def slow(_n):
+    print("shard", flush=True)
+    time.sleep(30)  # the parent kills us here, after the first committed shard
+api.run([sys.argv[1]], sys.argv[2], opts, progress=slow)
+"""
+
+
+def test_kill_then_resume_on_s3_writes_every_article_once(tmp_path: Path, tiny: dict[str, Path],
+                                                          s3_server: S3Server, s3_prefix: str) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(6))
+    env = {**os.environ, **s3_server.env(), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "SUMMARIZE_LOCK_LEASE_S": "2"}  # the lease the killed run's lock records
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(inp), s3_prefix, str(tiny["t5"]), str(tiny["m2m100"])],
+                            stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the first shard is committed when progress is reported
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert line.strip() == b"shard"
+    found = keys(s3_server, s3_prefix)
+    assert "_summarize/lock" in found  # a SIGKILL leaves the lock behind
+    assert sum(k.startswith("_summarize/commits/") for k in found) == 1
+    # The lock of the killed run is stale only a lease after its last renewal (pids mean nothing remotely).
+    opts = options(tiny)
+    io.configure_storage(s3_server.object_store_options())
+    with pytest.raises(OutputError, match="in use"):
+        api.run([inp], s3_prefix, opts, resume=True)
+    time.sleep(2.5)
+    second = api.run([inp], s3_prefix, opts, resume=True)
+    assert second.exit_code == 0 and second.resumed == 2 and second.counts == {"ok": 6}
+    api.run([inp], tmp_path / "local", opts)
+    assert_same_tables(tmp_path / "local", s3_prefix)  # every article exactly once
+
+
+@pytest.mark.ray
+def test_ray_with_two_workers_writing_to_s3_matches_the_local_engine(tmp_path: Path, tiny: dict[str, Path],
+                                                                     s3_server: S3Server, s3_prefix: str) -> None:
+    ray = pytest.importorskip("ray")
+    from summarize.engines.ray import RayEngine
+
+    inp = write_jsonl(tmp_path / "in.jsonl", [*articles(7), '{"id": "broken", "text": ', {"id": "empty", "text": ""}])
+    opts = options(tiny)
+    local = api.run([inp], tmp_path / "local", opts)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        engine = RayEngine(opts, workers=2)
+        remote = api.run([inp], s3_prefix, opts, engine=engine, storage_options=s3_server.object_store_options())
+    finally:
+        ray.shutdown()
+    assert remote.exit_code == local.exit_code == 1 and remote.counts == local.counts
+    assert_same_tables(tmp_path / "local", s3_prefix)
+    found = keys(s3_server, s3_prefix)
+    markers = [k for k in found if k.startswith("_summarize/commits/")]
+    listed = {p["path"] for k in markers for p in json.loads(io.as_path(f"{s3_prefix}/{k}").read_text())["parts"]}
+    parts = {k for k in found if k.endswith(".parquet")}
+    assert parts == listed  # every part on the store is committed, none twice
+    assert len(markers) == 4  # 8 articles (one empty, skipped) in shards of 2; the reject rides with its shard
+
+
+def test_append_on_s3_adds_a_batch_and_refuses_the_same_one_again(tmp_path: Path, tiny: dict[str, Path],
+                                                                  s3_server: S3Server, s3_prefix: str) -> None:
+    opts = options(tiny)
+    first = write_jsonl(tmp_path / "day1.jsonl", articles(3))
+    second = write_jsonl(tmp_path / "day2.jsonl", [{**a, "id": f"b{i}"} for i, a in enumerate(articles(2))])
+    store = s3_server.object_store_options()
+    one = api.run([first], s3_prefix, opts, storage_options=store)
+    two = api.run([second], s3_prefix, opts, append=True)
+    assert one.exit_code == two.exit_code == 0
+    arts = io.read_table(io.as_path(s3_prefix), "articles")
+    assert sorted(arts["id"].to_list()) == ["a000", "a001", "a002", "b0", "b1"]
+    assert arts["run_id"].n_unique() == 2  # both runs' rows, each run's own
+    runs = [k for k in keys(s3_server, s3_prefix) if k.startswith("_summarize/runs/")]
+    assert len(runs) == 2
+    with pytest.raises(OutputError, match="already"):
+        api.run([second], s3_prefix, opts, append=True)
+
+
+def test_an_unusable_url_is_a_usage_error_naming_the_extra(tmp_path: Path, fast_args: list[str]) -> None:
+    from summarize.errors import UsageError
+
+    with pytest.raises(UsageError, match="nosuch://"):
+        io.as_path("nosuch://bucket/out")
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(1))
+    res = invoke(["run", str(inp), "--out", "nosuch://bucket/out", *fast_args])
+    assert res.exit_code == 2 and "install its package" in res.output
+
+
+def test_file_operations_on_an_fsspec_memory_store() -> None:
+    from summarize.io import files
+
+    root = io.as_path("memory://summarize-test/ops")
+    assert files.is_remote(root) and not files.exists(root)
+    assert files.create_exclusive(root / "a" / "m.json", b"{}")
+    assert not files.create_exclusive(root / "a" / "m.json", b"[]")  # create-only: the first stays
+    files.write_json(root / "b.json", {"x": 1})
+    assert files.read_json(root / "b.json") == {"x": 1} and files.read_json(root / "a" / "m.json") == {}
+    assert [f.name for f in files.files_under(root, ".json")] == ["m.json", "b.json"]
+    files.remove(root / "a" / "m.json")
+    files.remove(root / "a" / "m.json")  # absent: no error
+    assert [f.name for f in files.files_under(root)] == ["b.json"]
