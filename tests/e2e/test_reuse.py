@@ -170,7 +170,14 @@ def test_adding_a_target_language_to_a_delta_dataset_generates_only_the_new_tran
     trans = _table(out, "translations")
     en, fr = trans.filter(pl.col("target_lang") == "en"), trans.filter(pl.col("target_lang") == "fr")
     assert en.filter(pl.col("model") != "identity")["reused"].all()
-    assert not fr["reused"].any() and fr.height == en.height
+    assert fr.height == en.height
     assert en.drop(VOLATILE, strict=False).equals(before.drop(VOLATILE, strict=False))
-    made = fr.filter(pl.col("model") != "identity").height
-    assert manifest["reuse"]["translations"] == {"generated": made, "reused": en.filter(pl.col("model") != "identity").height}
+    # No French existed before: a reused French sentence is one this run made for another article
+    # (random-weight summaries repeat), never one from the memory of the first run.
+    segs = _table(out, "segments").filter(pl.col("target_lang") == "fr")
+    made_now = set(segs.filter(~pl.col("reused"))["source_text"].to_list())
+    assert made_now and set(segs.filter(pl.col("reused"))["source_text"].to_list()) <= made_now
+    french = fr.filter(pl.col("model") != "identity")
+    english = en.filter(pl.col("model") != "identity").height
+    assert manifest["reuse"]["translations"] == {"generated": int((~french["reused"]).sum()),
+                                                 "reused": english + int(french["reused"].sum())}
