@@ -66,10 +66,14 @@ def _schema() -> Any:
 
 
 def _batches(path: AnyPath) -> Iterator[Any]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        yield from pq.ParquetFile(files.source(path)).iter_batches(batch_size=65_536, columns=list(_COLUMNS))
+        src = files.source(path)
+        if isinstance(src, bytes):  # an object store's file, read through fsspec
+            src = pa.BufferReader(src)
+        yield from pq.ParquetFile(src).iter_batches(batch_size=65_536, columns=list(_COLUMNS))
     except (OSError, ValueError) as exc:  # an unreadable file is a miss, never a failed run
         log.warning("reuse memory: skipping unreadable %s: %s", path, exc)
 
