@@ -9,7 +9,7 @@ EXTRAS ?= dev,lingua,ct2,ray
 TINY ?= .tiny
 OUT ?= out
 
-.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck docs unit e2e storage pytest bench soak clean
+.PHONY: setup demo demo-plan demo-full demo-offline tiny test lint typecheck docs unit e2e storage pytest bench soak soak-ray clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,8 @@ test: lint typecheck docs pytest
 
 bench: setup
 	$(PY) benchmarks/langid.py
+	$(PY) benchmarks/close_pairs.py
+	$(PY) benchmarks/extract.py
 	$(PY) benchmarks/segment_speed.py
 	$(PY) benchmarks/translate_batching.py --quick
 	$(PY) benchmarks/throughput.py --quick
@@ -95,6 +97,13 @@ bench-e2e: setup
 ## Kill/resume loop (not in CI): prints how many SIGKILLs it survived with nothing lost.
 soak: setup
 	$(PY) benchmarks/soak.py
+
+## Distributed soak (not in CI; long: about 90 minutes for 10,000 articles on 2 shared cores): a 3-node Ray cluster
+## on this machine, a worker node killed and replaced every SOAK_EVERY shards; prints its figures and checks.
+SOAK_ARTICLES ?= 10000
+SOAK_EVERY ?= 20
+soak-ray: setup
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/soak_ray.py --articles $(SOAK_ARTICLES) --every $(SOAK_EVERY)
 
 clean:
 	rm -rf $(OUT) $(TINY) site .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,7 @@ from .reuse import Memory, add_counts
 from .reuse import counts as reuse_counts
 from .schema import ERROR, PARTITIONS, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
+from .validate import check_lasting_output, check_partition_by
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,14 @@ def detection_rows(records: Iterable[Article | Reject], detector: Any) -> Iterat
                "status": "ok", "error": d.reason if d.lang == "und" else None}
 
 
+def extracted_rows(records: Iterable[Article | Reject], detector: Any) -> Iterator[dict[str, Any]]:
+    """One row per record for `summarize extract` (the columns of `schema.FILES["extracted"]`), in
+    input order: the article exactly as `run` reads it (the same `io.read_records`, the same
+    language as `routing.detection_of` gives the pipeline, the same published date and flags)."""
+    for rec in records:
+        yield io.extracted_reject_row(rec) if isinstance(rec, Reject) else io.extracted_row(rec, detection_of(rec, detector))
+
+
 class _Ahead:
     """Shards read one ahead, so that a signal during the last shard is known to stop nothing."""
 
@@ -226,6 +235,8 @@ def run(
     bad = [p for p in partition_by if p not in PARTITIONS]
     if bad:
         raise UsageError(f"--partition-by takes {', '.join(PARTITIONS)}; not {', '.join(bad)}")
+    check_partition_by(partition_by)
+    check_lasting_output(str(out))
     io.check_write_mode(str(out), append=append, resume=resume, overwrite=overwrite, upsert=upsert,
                         table_format=table_format, allow_duplicate=allow_duplicate_batch)
     to_stdout = str(out) == io.STDIN
@@ -372,7 +383,10 @@ def output_options(options: RunOptions, read_options: ReadOptions, partition_by:
         run[task].pop("max_batch_tokens", None)
     if fingerprints:
         run["fingerprints"] = dict(fingerprints)
-    return {"run": run, "read": dict(read_options.__dict__), "partition_by": list(partition_by)}
+    read = dict(read_options.__dict__)
+    if not read["follow_symlinks"]:
+        del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
+    return {"run": run, "read": read, "partition_by": list(partition_by)}
 
 
 def model_fingerprints(options: RunOptions) -> dict[str, str]:

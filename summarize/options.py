@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .errors import UsageError
@@ -22,6 +23,14 @@ def _check_lang(code: str, what: str) -> None:
         raise UsageError(f"{what}: {code!r} is not a language code (use ISO 639-1, e.g. en, de, zh)")
 
 
+class Extract(StrEnum):
+    """What reading does to web pages and text dumps (`--extract`)."""
+
+    main = "main"  # the article alone: main-content extraction for pages, header and chrome lines for dumps
+    all = "all"  # every visible text of a page (markup stripped); dumps as for `main`
+    none = "none"  # the text as given: markup kept (flagged `html`), dumps untouched
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How input records become articles.
@@ -37,11 +46,19 @@ class ReadOptions:
         keep_types: (name, type) of the kept columns given a type.
         published_col: Column holding the publication time (parsed into `published_at`); None
             means `published` when the input has it.
-        strip_html: Strip HTML markup to text (otherwise markup is only detected and flagged).
+        follow_symlinks: Read symbolic links in an input folder that lead out of it (by default
+            they are skipped, each with a reject row).
+        strip_html: The old spelling of `extract=Extract.all`: when True, pages are stripped
+            of markup rather than extracted.
+        extract: `main` (default): a web page becomes its article (trafilatura) and its
+            metadata, a text dump loses its header lines (to title, date, source) and its
+            standalone chrome lines ("Advertisement", "Share"), each removal flagged and the
+            removed lines kept; `all`: a page keeps every visible text; `none`: texts are
+            taken as they are.
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `error` rejects them as errors.
-        max_chars: Longer texts are cut to this many characters (flag `input_truncated`), so
-            one runaway record cannot stall a batch.
+        max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
+            `title_truncated`), so one runaway record cannot stall a batch.
     """
 
     id_col: str = "id"
@@ -54,8 +71,14 @@ class ReadOptions:
     max_chars: int = 100_000
     keep_types: tuple[tuple[str, str], ...] = ()
     published_col: str | None = None
+    follow_symlinks: bool = False
+    extract: Extract = Extract.main
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "extract", Extract("all" if self.strip_html else self.extract))
+        except ValueError:
+            raise UsageError(f"--extract must be main, all or none, not {self.extract!r}") from None
         names, types = [], dict(self.keep_types)
         for spec in self.keep_cols:
             name, sep, typ = spec.rpartition(":")
@@ -239,6 +262,8 @@ class RunOptions:
     reuse: bool = True
 
     def __post_init__(self) -> None:
+        if not self.to:
+            raise UsageError("--to names no language (an empty list such as ',,'); give at least one code, e.g. --to en")
         for code in self.to:
             _check_lang(code, "--to")
         # `EN`, `pt-BR`, `zh_Hans`, `deu` name the same targets as `en`, `pt`, `zh`, `de` for routing

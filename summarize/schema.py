@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"  # 2.1: articles gain author, site_name, url, removed; 2.2: reused (articles, translations, segments)
 
 # Article status values.
 OK = "ok"
@@ -32,7 +32,12 @@ class Article:
         lang: A language given by the input (`--lang-col`), trusted unless verified.
         extra: Columns kept with `--keep-col`, by name.
         flags: Problems noticed while reading (e.g. `invalid_utf8`), carried to the output.
-        published: The raw `--published-col` value (by default the `published` column), if any.
+        published: The raw `--published-col` value (by default the `published` column), else the
+            date a page or a text dump's header gave, if any.
+        author: Author(s) a page or a dump's byline named.
+        site_name: The outlet a page or a dump's source line named.
+        url: The page's canonical URL.
+        removed: Lines reading took out of a text dump (header and chrome lines), in order.
     """
 
     id: str
@@ -45,6 +50,10 @@ class Article:
     extra: dict[str, Any] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
     published: Any = None
+    author: str | None = None
+    site_name: str | None = None
+    url: str | None = None
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +213,16 @@ TABLES: dict[str, Table] = {
                 _c("summary_tokens", "i64", "Tokens of the summary."),
                 _c("n_chunks", "i64", "How many chunks the article was summarized in (1 when it fits the model)."),
                 _c("truncated", "bool", "True only when text was really dropped to fit the model's input limit."),
-                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `low_confidence`, `unsupported_number`, `unsupported_name`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert)."),
+                _c("flags", "list[str]", "Quality and input warnings (e.g. `repetition`, `length_ratio`, `wrong_language`, `empty_output`, `low_confidence`, `unsupported_number`, `unsupported_name`, `invalid_utf8`, `control_chars`, `bad_published`, `bad_lang` for an unknown `--lang-col` code, `bad_value:NAME` for a kept value that does not convert), and what reading did to the text (`html_extracted`, `html_stripped`, `extract_fallback`, `html`, `header_parsed`, `chrome_removed`; see docs/inputs.md)."),
                 _c("status", "str", "`ok`, `error` or `skipped`."),
                 _c("error", "str", "What went wrong when `status` is `error` (or why it was skipped); null when `ok`.", null=True),
                 _c("duration_ms", "f64", "Time spent on the article (its share of batched work), in milliseconds."),
                 _c("published", "str", "The raw `--published-col` value (default: the input's `published` column), as text.", null=True),
-                _c("published_at", "timestamp", "`published` parsed (ISO 8601, RFC 2822 or a plain date; no zone means UTC); null when absent or unparseable (flag `bad_published`).", null=True),
+                _c("published_at", "timestamp", "`published` parsed (ISO 8601, RFC 2822, a plain date, or a date as newsrooms write it in any common language, e.g. `6. Dezember 2025`, `2025年12月6日`, read with the article's language first; no zone means UTC); null when absent or unparseable (flag `bad_published`).", null=True),
+                _c("author", "str", "Author(s) the page's metadata or a text dump's byline names (`; `-separated); null when none.", null=True),
+                _c("site_name", "str", "The outlet: the page's site name (`og:site_name` and the like) or the source a text dump's syndication line names; null when none.", null=True),
+                _c("url", "str", "The page's canonical URL, from its metadata; null when none.", null=True),
+                _c("removed", "list[str]", "Lines reading took out of a text dump (`--extract main|all`), in order: header lines that became `title`, `published`, `author`, `site_name`, and chrome lines (`Advertisement`, `Share`, ...); empty when none."),
                 _c("content_hash", "str", "Hash of the article's title and text, used to resume runs."),
                 _c("options_hash", "str", "Hash of the options that affect output, used to resume runs."),
                 _c("unsupported", "list[str]", "Figures and names in the summary that its source never mentions (why `unsupported_number` / `unsupported_name` is flagged); empty when none."),
@@ -276,7 +289,7 @@ TABLES: dict[str, Table] = {
 }
 
 #: Files that are not tables of the output folder: `wide.parquet` (`--format wide`) and the
-#: output of `summarize detect`.
+#: outputs of `summarize detect` and `summarize extract`.
 FILES: dict[str, Table] = {
     "wide": Table(
         "wide",
@@ -302,6 +315,22 @@ FILES: dict[str, Table] = {
             _c("status", "str", "`ok`, or `error` for a record that could not be read."),
             _c("error", "str", "Why the language is `und`, or why the record could not be read.", null=True),
             _c("run_id", "str", "Id of the `detect` command that wrote the file."),
+            _PROCESSED_AT,
+        ),
+    ),
+    "extracted": Table(
+        "extracted",
+        "The file `summarize extract` writes: one row per input record, in input order: what the models would read "
+        "(reading, decoding, `--extract`, header and dates, language detection; no model loaded).",
+        (
+            _c("id", "str", "Article id; null for a record that could not be read.", null=True),
+            *(TABLES["articles"].column(n) for n in ("source", "line", "title")),
+            _c("text", "str", "The article's text as the models would read it; null for a record that could not be read.", null=True),
+            *(TABLES["articles"].column(n) for n in ("lang", "lang_score", "flags", "published", "published_at",
+                                                    "author", "site_name", "url", "removed")),
+            _c("status", "str", "`ok`, or `error` for a record that could not be read."),
+            _c("error", "str", "Why the record could not be read; null when `ok`.", null=True),
+            _c("run_id", "str", "Id of the `extract` command that wrote the file."),
             _PROCESSED_AT,
         ),
     ),
@@ -367,6 +396,7 @@ def schema_markdown() -> str:
     lines.append("")
     lines += _table_markdown(FILES["wide"], "`wide.parquet`")
     lines += _table_markdown(FILES["detections"], "`summarize detect` output")
+    lines += _table_markdown(FILES["extracted"], "`summarize extract` output")
     return "\n".join(lines).rstrip() + "\n"
 
 

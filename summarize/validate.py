@@ -27,6 +27,15 @@ from .options import RunOptions
 MIN_FREE_BYTES = 100 * 1024 * 1024
 MIN_FREE_ENV = "SUMMARIZE_MIN_FREE_MB"
 LIST_CODES = "summarize models list"
+# What a transformers tokenizer loads from (a fast tokenizer, a SentencePiece model, a BPE or
+# WordPiece vocabulary): a model folder holds at least one.
+TOKENIZER_FILES = ("tokenizer.json", "*.model", "*.spm", "vocab.json", "vocab.txt", "spm.model")
+# Beam widths above this are refused: generation cost grows with the width, and widths past a
+# few dozen stop improving outputs (`SUMMARIZE_MAX_BEAMS` lifts the cap for experiments).
+MAX_BEAMS = 32
+MAX_BEAMS_ENV = "SUMMARIZE_MAX_BEAMS"
+# Output URLs whose file system dies with the process: a run would exit 0 into nothing.
+VOLATILE_PROTOCOLS = ("memory",)
 
 
 def known_codes() -> dict[str, str]:
@@ -101,6 +110,10 @@ def check_model_folder(folder: Path, flag: str) -> None:
         raise ModelError(f"{flag}: cannot read {config}: {_why(exc)}") from exc
     for weights in sorted(folder.glob("*.safetensors")):
         _check_safetensors(weights, flag)
+    if not any(any(folder.glob(pattern)) for pattern in TOKENIZER_FILES):
+        # Without them the model cannot read its input: a run would come out `ok` with empty outputs.
+        raise ModelError(f"{flag}: {folder} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); copy the "
+                         "tokenizer of the model into the folder (tokenizer.save_pretrained(folder))")
 
 
 def _check_safetensors(path: Path, flag: str) -> None:
@@ -126,16 +139,50 @@ def min_free_bytes() -> int:
     if raw is None:
         return MIN_FREE_BYTES
     try:
-        return int(float(raw) * 1024 * 1024)
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not 0 <= mb < 2**40:  # also refuses inf and nan
+        raise UsageError(f"{MIN_FREE_ENV} must be a number of megabytes (0 or more, finite), not {raw!r}")
+    return int(mb * 1024 * 1024)
+
+
+def check_beams(options: RunOptions) -> None:
+    """Beam widths stay under `MAX_BEAMS` (or `SUMMARIZE_MAX_BEAMS`)."""
+    raw = os.environ.get(MAX_BEAMS_ENV)
+    try:
+        cap = int(raw) if raw else MAX_BEAMS
     except ValueError as exc:
-        raise UsageError(f"{MIN_FREE_ENV} must be a number of megabytes, not {raw!r}") from exc
+        raise UsageError(f"{MAX_BEAMS_ENV} must be a whole number, not {raw!r}") from exc
+    for flag, gen in (("--beams", options.summary), ("--translation-beams", options.translation)):
+        if gen.num_beams > cap:
+            raise UsageError(f"{flag} {gen.num_beams} is more than {cap}, the most a run uses (cost grows with the "
+                             f"width, and 4 to 8 beams is usual); set {MAX_BEAMS_ENV}={gen.num_beams} to allow it")
+
+
+def check_partition_by(partition_by: Sequence[str]) -> None:
+    """Each partition key at most once (`lang,lang` would write `lang=en/lang=en/`, which no reader
+    takes for a Hive layout)."""
+    twice = sorted({p for p in partition_by if list(partition_by).count(p) > 1})
+    if twice:
+        raise UsageError(f"--partition-by names {', '.join(twice)} more than once; give each key once, e.g. lang,date")
+
+
+def check_lasting_output(out: str) -> None:
+    """The output outlives the run: a `memory://` file system dies with the process."""
+    protocol = out.split("://", 1)[0].lower() if "://" in out else ""
+    if protocol in VOLATILE_PROTOCOLS:
+        raise UsageError(f"--out {out}: a {protocol}:// file system lives only as long as this process, so the "
+                         "output would be lost when the run ends; write to a folder or an object store (s3://...)")
 
 
 def check_output(out: str) -> None:
     """The output folder (or the nearest folder above it that exists) is writable and has room."""
+    check_lasting_output(out)
     if out == "-" or "://" in out:
         return  # stdout, or object storage: its own client reports access errors
     path = Path(out).expanduser()
+    _check_name_lengths(path, out)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out: {out} exists and is not a folder")
     probe = path
@@ -152,8 +199,30 @@ def check_output(out: str) -> None:
                          f"{need // 2**20} MB ({MIN_FREE_ENV} changes the minimum)")
 
 
+def _check_name_lengths(path: Path, out: str) -> None:
+    """Every part of the output path fits the file system's limit on a name (255 bytes almost
+    everywhere), which `exists()` would otherwise report as a traceback."""
+    probe = path
+    while probe.parent != probe:
+        try:
+            if probe.exists():
+                break
+        except OSError:  # ENAMETOOLONG: a part of it is too long; its parent tells the limit
+            pass
+        probe = probe.parent
+    try:
+        limit = os.pathconf(probe, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise UsageError(f"--out: the name {part[:40]}... is {len(os.fsencode(part))} bytes long; the file system "
+                             f"allows {limit} per name")
+
+
 def check_combinations(out: str, *, overwrite: bool, resume: bool, partition_by: Sequence[str], wide: bool) -> None:
     """Options that exclude each other, or make no sense with `--out -`."""
+    check_partition_by(partition_by)
     if overwrite and resume:
         raise UsageError("--overwrite and --resume exclude each other")
     if out == "-":
@@ -167,6 +236,7 @@ def before_run(options: RunOptions, out: str | None, *, overwrite: bool = False,
                partition_by: Sequence[str] = (), wide: bool = False) -> None:
     """Every pre-flight check of a run; `out=None` (a dry run) skips the output checks."""
     check_targets(options.to)
+    check_beams(options)
     check_model(options.summary_model, "--summary-model")
     check_model(options.translation_model, "--translation-model")
     if out is not None:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..errors import UsageError, environment_error
 from ..version import __version__
-from . import models, quality, run
+from . import extract, models, quality, run
 
 app = typer.Typer(
     name="summarize",
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command("run")(run.run)
 app.command("detect")(run.detect)
+app.command("extract")(extract.extract)
 app.command("schema")(run.schema)
 app.command("compact")(run.compact)
 quality.register(app)
@@ -89,6 +90,21 @@ def main() -> None:
     except UsageError as exc:
         say(str(exc), level="error", exit_code=2)
         sys.exit(2)
+    try:
+        _main(default_map)
+    except Exception as exc:
+        # The machine failed, not the code (a read-only or full disk, an unreachable object store):
+        # one sentence with exit 2, as for any other error the user must fix; a bug keeps its traceback.
+        err = environment_error(exc)
+        if err is None:
+            raise
+        say(str(err), level="error", exit_code=err.exit_code)
+        sys.exit(err.exit_code)
+
+
+def _main(default_map: dict[str, Any]) -> None:
+    from .common import _FORMAT, LogFormat, say
+
     if _FORMAT[0] != LogFormat.json:
         app(default_map=default_map)
         return

@@ -93,6 +93,8 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Warnings from libraries (and ours) as log records: in the chosen format, silenced by --quiet.
+    logging.captureWarnings(True)
     for noisy in ("transformers", "huggingface_hub", "urllib3", "httpx", "httpx2", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import UsageError
-from ..options import DetectOptions, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
+from ..options import DetectOptions, Extract, GenerationOptions, ReadOptions, RunOptions, default_translation_generation
 from .common import LogFormat, split_list
 
 _READ = ReadOptions()
@@ -60,7 +60,7 @@ class OnDuplicate(str, Enum):
 
 
 # ---- options every command spells the same way, used one by one --------------------------------
-Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md files, or - for JSONL on stdin.", show_default=False)]
+Inputs = Annotated[list[str], typer.Argument(help="Input files: .jsonl/.ndjson, .csv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin.", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]
 LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Log lines on stderr as text or JSON (for log collectors).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors on stderr.")]
@@ -91,14 +91,16 @@ COLUMNS = (
     _opt("text_col", str, "--text-col", _READ.text_col, "Column with the article text."),
     _opt("title_col", str, "--title-col", _READ.title_col, "Column with the title (optional in the input)."),
     _opt("lang_col", str | None, "--lang-col", _READ.lang_col, "Column with a known language (an ISO 639-1, 639-2 or 639-3 code, or a tag such as pt-BR); trusted unless --verify-lang."),
-    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "Strip HTML markup from texts (otherwise it is only flagged)."),
+    _opt("follow_symlinks", bool, "--follow-symlinks", _READ.follow_symlinks, "Read symbolic links in an input folder that lead out of it (by default each is skipped with a reject row)."),
+    _opt("extract", Extract, "--extract", _READ.extract, "Pages and text dumps: main = the article alone (main-content extraction for HTML with its title, date, author, site and URL; a text dump's header lines to title/date/source and its standalone chrome lines removed, all kept in `removed`); all = every visible text of a page (markup stripped; dumps as for main); none = texts as given."),
+    _opt("strip_html", bool, "--strip-html", _READ.strip_html, "The old spelling of --extract all."),
 )
 #: What a run keeps from the input, and how it treats duplicates and runaway texts.
 READING = (
     _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp)."),
     _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it)."),
     _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", OnDuplicate(_READ.on_duplicate_id), "Duplicate ids: keep all, keep the first (reject the rest), or reject them as errors."),
-    _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts longer than this many characters (flagged input_truncated)."),
+    _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts and titles longer than this many characters (flagged input_truncated, title_truncated)."),
 )
 #: Language detection.
 DETECTION = (
@@ -184,6 +186,8 @@ def read_options(values: Mapping[str, Any]) -> ReadOptions:
         lang_col=values["lang_col"], keep_cols=tuple(values.get("keep_col") or ()), strip_html=values["strip_html"],
         on_duplicate_id=dup.value if dup is not None else _READ.on_duplicate_id,
         max_chars=values.get("max_chars", _READ.max_chars), published_col=values.get("published_col"),
+        follow_symlinks=values.get("follow_symlinks", _READ.follow_symlinks),
+        extract=Extract(values.get("extract", _READ.extract)),
     )
 
 

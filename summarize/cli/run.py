@@ -68,12 +68,13 @@ def run(
     table_format: Annotated[TableFormat, typer.Option("--table-format", help="parquet: Parquet part files; delta: each table a Delta Lake table (shards committed as transactions).")] = TableFormat.parquet,
     partition_by: Annotated[str | None, typer.Option("--partition-by", help="Hive-style partition folders: lang, date (UTC date of published_at), or lang,date; unknown values go to lang=und / date=unknown.")] = None,
     out_format: Annotated[OutFormat, typer.Option("--format", help="tables: the Parquet tables; wide: also one flat wide.parquet (a column per field and language).")] = OutFormat.tables,
-    engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: Ray Data actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
+    engine: Annotated[EngineName, typer.Option("--engine", help="local: this process; ray: a pool of Ray actors (the `ray` extra), on this machine or a cluster.")] = EngineName.local,
     # The Ray engine's own defaults (engines/ray.py imports Ray, so they are not read from there).
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray locally.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Ray engine: number of model actors.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", help="Ray engine: GPUs reserved per actor (0 for CPU nodes).")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option("--cpus-per-worker", help="Ray engine: CPUs reserved per actor (its torch threads).")] = 1.0,
+    ray_wait: Annotated[float, typer.Option("--ray-wait", help="Ray engine: seconds to wait for a worker to start (the first ones, or a lost one's replacement); then the run goes on with those running, or stops if none is.", min=1)] = 300.0,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Download what the run needs without asking (a terminal is asked above 1 GB; a pipeline never is).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved options and the model plan, load no model, write nothing.")] = False,
     verify_lang: Annotated[bool, typer.Option("--verify-lang", help="Check languages given by --lang-col and flag confident disagreement.")] = _DETECT.verify_lang,
@@ -98,16 +99,20 @@ def run(
 
         validate.before_run(options, None if dry_run else out, overwrite=overwrite, resume=resume,
                             partition_by=split_list(partition_by), wide=out_format == OutFormat.wide)
+        io.check_inputs(inputs)  # before anything reads them (a named pipe would block the pre-flight)
         if dry_run:
             raise typer.Exit(_dry_run(inputs, options, ropts))
         if ray_address is None:  # a cluster resolves its models itself
             preflight_downloads(inputs, options, ropts, quiet=quiet, yes=yes)
         eng = None
         if engine == EngineName.ray:
+            import logging
+
             from ..engines.ray import RayEngine
 
             eng = RayEngine(options, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
-                            address=ray_address)
+                            address=ray_address, wait_s=ray_wait,
+                            log_level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
         info = _run_with_progress(inputs, out, options, ropts, overwrite=overwrite, resume=resume, quiet=quiet,
                                   partition_by=split_list(partition_by), wide=out_format == OutFormat.wide, engine=eng,
                                   mode={"append": append, "allow_duplicate_batch": allow_duplicate_batch,

@@ -1,172 +1,64 @@
-"""The Ray engine: detection, planning, generation and the writing of part files on Ray Data actors.
+"""The Ray engine: detection, planning, generation and the writing of part files on Ray actors.
 
 Reading, resume, commits, signals and the manifest stay in `summarize.api.run` on the driver.
-The driver puts every shard into the object store as one Arrow block (the articles as Arrow
-columns: id, text, title, kept columns as a struct, ...; Ray spills blocks to disk when memory
-runs short), builds ONE dataset over all of them and maps it through ONE pool of `workers`
-actors, each holding one `Pipeline` (each model is loaded once per actor for the whole run).
+The driver reads the input as it goes: it keeps at most a window of shards (a few per worker)
+read ahead of the last one committed, puts each into the object store as one Arrow block and
+sends it to a `ShardActor` of an `ActorPool` of `workers` actors (each loads each model once).
+So the driver's memory does not grow with the input, and the first shard is committed as soon
+as it is done.
 
-With a `RunWriter` bound (`bind_writer`, what `api.run` does for a folder or an object store
+With a `RunWriter` bound (`bind_writer`, what `api.run` does for a Parquet folder or object-store
 `--out`), each actor writes its shard's part files itself to the shared `--out` (names depend
 only on the run and the shard, so a retried shard overwrites its own parts) and returns only a
-small descriptor per shard: the parts, row counts, and per article its status and language. The
-driver only commits, in input order (`_summarize/commits/<run>-<shard>.json`). A worker lost
-after writing parts but before the driver committed them leaves parts no marker lists: the
-retried shard overwrites them, and if the driver is lost too, `--resume` deletes them. So every
-article is in the output exactly once.
+small descriptor; the driver commits, in input order (`_summarize/commits/<run>-<shard>.json`).
 
-Without a bound writer (`--out -`), results travel back as Arrow rows of pickled results (the
-JSONL stream is written by the driver).
+A node that dies takes its actors and the shards they held: the pool starts new actors where
+there is room (a node added later included), the lost shards go back to the queue, and a shard
+is given up (`WorkerError`, rerun with `--resume`) only after its actor died `max_task_retries + 1`
+times while running it. When the run ends, parts this run wrote that no marker lists (a lost
+worker's, or those of shards after an early stop) are deleted, so every article is in the output
+exactly once and nothing a dead node wrote stays visible. Delta and `--out -`: the driver writes
+everything, workers write nothing.
+
+Ray's own log lines and the workers' output become `logging` records (loggers `ray` and
+`summarize.engines.ray.worker`), so they follow the application's format (`--log-format json`)
+and level (`--quiet`) and never reach stdout, which may carry data.
 
 Ray is imported here only; `summarize --help` and the local engine never import it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import pickle
-import warnings
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import closing
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any
 
-import pyarrow as pa
 import ray
 
 from .. import io
-from ..errors import SummarizeError, UsageError
+from ..errors import UsageError
 from ..options import RunOptions
-from ..pipeline import Pipeline
 from ..reuse import add_counts
-from ..reuse import counts as reuse_counts
 from ..schema import Article, ArticleResult, Detection, Reject
+from .ray_pool import ActorPool, WorkerError
+from .ray_worker import ShardActor, ShardDone, block
+
+__all__ = ["FORWARDED_ENV", "RayEngine", "WorkerError"]
+
+log = logging.getLogger(__name__)
+worker_log = logging.getLogger(f"{__name__}.worker")
 
 # Environment the actors need to behave as the driver was told to (offline, quiet libraries).
 # A local Ray instance inherits the driver's environment anyway; a cluster does not.
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS",
-                 "TOKENIZERS_PARALLELISM")
-
-
-# Ray's exceptions for a worker, node or object lost (not for an error raised by our code).
-_LOST = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OutOfMemoryError")
-
-
-class WorkerError(SummarizeError):
-    """Ray could not finish a shard (a worker died more often than it may be retried)."""
-
-
-class _PipelineActor:
-    """One per Ray worker: one `Pipeline`, built on the first batch and kept for the whole run.
-
-    Every batch is one shard (one block, `batch_size=None`), processed exactly as the local
-    engine processes it, so batching inside the shard and therefore the outputs are the same.
-    With a writer, the actor writes the shard's part files and returns descriptors only.
-    Per-article failures are already per-row results of `Pipeline.process`; an expected error
-    that stops a run locally (a model that cannot be loaded) is sent back as data, so the
-    driver can raise it as itself instead of as a Ray traceback.
-    """
-
-    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str],
-                 memory: tuple[str | None, str, bool] = (None, "", True)) -> None:
-        self.options = options
-        self.writer = writer
-        io.configure_storage(storage)  # the driver's --storage-option, for the shared --out
-        self.pipeline: Pipeline | None = None
-        self.memory_at, self.run_id, self.reuse = memory
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        shards = batch.column("shard").to_pylist()
-        articles = _articles(batch)
-        try:
-            if self.pipeline is None:
-                self.pipeline = Pipeline(self.options)
-                # Each actor reads the store once, read-only, and adds its own files: the memory as
-                # the run started plus what this actor made (not what other actors make meanwhile).
-                where = io.as_path(self.memory_at) if self.memory_at else None
-                self.pipeline.use_memory(io.memory.load(where) if where is not None and self.reuse else {},
-                                         enabled=self.reuse)
-            results: list[ArticleResult] = []
-            # Defensive: should Ray ever hand over several shards at once, each is still
-            # processed on its own, as the local engine would.
-            for _, group in groupby(zip(shards, articles, strict=True), key=lambda pair: pair[0]):
-                results.extend(self.pipeline.process([a for _, a in group]))
-            models = json.dumps(self.pipeline.models_used, default=str)
-            memory = self.pipeline.memory
-            if self.memory_at and memory is not None:  # before the driver commits: see io/memory.py
-                io.memory.append(io.as_path(self.memory_at), f"{self.run_id}-{shards[0] + 1:06d}", memory.drain(),
-                                 self.run_id)
-            if self.writer is None:
-                blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
-                return _rows(shards, blobs, results, models=models)
-            rejects = [Reject(**r) for r in batch.column("rejects")[0].as_py() or []]
-            parts, written = self.writer.write_parts(results, rejects, shards[0])
-            return _rows(shards, [b""] * len(shards), results, models=models,
-                         parts=json.dumps({"parts": parts, "written": written, "reuse": reuse_counts(results)}))
-        except SummarizeError as exc:
-            return _rows(shards, [b""] * len(shards), None, models="", error=pickle.dumps(exc))
-
-
-def _rows(shards: list[int], blobs: list[bytes], results: list[ArticleResult] | None, *, models: str,
-          parts: str = "", error: bytes = b"") -> pa.Table:
-    # Models, parts and errors are per batch: they ride on the first row only. The exception
-    # stays pickled: it is raised as itself on the driver, it is not data.
-    n = len(shards)
-    first = ([models], [parts], [error]) if n else ([], [], [])
-    return pa.table({
-        "shard": pa.array(shards, pa.int64()),
-        "status": pa.array([r.status for r in results] if results else [""] * n, pa.string()),
-        "lang": pa.array([r.detection.lang for r in results] if results else [""] * n, pa.string()),
-        "result": pa.array(blobs, pa.binary()),
-        "models": pa.array(first[0] + [""] * (n - 1), pa.string()),
-        "parts": pa.array(first[1] + [""] * (n - 1), pa.string()),
-        "error": pa.array(first[2] + [b""] * (n - 1), pa.binary()),
-    })
-
-
-_ARTICLE_FIELDS = ("id", "row_index", "source", "line", "text", "title", "lang", "published")
-
-
-def _block(index: int, articles: list[Article], rejects: list[Reject]) -> pa.Table:
-    """One shard as Arrow columns; kept columns (`extra`) as a struct (as JSON text when their
-    values do not share a type, e.g. an int in one row and a string in the next)."""
-    n = len(articles)
-    cols: dict[str, Any] = {"shard": pa.array([index] * n, pa.int64())}
-    for name in _ARTICLE_FIELDS:
-        cols[name] = [getattr(a, name) for a in articles]
-    cols["flags"] = pa.array([list(a.flags) for a in articles], pa.list_(pa.string()))
-    extras = [a.extra for a in articles]
-    try:
-        cols["extra"] = pa.array(extras) if any(extras) else pa.nulls(n, pa.null())
-        cols["extra_json"] = pa.nulls(n, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        cols["extra"] = pa.nulls(n, pa.null())
-        cols["extra_json"] = pa.array([json.dumps(e, default=str) for e in extras], pa.string())
-    rej = [{"source": r.source, "line": r.line, "error": r.error, "raw": r.raw, "fatal": r.fatal} for r in rejects]
-    cols["rejects"] = pa.array([rej] + [None] * (n - 1),
-                               pa.list_(pa.struct([("source", pa.string()), ("line", pa.int64()), ("error", pa.string()),
-                                                   ("raw", pa.string()), ("fatal", pa.bool_())])))
-    for name in ("published", "title", "lang"):
-        if all(v is None for v in cols[name]):
-            cols[name] = pa.nulls(n, pa.string())
-    try:
-        return pa.table(cols)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a published column of mixed types: as text
-        cols["published"] = pa.array([None if v is None else str(v) for v in cols["published"]], pa.string())
-        return pa.table(cols)
-
-
-def _articles(batch: pa.Table) -> list[Article]:
-    rows = batch.select([*_ARTICLE_FIELDS, "flags", "extra", "extra_json"]).to_pylist()
-    out = []
-    for r in rows:
-        extra = json.loads(r["extra_json"]) if r["extra_json"] is not None else (r["extra"] or {})
-        out.append(Article(r["id"], r["row_index"], r["source"], r["line"], r["text"], r["title"], r["lang"],
-                           extra, tuple(r["flags"] or ()), r["published"]))
-    return out
+                 "TOKENIZERS_PARALLELISM", "HF_HUB_VERBOSITY", "PYTHONWARNINGS")
+POLL_S = 1.0  # the longest the driver blocks at once: every wait is re-checked at least this often
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -186,6 +78,7 @@ class _Committer:
 
     writer: io.RunWriter
     pending: list[tuple[int, list[dict[str, Any]], dict[str, int]] | None] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
 
     @property
     def written(self) -> dict[str, int]:
@@ -199,15 +92,27 @@ class _Committer:
         done = self.pending.pop(0) if self.pending else None
         if done is None:
             self.writer.write(results, rejects)
-        else:
-            self.writer.commit(*done)
+            return
+        self.writer.commit(*done)
+        self.listed.update(p["path"] for p in done[1])
 
     def finish(self) -> None:
         self.writer.finish()
 
 
+@dataclass
+class _Shard:
+    """A shard read and not yet handed back: its input, its result once done, its tries."""
+
+    articles: list[Article]
+    rejects: list[Reject]
+    ref: Any = None  # its block in the object store, kept for retries
+    done: ShardDone | None = None
+    tries: int = 0
+
+
 class RayEngine:
-    """Runs `Pipeline.process` for each shard on a pool of Ray Data actors, in input order.
+    """Runs `Pipeline.process` for each shard on a pool of Ray actors; results in input order.
 
     Attributes:
         options: The run's options; each actor builds its `Pipeline` from them.
@@ -215,36 +120,48 @@ class RayEngine:
         gpus_per_worker: GPUs reserved per actor (0 on CPU nodes; 0.5 packs two small models on a GPU).
         cpus_per_worker: CPUs reserved per actor; Ray sets the actor's OMP_NUM_THREADS (torch's
             intra-op threads) to it.
-        max_task_retries: Times a shard is retried after its actor died (Ray restarts the actor).
+        max_task_retries: Times a shard is retried after the actor running it died.
+        wait_s: How long to wait for an actor to start (the first ones, or a lost one's
+            replacement): with none running the run then stops, with some it goes on with them.
+        log_level: Level of Ray's own log records and of the workers' output in this process.
         models_used: Models the actors loaded, as `Pipeline.models_used`, merged.
+        lost: Actors lost during the last run (a node gone, a worker killed).
     """
 
     def __init__(self, options: RunOptions, *, workers: int = 1, gpus_per_worker: float = 0.0,
-                 address: str | None = None, cpus_per_worker: float = 1.0, max_task_retries: int = 3) -> None:
+                 address: str | None = None, cpus_per_worker: float = 1.0, max_task_retries: int = 3,
+                 wait_s: float = 300.0, log_level: int = logging.WARNING) -> None:
         if workers < 1:
             raise UsageError("--workers must be >= 1")
         if gpus_per_worker < 0 or cpus_per_worker < 0:
             raise UsageError("--gpus-per-worker and the CPUs per worker must be >= 0")
+        if not wait_s > 0:
+            raise UsageError("--ray-wait must be > 0 seconds")
         self.options = options
         self.workers = workers
         self.gpus_per_worker = gpus_per_worker
         self.cpus_per_worker = cpus_per_worker
         self.max_task_retries = max_task_retries
+        self.wait_s = wait_s
+        self.log_level = log_level
         self.models_used: dict[str, dict[str, Any]] = {}
         self.reuse: dict[str, dict[str, int]] = {}  # generated/reused rows the actors reported
+        self.lost = 0
         self._committer: _Committer | None = None
         self._memory: tuple[str | None, str, bool] = (None, "", options.reuse)
         # Connect now, before `api.run` installs its SIGINT/SIGTERM handlers: `ray.init` sets a
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
         if not ray.is_initialized():
             try:
-                ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING)
+                ray.init(address=address, ignore_reinit_error=True, logging_level=log_level, configure_logging=False,
+                         log_to_driver=True)
             except (ConnectionError, ValueError) as exc:
                 raise UsageError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from exc
+        _route_logs(log_level)
 
     def bind_memory(self, out_dir: Any, run_id: str, *, enabled: bool) -> None:
         """Let the actors use the reuse memory of `out_dir` (None: within each actor only): each
-        reads the store once and stores what it makes itself (`_PipelineActor`)."""
+        reads the store once and stores what it makes itself (`ray_worker.ShardActor`)."""
         self._memory = (io.files.uri(out_dir) if out_dir is not None else None, run_id, enabled)
 
     def bind_writer(self, writer: Any) -> Any:
@@ -258,110 +175,156 @@ class RayEngine:
     def process(self, shards: Iterable[tuple[list[Article], list[Reject]]]) -> Iterator[tuple[list[ArticleResult], list[Reject]]]:
         """Results for each shard, in input order, with the shard's rejects passed through.
 
-        All shards are read (and put into the object store) before the first result comes
-        back: one dataset for the whole run is what keeps one actor pool, and so one load of
-        each model per actor.
+        Reads `shards` as it goes, at most a window of a few shards per worker ahead of the
+        last one handed back; starts the actor pool on the first shard with articles.
         """
-        counts: list[int] = []
-        rejects: list[list[Reject]] = []
-        refs = []
-        for arts, rej in shards:
-            if arts:
-                refs.append(ray.put(_block(len(counts), arts, rej if self._committer else [])))
-            counts.append(len(arts))
-            rejects.append(rej)
-        done = 0  # shards yielded so far
-        results: list[Any] = []
-        written: dict[str, Any] = {}
-        pending = self._committer.pending if self._committer else []
-        with closing(self._results(refs)) as stream:
-            for shard, result, parts in stream:
-                while counts[done] == 0:  # a shard of rejects only: the driver writes it
-                    pending.append(None)
-                    yield [], rejects[done]
-                    done += 1
-                if shard != done:
-                    raise RuntimeError(f"Ray returned shard {shard} while shard {done} was expected")
-                results.append(result)
-                if parts:
-                    written = json.loads(parts)
-                    add_counts(self.reuse, written.get("reuse", {}))
-                if len(results) == counts[done]:
-                    if self._committer is not None:
-                        pending.append((done, written["parts"], written["written"]))
-                    yield results, rejects[done]
-                    results, done = [], done + 1
-        for i in range(done, len(counts)):
-            if counts[i]:
-                raise WorkerError(f"Ray returned no results for shard {i} ({counts[i]} articles)")
-            pending.append(None)
-            yield [], rejects[i]
-
-    def _results(self, refs: list[Any]) -> Generator[tuple[int, Any, str], None, None]:
-        """(shard, result, parts) for every article, in input order, as the actors finish them:
-        the result itself, or with a bound writer a `_Tally`; `parts` (JSON descriptors of the
-        shard's part files) on the first row of a shard."""
-        if not refs:
-            return
-        lost = tuple(getattr(ray.exceptions, name) for name in _LOST if hasattr(ray.exceptions, name))
-        batches = iter(self._dataset(refs).iter_batches(batch_size=None, batch_format="pyarrow"))
+        window = max(4, self.workers * 3)
+        self.lost = 0
+        source = iter(shards)
+        held: dict[int, _Shard] = {}
+        todo: deque[int] = deque()
+        read = given = 0
+        exhausted = False
+        pool: ActorPool | None = None
         try:
-            for batch in batches:
-                self._check(batch)
-                cols = [batch.column(c).to_pylist() for c in ("shard", "result", "status", "lang", "parts")]
-                for shard, blob, status, lang, parts in zip(*cols, strict=True):
-                    result = _Tally(status, Detection(lang, 0.0)) if self._committer else pickle.loads(blob)
-                    yield shard, result, parts
-        except lost as exc:
-            # Our own code's errors keep their Ray traceback, as they would locally; a worker
-            # that died on the same shard more often than it may be retried is an expected end.
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise WorkerError(
-                f"a Ray worker died and the shard it held failed {self.max_task_retries + 1} times ({type(exc).__name__}: "
-                f"{first}); the shards before it are written, rerun with --resume to continue"
-            ) from exc
+            while True:
+                while not exhausted and read - given < window:
+                    try:
+                        arts, rej = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    held[read] = _Shard(arts, rej)
+                    if arts:
+                        todo.append(read)
+                    read += 1
+                if todo and pool is None:
+                    pool = ActorPool(self._spawn, self.workers, wait_s=self.wait_s)
+                if pool is not None:
+                    self._dispatch(pool, todo, held)
+                s = held.get(given)
+                if s is not None and (s.done is not None or not s.articles):
+                    del held[given]
+                    yield self._handback(given, s)
+                    given += 1
+                    continue
+                if exhausted and not held:
+                    return
+                assert pool is not None  # a shard with articles is waiting, so the pool exists
+                pool.check(given)
+                self._wait(pool, todo, held)
         finally:
-            # Stops the streaming execution when the run breaks off early (a signal, --max-errors).
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
+            if pool is not None:
+                self.lost = pool.lost
+                pool.close()
+            if self._committer is not None:
+                removed = self._committer.writer.sweep(self._committer.listed)
+                if removed:
+                    log.info("removed %d part file(s) no commit lists (lost workers, or shards after a stop)",
+                             len(removed), extra={"fields": {"removed": removed[:20]}})
 
-    def _dataset(self, refs: list[Any]) -> Any:
-        with warnings.catch_warnings():
-            # Ray 2.5x deprecates passing max_restarts/max_task_retries this way (gone in 2.64)
-            # but offers no named parameter for them yet; its own default retries a shard forever.
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=Warning)
-            ds = self._map(ray.data.from_arrow_refs(refs))
-        ctx = ds.context
-        ctx.execution_options.preserve_order = True
-        ctx.enable_progress_bars = False  # the CLI has its own bar, counted in articles
-        ctx.print_on_execution_start = False
-        return ds
+    def _dispatch(self, pool: ActorPool, todo: deque[int], held: dict[int, _Shard]) -> None:
+        while todo:
+            member = pool.free()
+            if member is None:
+                return
+            i = todo.popleft()
+            s = held[i]
+            if s.ref is None:
+                s.ref = ray.put(block(i, s.articles, s.rejects if self._committer else []))
+            pool.submit(member, i, s.ref)
 
-    def _map(self, ds: Any) -> Any:
-        return ds.map_batches(
-            _PipelineActor,
-            fn_constructor_args=(self.options, self._committer.writer if self._committer else None,
-                                 io.files.storage_options(), self._memory),
-            batch_size=None,  # one block = one shard = one batch
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=self.workers),
+    def _wait(self, pool: ActorPool, todo: deque[int], held: dict[int, _Shard]) -> None:
+        refs = pool.refs()
+        if not refs:  # nothing to wait on (should not happen: a lost actor is replaced at once)
+            time.sleep(POLL_S)
+            return
+        ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+        for ref in ready:
+            shard, done, lost = pool.collect(ref)
+            if lost:
+                held[lost[0]].tries += 1
+                if held[lost[0]].tries > self.max_task_retries:
+                    raise WorkerError(
+                        f"shard {lost[0]} ({len(held[lost[0]].articles)} articles) was running on a Ray worker that "
+                        f"died, {held[lost[0]].tries} times; the shards before it are written, rerun with --resume "
+                        "to continue")
+                todo.extendleft(sorted((i for i in lost if held[i].done is None), reverse=True))
+            elif shard is not None:
+                self._check(done)
+                held[shard].done = done
+
+    def _handback(self, index: int, s: _Shard) -> tuple[list[ArticleResult], list[Reject]]:
+        done = s.done
+        if done is None:  # a shard of rejects only: the driver writes it
+            if self._committer is not None:
+                self._committer.pending.append(None)
+            return [], s.rejects
+        if self._committer is not None and done.parts is not None:
+            self._committer.pending.append((index, done.parts, done.written or {}))
+            results: list[Any] = [_Tally(st, Detection(lang, 0.0)) for st, lang in zip(done.statuses, done.langs, strict=True)]
+        else:
+            results = list(done.results or [])
+        return results, s.rejects
+
+    def _check(self, done: ShardDone) -> None:
+        if done.error is not None:
+            raise done.error
+        self.models_used.update(done.models)
+        add_counts(self.reuse, done.reuse)
+
+    def _spawn(self) -> Any:
+        remote = ray.remote(ShardActor).options(
             num_cpus=self.cpus_per_worker,
             num_gpus=self.gpus_per_worker or None,
             runtime_env={"env_vars": {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}},
-            # A dead actor is restarted as often as it takes (a lost node, a preempted VM), but
-            # one shard is retried only a few times, so an input that kills its worker every
-            # time ends the run instead of looping.
-            max_restarts=-1,
-            max_task_retries=self.max_task_retries,
+            # The pool replaces a lost actor itself, where there is room, so Ray must not
+            # restart it (a restarted actor waits for its resources without bound).
+            max_restarts=0,
+            max_task_retries=0,
+            scheduling_strategy="SPREAD",
         )
+        return remote.remote(self.options, self._committer.writer if self._committer else None,
+                             io.files.storage_options(), self._memory)
 
-    def _check(self, batch: pa.Table) -> None:
-        if not batch.num_rows:
+
+def _route_logs(level: int) -> None:
+    """Ray's driver-side log records go to the application's handlers (Ray puts a handler of its
+    own on the `ray` logger at import); the workers' output, which Ray prints on this process's
+    stdout and stderr with coloured prefixes, becomes records of `summarize.engines.ray.worker`."""
+    ray_logger = logging.getLogger("ray")
+    ray_logger.handlers.clear()
+    ray_logger.propagate = True
+    ray_logger.setLevel(level)
+    worker_log.setLevel(level)
+    try:
+        from ray._private.worker import global_worker_stdstream_dispatcher as dispatcher
+    except ImportError:  # a Ray without it prints the workers' output itself
+        return
+    dispatcher.remove_handler("ray_print_logs")
+    dispatcher.remove_handler("summarize")
+    dispatcher.add_handler("summarize", _forward)
+
+
+def _forward(data: dict[str, Any]) -> None:
+    """One batch of a worker's (or a raylet's) output lines, as log records."""
+    pid = data.get("pid")
+    raw = data.get("lines", [])
+    if pid == "autoscaler":  # its log, every few seconds; Ray shows only the events in it, so do we
+        try:
+            from ray._private.worker import filter_autoscaler_events
+        except ImportError:
             return
-        error = batch.column("error")[0].as_py()
-        if error:
-            raise pickle.loads(error)
-        models = batch.column("models")[0].as_py()
-        if models:
-            self.models_used.update(json.loads(models))
+        raw = list(filter_autoscaler_events(raw))
+    lines = [_ANSI.sub("", line).rstrip() for line in raw]
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return
+    fields = {"pid": pid, "ip": data.get("ip"), "actor": data.get("actor_name") or data.get("task_name") or None,
+              "stream": "stderr" if data.get("is_err") else "stdout"}
+    if pid in ("raylet", "autoscaler"):  # one message over several lines (a state dump)
+        worker_log.warning("(%s) %s", pid, "\n".join(lines), extra={"fields": fields})
+        return
+    level = logging.WARNING if data.get("is_err") else logging.INFO
+    for line in lines:
+        worker_log.log(level, "(worker pid=%s) %s", pid, line, extra={"fields": fields})

@@ -33,7 +33,17 @@ from .read import (
     count_records,
     read_records,
 )
-from .tables import Kept, arrow_table, declared, kept_columns, parse_timestamp, partition_lang, read_table
+from .tables import (
+    Kept,
+    arrow_table,
+    declared,
+    extracted_reject_row,
+    extracted_row,
+    kept_columns,
+    parse_timestamp,
+    partition_lang,
+    read_table,
+)
 from .write import (
     COMMITS,
     JsonlWriter,
@@ -73,6 +83,8 @@ __all__ = [
     "configure_storage",
     "count_records",
     "declared",
+    "extracted_reject_row",
+    "extracted_row",
     "file_metadata",
     "identity",
     "kept_columns",

@@ -172,10 +172,16 @@ def create_exclusive(path: AnyPath, data: bytes) -> bool:
     except FileExistsError:
         return False
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(28, os.strerror(28), str(path))  # a short write: the disk is full
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        # ENOSPC mid-write: an empty or half-written file would read as someone's lock or marker.
+        path.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
     return True
 

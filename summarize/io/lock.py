@@ -3,10 +3,17 @@
 The lock is a small JSON file (pid, host, start time, run id) created only if absent, so of two
 runs started on one folder exactly one gets it; the other stops with exit 2 naming the holder.
 
-On local disk a lock whose process is gone (same host, pid not alive) is stale: it is taken over
-with a warning. Check-and-take-over runs under `flock` on the bookkeeping folder, so two runs that
-both find the same stale lock cannot both take it. A lock held on another host cannot be checked
-and is never taken over.
+On local disk the lock is a lease too, renewed by a heartbeat thread (under `flock` on the
+bookkeeping folder, only while it still names this run), so a holder that is gone is known by its
+silence: once its last renewal is older than its lease, the lock is stale and is taken over with
+a warning. The pid and host it records are information, trusted for a quicker verdict only where
+they can be checked: on the same host, boot and pid namespace, a lock whose pid is not running,
+or is running a process started at another time (a reused pid), is stale at once. A container's
+pid 1, a pod recreated under a new host name, or a lock file that is empty or not JSON (a disk
+that filled up while it was written) therefore waits one lease (by the file's modification time
+when it cannot be read), never for ever. Check-and-take-over runs under `flock`, so two runs that
+both find the same stale lock cannot both take it. Every refusal says how to clear the lock by
+hand when the user knows its holder is dead.
 
 On an object store (`s3://`, ...) a pid means nothing, so the lock is a lease:
 
@@ -34,6 +41,7 @@ renewal or commit, as does the other run if it reads the holder's lock back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -43,71 +51,42 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OutputError
 from . import files
 from .files import AnyPath
+from .holder import _file_age, _machine, _pid_start, _rm_hint, describe, is_stale, lease_s, refusal
+
+__all__ = ["LOCK", "Lock", "describe", "holder_of", "is_stale", "lease_s", "lock_age", "refusal", "renew_s"]
 
 log = logging.getLogger(__name__)
 
 LOCK = "lock"
-LEASE_S = 600.0
 RENEW_MAX_S = 60.0  # renew at least this often, however long the lease
 RENEW_MIN_S = 0.1  # and never in a busy loop, however short (tests use leases of a second or two)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def describe(holder: dict[str, Any]) -> str:
-    """`pid 123 on host h since 2026-...` for messages."""
-    renewed = f", renewed {holder['renewed']}" if holder.get("renewed") else ""
-    return (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} since {holder.get('started', '?')}"
-            f"{renewed} (run {holder.get('run_id', '?')})")
-
-
 def holder_of(book: AnyPath) -> dict[str, Any] | None:
-    """Who holds the lock of a bookkeeping folder, or None when nobody does."""
-    return files.read_json(book / LOCK) if files.exists(book / LOCK) else None
+    """Who holds the lock of a bookkeeping folder (`{}` for a lock that is empty or not JSON), or
+    None when nobody does."""
+    return (files.read_json(book / LOCK) or {}) if files.exists(book / LOCK) else None
 
 
-def lease_s() -> float:
-    """The lease this process gives a lock it takes on an object store, in seconds."""
-    return float(os.environ.get("SUMMARIZE_LOCK_LEASE_S", LEASE_S))
+def lock_age(book: AnyPath) -> float | None:
+    """Seconds since the lock of a bookkeeping folder was last written (None: unknown)."""
+    return _file_age(book / LOCK)
 
 
 def renew_s(lease: float) -> float:
     """How often a held lock with this lease is renewed: a quarter of it, at most every minute."""
     return max(RENEW_MIN_S, min(lease / 4, RENEW_MAX_S))
-
-
-def is_stale(holder: dict[str, Any]) -> bool:
-    """Whether a lock's holder is a dead process on this host, or (a lock on an object store,
-    marked `remote`) was last renewed longer ago than its lease."""
-    if holder.get("remote"):
-        for key in ("renewed", "started"):
-            try:
-                when = dt.datetime.fromisoformat(str(holder[key]))
-            except (KeyError, ValueError):
-                continue
-            age = (dt.datetime.now(dt.UTC) - when).total_seconds()
-            return age > float(holder.get("lease_s") or lease_s())
-        return False  # no time to judge by: never taken over (the message says to delete it)
-    pid = holder.get("pid")
-    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid)
 
 
 # ---- the object-store primitives: read with a version, write or delete only at that version ----
@@ -213,30 +192,30 @@ class Lock:
         Raises OutputError (exit 2) naming the holder when a live run holds it.
         """
         doc: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(),
-                               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "run_id": run_id}
+                               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "run_id": run_id,
+                               "lease_s": lease_s()}
         path = book / LOCK
         if files.is_remote(book):
-            lock = cls._take_remote(path, {**doc, "remote": True, "lease_s": lease_s()}, out)
-            lock._thread = threading.Thread(target=lock._beat, name=f"summarize-lock-{run_id}", daemon=True)
-            lock._thread.start()
-            return lock
-        book.mkdir(parents=True, exist_ok=True)
-        fd = os.open(book, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            return cls._take_local(path, doc, out)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            lock = cls._take_remote(path, {**doc, "remote": True}, out)
+        else:
+            here = _machine()
+            doc.update({"boot_id": here["boot_id"], "pid_ns": here["pid_ns"], "pid_start": _pid_start(os.getpid())})
+            book.mkdir(parents=True, exist_ok=True)
+            with _flocked(book):
+                lock = cls._take_local(path, doc, out)
+        lock._thread = threading.Thread(target=lock._beat, name=f"summarize-lock-{run_id}", daemon=True)
+        lock._thread.start()
+        return lock
 
     @classmethod
     def _take_local(cls, path: AnyPath, doc: dict[str, Any], out: str) -> Lock:
         if not files.create_exclusive(path, files.json_bytes(doc)):
             holder = files.read_json(path) or {}
-            _refuse_unless_stale(holder, path, out)
+            _refuse_unless_stale(holder, path, out, _file_age(path))
             files.remove(path)  # under flock: no other run on this host is between read and remove
             if not files.create_exclusive(path, files.json_bytes(doc)):  # a run on another host took it first
-                raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first")
+                raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first "
+                                  f"(if no run is using it, delete it by hand: {_rm_hint(path)})")
         return cls(path, doc, out)
 
     @classmethod
@@ -247,14 +226,16 @@ class Lock:
         if tag is None:
             holder, old = _read(path)
             if holder is not None:
-                _refuse_unless_stale(holder, path, out)
+                _refuse_unless_stale(holder, path, out, _file_age(path) if not holder else None)
                 if not _s3(path):  # no compare-and-swap: one claim per stale lock decides
                     claim = path.with_name(f"{LOCK}.takeover-{old[:16] if old else 'none'}")
                     if not files.create_exclusive(claim, data):
-                        raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first")
+                        raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first "
+                                      f"(if no run is using it, delete it by hand: {_rm_hint(path)})")
             tag = _put(path, data, old)  # at the stale version only (or, if it was released meanwhile, if absent)
             if tag is None:
-                raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first")
+                raise OutputError(f"--out {out}: could not take the lock {path}; another run took it first "
+                                      f"(if no run is using it, delete it by hand: {_rm_hint(path)})")
         return cls(path, doc, out, tag, claim=claim)
 
     def _beat(self) -> None:
@@ -267,6 +248,9 @@ class Lock:
 
     def renew(self) -> None:
         """Rewrite the lock with a new `renewed` time, only if it is still the version this run wrote."""
+        if not files.is_remote(self.path):
+            self._renew_local()
+            return
         with self._mutex:
             if self.lost is not None or self._stop.is_set():
                 return
@@ -277,6 +261,19 @@ class Lock:
             else:
                 self.doc, self.tag, self._renewed_at = doc, tag, time.monotonic()
 
+    def _renew_local(self) -> None:
+        # Under flock, as takeovers are: a run that took this lock over is never overwritten.
+        with self._mutex, _flocked(self.path.parent):
+            if self.lost is not None or self._stop.is_set():
+                return
+            holder = files.read_json(self.path)
+            if holder is None or holder.get("run_id") != self.doc["run_id"]:
+                self._lose(holder)
+                return
+            doc = {**self.doc, "renewed": _now()}
+            files.atomic_write_bytes(self.path, files.json_bytes(doc))
+            self.doc, self._renewed_at = doc, time.monotonic()
+
     def _lose(self, holder: dict[str, Any] | None) -> None:
         self.lost = holder or {}
         log.error("the lock of %s was taken over by %s; this run stops before its next commit", self.out,
@@ -286,18 +283,12 @@ class Lock:
         """Raise OutputError unless this run still holds its lock; call it before each commit.
 
         On an object store this reads the lock once, so a takeover since the last renewal is
-        seen now, not a heartbeat later."""
+        seen now, not a heartbeat later; on local disk the heartbeat's findings are checked."""
         if not files.is_remote(self.path):
-            return
-        with self._mutex:
-            if self.lost is None:
-                try:
-                    holder, tag = _read(self.path)
-                except OSError:  # unreachable now: the lease check below still holds
-                    holder, tag = None, self.tag
-                if tag != self.tag:
-                    self._lose(holder)
-            expired = time.monotonic() - self._renewed_at > float(self.doc["lease_s"])
+            with self._mutex:
+                expired = time.monotonic() - self._renewed_at > float(self.doc["lease_s"])
+        else:
+            expired = self._check_remote()
         if self.lost is not None:
             raise OutputError(f"--out {self.out}: this run's lock was taken over by {describe(self.lost)}, so it "
                               "stopped before committing more; what it committed stays, and the other run owns the "
@@ -307,14 +298,31 @@ class Lock:
                               f"({self.doc['lease_s']:g} s), so another run may have taken it; it stopped before "
                               "committing more (rerun with --resume)")
 
+    def _check_remote(self) -> bool:
+        with self._mutex:
+            if self.lost is None:
+                try:
+                    holder, tag = _read(self.path)
+                except OSError:  # unreachable now: the lease check below still holds
+                    holder, tag = None, self.tag
+                if tag != self.tag:
+                    self._lose(holder)
+            return time.monotonic() - self._renewed_at > float(self.doc["lease_s"])
+
     def release(self) -> None:
         """Stop renewing, and delete the lock if it is still this run's."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         if not files.is_remote(self.path):
-            if (files.read_json(self.path) or {}).get("run_id") == self.doc["run_id"]:
-                files.remove(self.path)
+            if not self.path.parent.is_dir():
+                return  # the folder went with a rollback
+            try:
+                with _flocked(self.path.parent):
+                    if (files.read_json(self.path) or {}).get("run_id") == self.doc["run_id"]:
+                        files.remove(self.path)
+            except OSError as exc:  # a disk gone read-only: the lock stays, and is stale once this process ends
+                log.warning("could not remove the lock %s: %s; the next run takes it over as stale", self.path, exc)
             return
         with self._mutex:
             if self.lost is None and self.tag is not None:
@@ -324,8 +332,21 @@ class Lock:
             files.remove(self.claim)
 
 
-def _refuse_unless_stale(holder: dict[str, Any], path: AnyPath, out: str) -> None:
-    if not is_stale(holder):
-        raise OutputError(f"--out {out} is in use by another summarize run: {describe(holder)}; wait for it to finish"
-                          f" (if that run is gone, delete {path})")
-    log.warning("taking over a stale lock on %s: %s is no longer running", out, describe(holder))
+def _refuse_unless_stale(holder: dict[str, Any], path: AnyPath, out: str, file_age: float | None = None) -> None:
+    if not is_stale(holder, file_age):
+        raise OutputError(refusal(holder, path, out, file_age))
+    what = describe(holder) if holder else "an unreadable lock (empty or not JSON)"
+    log.warning("taking over a stale lock on %s: %s is no longer running (no renewal within its lease, or its "
+                "process is gone)", out, what)
+
+
+@contextlib.contextmanager
+def _flocked(folder: AnyPath) -> Iterator[None]:
+    """Hold `flock` on a local folder (serialises lock takeovers and renewals on this host)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -26,7 +26,8 @@ from typing import Any
 from ..errors import OutputError, UsageError
 from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
-from .lock import Lock, describe, holder_of, is_stale
+from .folder import list_folder
+from .lock import LOCK, Lock, holder_of, is_stale, lock_age, refusal
 from .memory import folder as memory_folder
 from .memory import memory_files
 from .read import STDIN
@@ -47,22 +48,31 @@ def book(out: Path) -> Path:
 # ------------------------------------------------------------------------------------- identity
 
 
-def fingerprint(name: str) -> dict[str, Any]:
-    """An input's identity by content: size and BLAKE2b of its bytes (a folder: of its text files,
-    with their relative paths). Stdin cannot be read twice, so it has no fingerprint."""
+def fingerprint(name: str, *, follow_symlinks: bool = False) -> dict[str, Any]:
+    """An input's identity by content: size and BLAKE2b of its bytes (a folder: of the files a run
+    reads there, with their relative paths, and the names of those it skips; other files, such as
+    a `.DS_Store` or an output folder inside it, do not count). Stdin cannot be read twice, so it
+    has no fingerprint."""
     if name == STDIN:
         return {"name": name, "size": None, "blake2b": None}
     p = files.as_path(name)
     h = hashlib.blake2b(digest_size=16)
     size = 0
-    paths = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    if p.is_dir():
+        entries = list_folder(p, follow_symlinks=follow_symlinks)
+        paths = [e.path for e in entries if not e.skipped]
+        for e in entries:
+            h.update(e.rel.encode() + (b"\x01" if e.skipped else b"\x00"))
+    else:
+        paths = [p]
     for f in paths:
-        if p.is_dir():
-            h.update(f.relative_to(p).as_posix().encode() + b"\x00")
-        with f.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
+        try:
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                    size += len(chunk)
+        except OSError as exc:  # unreadable: the run rejects it; its identity is that it could not be read
+            h.update(f"unreadable:{exc.errno}".encode())
     return {"name": name, "size": size, "blake2b": h.hexdigest()}
 
 
@@ -78,7 +88,9 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 def identity(inputs: list[str], options: dict[str, Any]) -> dict[str, Any]:
     """A run's identity: its inputs' fingerprints and the (flattened) options that change output."""
     # Through JSON and back, so it compares equal to the copy stored in dataset.json.
-    return json.loads(json.dumps({"inputs": [fingerprint(i) for i in inputs], "options": _flat(options)}, default=str))
+    follow = bool(options.get("read", {}).get("follow_symlinks"))
+    prints = [fingerprint(i, follow_symlinks=follow) for i in inputs]
+    return json.loads(json.dumps({"inputs": prints, "options": _flat(options)}, default=str))
 
 
 def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -180,8 +192,8 @@ def check_out(out: Path, *, overwrite: bool, resume: bool, ident: dict[str, Any]
         return OutputPlan(out, "new", files.exists(out), None)
     ds = _ours(out)
     holder = holder_of(book(out))
-    if holder is not None and holder.get("run_id") != me and not is_stale(holder):
-        raise OutputError(f"--out {out} is in use by another summarize run: {describe(holder)}; wait for it to finish")
+    if holder is not None and holder.get("run_id") != me and not is_stale(holder, lock_age(book(out))):
+        raise OutputError(refusal(holder, book(out) / LOCK, str(out), lock_age(book(out))))
     if ds is None:
         what = "is not empty and was not written by summarize"
         if overwrite:

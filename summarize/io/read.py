@@ -16,25 +16,27 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import UnsupportedLanguageError, UsageError
 from ..models import langcodes
-from ..options import ReadOptions
+from ..options import Extract, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
+from . import jsonl
 from .decode import decode, looks_binary
+from .extract import extract_text
 from .files import as_path, is_remote
+from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, list_folder
 
 log = logging.getLogger(__name__)
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
-TEXT_SUFFIXES = (".txt", ".md")
-HTML_SUFFIXES = (".html", ".htm")
-FOLDER_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+__all__ = ["FOLDER_SUFFIXES", "HTML_SUFFIXES", "JSONL_SUFFIXES", "TEXT_SUFFIXES", "check_columns", "check_inputs",
+           "count_records", "read_records"]
+INT64 = (-(2**63), 2**63 - 1)
 RAW_LIMIT = 1000
 STDIN = "-"
 
@@ -62,7 +64,10 @@ class _Builder:
                 raise UsageError(f"{self.source}: no column {col!r} (asked by {flag}); columns are: {', '.join(map(str, cols))}")
         self.checked = True
 
-    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = ()) -> Article | Reject:
+    def build(self, rec: dict[str, Any], line: int, raw: str, flags: Sequence[str] = (), *, page: bool = False,
+              headline: bool = False) -> Article | Reject:
+        """An Article from one raw record; `page` and `headline` say what a folder's file is
+        (an `.html` page, a `.txt` file whose first line may be its title)."""
         o = self.options
         text = rec.get(o.text_col)
         if text is None or (isinstance(text, float) and text != text):
@@ -76,10 +81,11 @@ class _Builder:
             else:
                 return Reject(self.source, line, f"title must be a string, got {type(title).__name__}", raw[:RAW_LIMIT])
         all_flags = list(flags)
-        if looks_like_html(text):
-            if o.strip_html:
-                text = strip_html(text)
-            all_flags.append("html_stripped" if o.strip_html else "html")
+        given_lang = rec.get(o.lang_col) if o.lang_col else None
+        got = extract_text(text, o.extract, page=page, headline=headline and not title,
+                           lang=given_lang if isinstance(given_lang, str) else None)
+        text = got.text
+        all_flags += got.flags
         text, invisible = remove_invisible(text)
         if invisible:
             all_flags.append("control_chars")
@@ -90,8 +96,14 @@ class _Builder:
             title, in_title = remove_invisible(title)
             if in_title and not invisible:
                 all_flags.append("control_chars")
-            if o.strip_html and looks_like_html(title):
+            if o.extract is not Extract.none and looks_like_html(title):
                 title = strip_html(title)
+        elif got.title:
+            title = remove_invisible(got.title)[0]
+        if title and len(title) > o.max_chars:
+            # A runaway title is as costly as a runaway text: every field may be translated.
+            title = title[: o.max_chars]
+            all_flags.append("title_truncated")
         rid = rec.get(o.id_col)
         if rid is None or rid == "" or (isinstance(rid, float) and rid != rid):
             rid = content_id(title, text)
@@ -111,14 +123,48 @@ class _Builder:
             all_flags.append("bad_lang")
             lang = None
         extra = {c: rec.get(c) for c in o.keep_cols}
+        for name, typ in o.keep_types:
+            why = _does_not_fit(extra.get(name), typ)
+            if why:
+                return Reject(self.source, line, f"--keep-col {name}:{typ}: {why}", raw[:RAW_LIMIT])
         published = rec.get(o.published_col or "published")
+        if (published is None or published == "") and got.published:
+            published = got.published
         idx = self.counter[0]
         self.counter[0] += 1
         return Article(
             id=rid, row_index=idx, source=self.source, line=line, text=text,
             title=title or None, lang=lang, extra=extra, flags=tuple(all_flags),
             published=published if published is not None and published != "" else None,
+            author=got.author, site_name=got.site_name, url=got.url, removed=got.removed,
         )
+
+
+def _does_not_fit(value: Any, typ: str) -> str | None:
+    """Why a kept value cannot be stored as its declared number type (None when it can, or when
+    it is not a number at all: that is a `bad_value:` flag, not a reject)."""
+    if typ not in ("int", "float") or value is None or isinstance(value, bool):
+        return None
+    number: int | float
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value[:5000]):
+        if len(value.strip().lstrip("+-")) > 4000:
+            return f"a number of {len(value.strip())} digits does not fit"
+        number = int(value)
+    else:
+        return None
+    if typ == "int" and isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if typ == "int" and isinstance(number, int) and not INT64[0] <= number <= INT64[1]:
+        digits = str(number)
+        return f"{digits[:40]}{'...' if len(digits) > 40 else ''} does not fit a 64-bit integer"
+    if typ == "float" and isinstance(number, int):
+        try:
+            float(number)
+        except OverflowError:
+            return "the number is too large for a 64-bit float"
+    return None
 
 
 def _known_language(code: str) -> bool:
@@ -130,17 +176,17 @@ def _known_language(code: str) -> bool:
 
 
 def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
-    for n, data in enumerate(stream, start=1):
-        if not data.strip():
+    for line in jsonl.read_lines(stream, b.source):
+        if line.text is None:
+            yield Reject(b.source, line.number, f"line of {line.size} bytes, longer than the limit of "
+                         f"{jsonl.MAX_LINE_BYTES} bytes; skipped", "")
             continue
-        line, flags = decode(data.rstrip(b"\r\n"), f"{b.source}:{n}")
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Reject(b.source, n, f"invalid JSON: {exc.msg} at column {exc.colno}", line[:RAW_LIMIT])
+        rec, why = jsonl.parse(line.text)
+        if why is not None:
+            yield Reject(b.source, line.number, why, line.text[:RAW_LIMIT])
             continue
         if not isinstance(rec, dict):
-            yield Reject(b.source, n, f"a JSON object was expected, got {type(rec).__name__}", line[:RAW_LIMIT])
+            yield Reject(b.source, line.number, f"a JSON object was expected, got {type(rec).__name__}", line.text[:RAW_LIMIT])
             continue
         if not b.checked:
             if b.options.text_col not in rec:
@@ -148,7 +194,7 @@ def _read_jsonl(stream: IO[bytes], b: _Builder) -> Iterator[Article | Reject]:
                 # first record of a file is almost always a wrong --text-col.
                 b.check_columns(rec.keys())
             b.checked = True
-        yield b.build(rec, n, line, flags)
+        yield b.build(rec, line.number, line.text, line.flags)
 
 
 class _Dialect(csv.excel):
@@ -170,7 +216,7 @@ def _sniff_dialect(sample: str) -> type[csv.Dialect]:
 
 
 def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    csv.field_size_limit(jsonl.MAX_LINE_BYTES)
     with path.open("rb") as fh:
         raw_bytes = fh.read()
     text, flags = decode(raw_bytes, str(path))
@@ -184,7 +230,15 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
         return
     b.check_columns(header)
     start = reader.line_num + 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over the size limit, say: that record only
+            yield Reject(b.source, start, f"malformed CSV record: {exc}", "")
+            start = reader.line_num + 1
+            continue
         raw = dialect.delimiter.join(row)
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
             # A blank line (often the last one): skipped, as in JSONL.
@@ -213,40 +267,35 @@ def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
 
 
 def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
-    for p in files:
-        rel = p.relative_to(folder).as_posix()
-        src = f"{b.source.rstrip('/')}/{rel}"
+    for entry in list_folder(folder, follow_symlinks=b.options.follow_symlinks):
+        src = f"{b.source.rstrip('/')}/{entry.rel}"
+        if entry.skipped:
+            yield Reject(src, 1, entry.skipped, "")
+            continue
         try:
-            data = p.read_bytes()
+            data = entry.path.read_bytes()
         except OSError as exc:
             yield Reject(src, 1, f"cannot read file: {exc.strerror or exc}", "")
             continue
         if looks_binary(data):
             yield Reject(src, 1, "binary file (many control bytes), not text", repr(data[:200]))
             continue
-        text, flags = decode(data, src)
+        text, flags = decode(data, src, document=True)
         if "\x00" in text:
             # A stray NUL (a test file, a bad export) does not make a text file binary.
             text = text.replace("\x00", "")
             flags.append("nul_removed")
         title = None
-        if p.suffix.lower() == ".md":
+        suffix = entry.path.suffix.lower()
+        if suffix == ".md":
             first, _, rest = text.lstrip().partition("\n")
             if first.startswith("# "):
                 title, text = first[2:].strip(), rest.lstrip("\n")
-        elif p.suffix.lower() in HTML_SUFFIXES:
-            # A saved web page: its <title> is the title, its visible text the article, stripped
-            # as --strip-html strips (the head would otherwise be read as body text).
-            m = _TITLE.search(text)
-            title = strip_html(m.group(1)) if m else None
-            body = re.sub(r"<head[\s>].*?</head>", " ", text, flags=re.IGNORECASE | re.DOTALL)
-            text = strip_html(body)
-            flags.append("html_stripped")
-        rec = {b.options.id_col: rel, b.options.text_col: text, b.options.title_col: title or None}
-        art = b.build(rec, 1, text[:RAW_LIMIT], flags)
+        rec = {b.options.id_col: entry.rel, b.options.text_col: text, b.options.title_col: title or None}
+        # A saved web page is read as a page (`--extract`); a .txt file's first line may be its title.
+        art = b.build(rec, 1, text[:RAW_LIMIT], flags, page=suffix in HTML_SUFFIXES, headline=suffix == ".txt")
         if isinstance(art, Article):
-            art = Article(art.id, art.row_index, src, 1, art.text, art.title, art.lang, art.extra, art.flags, art.published)
+            art = replace(art, source=src, line=1)
         yield art
 
 
@@ -262,6 +311,11 @@ def check_inputs(inputs: Sequence[str]) -> None:
             raise UsageError(f"input not found: {inp}")
         if p.is_dir():
             continue
+        if not is_remote(p) and not p.is_file():
+            # A named pipe (or a device) can be read only once, and blocks until a writer comes:
+            # the column check would consume it, or the run would hang silently.
+            raise UsageError(f"{inp}: not a regular file (a named pipe or a device); pipe it to stdin and give - instead, "
+                             f"for example `cat {inp} | summarize run - ...`")
         if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
             raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md/.html, or -)")
         if not is_remote(p) and not os.access(p, os.R_OK):
@@ -298,14 +352,13 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
                     b.check_columns(first)
             elif suffix in JSONL_SUFFIXES:
                 with p.open("rb") as fh:
-                    for data in fh:
-                        if not data.strip():
+                    for line in jsonl.read_lines(fh, inp):
+                        # A line that cannot be parsed is a reject when the run reads it; the
+                        # check looks at the first one that can.
+                        rec, why = jsonl.parse(line.text) if line.text is not None else (None, "too long")
+                        if why is not None or not isinstance(rec, dict):
                             continue
-                        try:
-                            rec = json.loads(decode(data, inp)[0])
-                        except json.JSONDecodeError:
-                            break
-                        if isinstance(rec, dict) and options.text_col not in rec:
+                        if options.text_col not in rec:
                             b.check_columns(rec.keys())
                         break
         except OSError as exc:
@@ -354,18 +407,20 @@ def count_records(inputs: Sequence[str]) -> int | None:
             return None
         p = as_path(inp)
         try:
+            if not is_remote(p) and not p.is_dir() and not p.is_file():
+                return None  # a named pipe: opening it would block until a writer comes
             if p.is_dir():
-                total += sum(1 for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES)
+                total += len(list_folder(p))
             elif p.suffix.lower() == ".parquet":
                 import pyarrow.parquet as pq
 
                 total += pq.ParquetFile(p.open("rb") if is_remote(p) else p).metadata.num_rows
             elif p.suffix.lower() in JSONL_SUFFIXES:
                 with p.open("rb") as fh:
-                    total += sum(1 for line in fh if line.strip())
+                    total += jsonl.count_lines(fh)
             else:
                 return None  # CSV records may span lines
-        except OSError:
+        except Exception:  # only a progress bar's total: a bad input is reported by the run itself
             return None
     return total
 

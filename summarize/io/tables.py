@@ -10,7 +10,6 @@ the shard holds (a kept column that is null in a whole shard keeps its type).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +19,12 @@ from typing import Any
 from ..errors import UnsupportedLanguageError, UsageError
 from ..models import langcodes
 from ..options import ReadOptions
-from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, ArticleResult, Reject, Table
+from ..schema import FILES, KEEP_TYPES, PARTITIONS, TABLES, Article, ArticleResult, Detection, Reject, Table
 from ..text import remove_invisible
+from .dates import parse_date, parse_timestamp
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
 from .files import storage_options as storage_options_in_effect
+from .jsonl import parse, read_lines
 from .read import JSONL_SUFFIXES, STDIN
 
 _ARROW: dict[str, Any] = {}
@@ -84,12 +85,9 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
         elif suffix in JSONL_SUFFIXES:
             seen: dict[str, None] = {}
             with p.open("rb") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict):
+                for line in read_lines(fh, inp):
+                    rec, why = parse(line.text) if line.text is not None else (None, "too long")
+                    if why is None and isinstance(rec, dict):
                         seen.update(dict.fromkeys(rec))
                         if all(k in seen for k in options.keep_cols):
                             break
@@ -116,6 +114,9 @@ def _check(inp: str, wanted: Sequence[str], cols: Sequence[str]) -> None:
                          f"columns are: {', '.join(map(str, cols))}")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _as_str(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -133,13 +134,17 @@ def coerce_kept(value: Any, kept: Kept) -> tuple[Any, bool]:
     t = kept.type
     try:
         if pa.types.is_string(t):
-            return remove_invisible(_as_str(value))[0], True
+            # Kept verbatim, control and zero-width characters included: a kept column is the
+            # user's data, not article text to clean. Only lone surrogates (from a JSON `\ud800`)
+            # cannot be stored as UTF-8; they become U+FFFD.
+            return _LONE_SURROGATE.sub("\ufffd", _as_str(value)), True
         if pa.types.is_integer(t):
             if isinstance(value, bool):
                 return None, False
-            if isinstance(value, float):
-                return (int(value), True) if value.is_integer() else (None, False)
-            return int(str(value).strip()), True
+            number = (int(value) if value.is_integer() else None) if isinstance(value, float) else int(str(value).strip())
+            if number is None or not -(2**63) <= number < 2**63:
+                return None, False
+            return number, True
         if pa.types.is_floating(t):
             return (None, False) if isinstance(value, bool) else (float(value), True)
         if pa.types.is_boolean(t):
@@ -155,49 +160,6 @@ def coerce_kept(value: Any, kept: Kept) -> tuple[Any, bool]:
     except (ValueError, KeyError, TypeError, OverflowError):
         return None, False
     return value, True  # a Parquet input's own type: pyarrow checks it when the table is built
-
-
-_PLAIN_DATES = (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
-
-
-def parse_timestamp(value: Any) -> dt.datetime | None:
-    """A UTC datetime from an ISO 8601 string, an RFC 2822 date, a plain date (`2026-10-14`,
-    `2026/10/14`, `20261014`), or a datetime/date object; None when it is none of those.
-    A value without a zone is taken as UTC."""
-    ts: dt.datetime | None = None
-    if isinstance(value, dt.datetime):
-        ts = value
-    elif isinstance(value, dt.date):
-        ts = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text or "\x00" in text:
-            return None
-        try:
-            ts = dt.datetime.fromisoformat(text)
-        except ValueError:
-            for pattern in _PLAIN_DATES:
-                m = pattern.match(text)
-                if m:
-                    try:
-                        year, month, day = (int(g) for g in m.groups())
-                        ts = dt.datetime(year, month, day)
-                    except ValueError:
-                        return None
-                    break
-            if ts is None:
-                try:
-                    ts = email.utils.parsedate_to_datetime(text)
-                except (TypeError, ValueError, IndexError):
-                    return None
-        if ts is None:
-            return None
-    else:
-        return None
-    try:
-        return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
-    except (OverflowError, ValueError):
-        return None
 
 
 _CODE = re.compile(r"^[a-z]{2,3}$")
@@ -267,6 +229,37 @@ def arrow_table(name: str, rows: Sequence[Mapping[str, Any]], kept: Sequence[Kep
     return table
 
 
+def published_of(article: Article, lang: str) -> tuple[str | None, dt.datetime | None]:
+    """The article's `published` as text and parsed (`published_at`), the date read with the
+    article's language first ("06/12/2025" and month names as its writers meant them)."""
+    if article.published is None:
+        return None, None
+    return remove_invisible(_as_str(article.published))[0] or None, parse_date(article.published, lang)
+
+
+def extracted_row(article: Article, detection: Detection) -> dict[str, Any]:
+    """A row of `summarize extract` (`schema.FILES["extracted"]`): the article as the models
+    would read it, with the same published date and flags an `articles` row gets."""
+    flags = list(article.flags)
+    published, published_at = published_of(article, detection.lang)
+    if published is not None and published_at is None:
+        flags.append("bad_published")
+    return {
+        "id": article.id, "source": article.source, "line": article.line, "title": article.title,
+        "text": article.text, "lang": detection.lang, "lang_score": detection.score, "flags": flags,
+        "published": published, "published_at": published_at, "author": article.author,
+        "site_name": article.site_name, "url": article.url, "removed": list(article.removed),
+        "status": "ok", "error": None,
+    }
+
+
+def extracted_reject_row(reject: Reject) -> dict[str, Any]:
+    """A row of `summarize extract` for a record that could not be read."""
+    return {"id": None, "source": reject.source, "line": reject.line, "title": None, "text": None, "lang": "und",
+            "lang_score": 0.0, "flags": [], "published": None, "published_at": None, "author": None,
+            "site_name": None, "url": None, "removed": [], "status": "error", "error": reject.error}
+
+
 def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: str, kept: Sequence[Kept],
                  processed_at: dt.datetime) -> dict[str, list[dict[str, Any]]]:
     """Rows of every table for a shard of results (each article row also carries `_date`, its
@@ -275,8 +268,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
     for r in results:
         a = r.article
         flags = list(r.flags)
-        published = None if a.published is None else remove_invisible(_as_str(a.published))[0] or None
-        published_at = parse_timestamp(a.published) if a.published is not None else None
+        published, published_at = published_of(a, r.detection.lang)
         if published is not None and published_at is None:
             flags.append("bad_published")
         row: dict[str, Any] = {
@@ -286,7 +278,8 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
             "lang_source": r.lang_source, "summary": r.summary, "summary_model": r.summary_model,
             "input_tokens": r.input_tokens, "summary_tokens": r.summary_tokens, "n_chunks": r.n_chunks,
             "truncated": r.truncated, "status": r.status, "error": r.error, "duration_ms": r.duration_ms,
-            "published": published, "published_at": published_at, "content_hash": r.content_hash,
+            "published": published, "published_at": published_at, "author": a.author, "site_name": a.site_name,
+            "url": a.url, "removed": list(a.removed), "content_hash": r.content_hash,
             "options_hash": options_hash, "run_id": run_id, "processed_at": processed_at,
             "unsupported": list(r.unsupported), "summary_logprob": r.summary_logprob,
             "summary_gen_tokens": r.summary_gen_tokens, "reused": r.reused,

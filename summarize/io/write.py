@@ -167,6 +167,25 @@ class RunWriter(TableWriter):
         self.shard = shard + 1
         self.commits += 1
 
+    def sweep(self, committed: set[str]) -> list[str]:
+        """Delete this run's part files that no marker lists (`committed`: their paths relative
+        to `out_dir`) and the temporary files of writers that died mid-write; what was removed.
+
+        Parts of shards that were never committed (a worker lost after writing, a run stopped
+        early) would otherwise be visible to anyone reading the folder as plain Parquet until a
+        `--resume`. Call it only once no writer of this run is left alive."""
+        prefix = self.part_name("")[: -len(".parquet")]
+        removed = []
+        for t in TABLES:
+            for f in files.files_under(self.out_dir / t):
+                name = f.name
+                stray = name.startswith(prefix) and name.endswith(".parquet") and \
+                    f.relative_to(self.out_dir).as_posix() not in committed
+                if stray or (name.startswith(f".{prefix}") and ".tmp-" in name):
+                    files.remove(f)
+                    removed.append(f.relative_to(self.out_dir).as_posix())
+        return removed
+
     def finish(self) -> None:
         """Give every table folder at least one (empty, committed) part, so it reads with its schema."""
         parts = []
@@ -181,13 +200,19 @@ class RunWriter(TableWriter):
             commit_parts(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
 
 
-def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str) -> int:
-    """Write detection rows to a Parquet file, or as JSONL to stdout when `out` is `-`."""
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else str(value)
+
+
+def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str, table: str = "detections") -> int:
+    """Write the rows of `summarize detect` (or of another one-file command: `table` names its
+    `schema.FILES` entry) to a Parquet file, or as JSONL to stdout when `out` is `-`."""
     now = dt.datetime.now(dt.UTC)
     if out == STDIN:
         n = 0
         for row in rows:
-            sys.stdout.write(json.dumps({**row, "run_id": run_id, "processed_at": now.isoformat()}, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps({**row, "run_id": run_id, "processed_at": now.isoformat()}, ensure_ascii=False,
+                                        default=_iso) + "\n")
             n += 1
         sys.stdout.flush()
         return n
@@ -196,7 +221,7 @@ def write_detections(rows: Iterable[dict[str, Any]], out: str, run_id: str) -> i
         raise UsageError(f"--out {out}: give a .parquet file, or - for JSONL on stdout")
     data = [{**row, "run_id": run_id, "processed_at": now} for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(arrow_table("detections", data), path, file_metadata(run_id, "detections"))
+    write_parquet(arrow_table(table, data), path, file_metadata(run_id, table))
     return len(data)
 
 

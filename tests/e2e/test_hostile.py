@@ -97,8 +97,14 @@ def test_folder_reads_html_pages_stripped(tmp_path: Path) -> None:
     assert [r.source.rsplit("/", 1)[1] for r in got] == ["a.html", "b.htm", "c.txt"]
     a, b, _ = got
     assert isinstance(a, Article) and a.title == "北京新建地铁线路" and "<" not in a.text and ZH in a.text
-    assert isinstance(b, Article) and b.title == "Council vote" and b.text == TEXT and "html_stripped" in b.flags
+    # The page's article (main-content extraction, the default): blank lines inside one <p> are
+    # spaces on a page, so the text comes back as one paragraph.
+    assert isinstance(b, Article) and b.title == "Council vote" and "html_extracted" in b.flags
+    assert b.text.split() == TEXT.split() and "\n" not in b.text
     assert io.count_records([str(folder)]) == 3
+    # --extract all: every visible text, stripped as before.
+    _, b_all, _ = records(folder, extract="all")
+    assert isinstance(b_all, Article) and b_all.text == TEXT and "html_stripped" in b_all.flags
 
 
 def test_stray_nul_does_not_reject_a_text_file(tmp_path: Path) -> None:
@@ -124,12 +130,15 @@ def test_csv_blank_lines_are_skipped(tmp_path: Path) -> None:
 def test_html_is_flagged_or_stripped(tmp_path: Path) -> None:
     html = '<p>The <a href="https://x.org">council</a> met &amp; voted.</p><p>Roads will close.</p><script>var x=1;</script>'
     f = write_jsonl(tmp_path / "in.jsonl", [{"id": "h", "text": html}])
-    (art,) = records(f)
+    (art,) = records(f, extract="none")
     assert isinstance(art, Article) and "html" in art.flags and art.text == html
-    (art,) = records(f, strip_html=True)
-    assert isinstance(art, Article)
-    assert art.text == "The council met & voted.\n\nRoads will close."
-    assert "html_stripped" in art.flags
+    # A fragment (no page around it) has no boilerplate to tell apart: the default and the old
+    # --strip-html both strip it.
+    for opts in ({}, {"strip_html": True}, {"extract": "all"}):
+        (art,) = records(f, **opts)
+        assert isinstance(art, Article)
+        assert art.text == "The council met & voted.\n\nRoads will close."
+        assert "html_stripped" in art.flags
 
 
 def test_control_and_zero_width_characters_are_removed(tmp_path: Path) -> None:

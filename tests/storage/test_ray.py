@@ -169,7 +169,7 @@ def _actor_pids() -> set[int]:
 
     pids = set()
     for p in psutil.process_iter(["cmdline"]):
-        if any("_PipelineActor" in part for part in p.info["cmdline"] or ()):
+        if any("ShardActor" in part for part in p.info["cmdline"] or ()):
             pids.add(p.pid)
     return pids
 
@@ -235,3 +235,29 @@ def test_a_killed_worker_is_retried_or_reported_and_every_article_written_once(t
     seg = read(out, "segments")
     assert set(Counter(zip(seg["id"], seg["field"], seg["target_lang"], seg["seg_index"], strict=True)).values()) == {1}
     assert not _actor_pids() & set(killed)
+
+
+def test_worker_output_becomes_log_records_without_colours_and_off_stdout(caplog: pytest.LogCaptureFixture,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from summarize.engines.ray import _forward
+
+    caplog.set_level(logging.INFO, logger="summarize.engines.ray.worker")
+    _forward({"pid": 4242, "ip": "10.0.0.2", "actor_name": "ShardActor", "is_err": True,
+              "lines": ["\x1b[36m/x.py:3: UserWarning: careful\x1b[0m", "  warnings.warn('careful')", ""]})
+    _forward({"pid": 4243, "is_err": False, "lines": ["a print"]})
+    _forward({"pid": "raylet", "is_err": False, "lines": ["Raylet is terminated.", "    [state-dump] ..."]})
+    _forward({"pid": "autoscaler", "is_err": False,
+              "lines": ["2026-12-07 INFO autoscaler.py:147 -- The autoscaler took 0.0 seconds"]})
+    got = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert got == [
+        ("WARNING", "(worker pid=4242) /x.py:3: UserWarning: careful"),
+        ("WARNING", "(worker pid=4242)   warnings.warn('careful')"),
+        ("INFO", "(worker pid=4243) a print"),
+        ("WARNING", "(raylet) Raylet is terminated.\n    [state-dump] ..."),
+    ]  # the autoscaler's periodic log is not an event: dropped, as Ray's own printing drops it
+    assert caplog.records[0].__dict__["fields"] == {"pid": 4242, "ip": "10.0.0.2", "actor": "ShardActor",
+                                                    "stream": "stderr"}
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""  # nothing printed by Ray itself, above all not on stdout

@@ -1,0 +1,141 @@
+"""Benchmark page extraction: how much of the article and how much page chrome the models read, and how fast.
+
+Scored the way trafilatura's own evaluation scores extractors: every page of
+`benchmarks/data/pages/` (real news pages, see `expected.json` for their source) comes with strings
+that belong to its article (`with`) and strings of its boilerplate (`without`). A `with` string
+found in the output is a true positive, one missing a false negative; a `without` string found is a
+false positive, one missing a true negative. Precision, recall, F1 and accuracy are over all pages.
+
+Three ways of reading a page are compared:
+
+* `summarize extract` (`--extract main`, the default), run as the real command;
+* trafilatura called directly (`trafilatura.extract`, its defaults);
+* today's strip (`summarize extract --extract all`: every visible text, as `--strip-html` did).
+
+Speed: pages per second of one core's CPU time, for the extraction stage alone (`io.extract.
+extract_text`, the function every reader calls) and for the language detection that follows it
+on the extracted text (the target: extraction is never slower than detection). Run from the
+repository root:
+
+    .venv/bin/python benchmarks/extract.py [--pages DIR] [--repeat 5] [--json FILE]
+
+`--pages DIR` reads another folder laid out the same way (pages and an `expected.json` with
+`{"pages": {FILE: {"with": [...], "without": [...]}}}`), e.g. trafilatura's whole evaluation set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from summarize.detect.detector import make_detector  # noqa: E402
+from summarize.io.decode import decode  # noqa: E402
+from summarize.io.extract import extract_text  # noqa: E402
+from summarize.options import DetectOptions, Extract  # noqa: E402
+
+PAGES = ROOT / "benchmarks" / "data" / "pages"
+
+
+def score(texts: dict[str, str], expected: dict[str, dict[str, list[str]]]) -> dict[str, float]:
+    """Precision, recall, F1 and accuracy over every page's `with` and `without` strings."""
+    tp = fn = fp = tn = 0
+    for name, exp in expected.items():
+        text = " ".join(texts.get(name, "").split())
+        for s in exp["with"]:
+            found = " ".join(s.split()) in text
+            tp, fn = tp + found, fn + (not found)
+        for s in exp.get("without", ()):
+            found = " ".join(s.split()) in text
+            fp, tn = fp + found, tn + (not found)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
+            "accuracy": round((tp + tn) / max(1, tp + fn + fp + tn), 3), "tp": tp, "fn": fn, "fp": fp, "tn": tn}
+
+
+def via_cli(folder: Path, mode: str) -> dict[str, str]:
+    """Each page's text as the real `summarize extract` command writes it (JSONL on stdout)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "summarize.cli", "extract", str(folder), "--out", "-", "-q",
+                          "--extract", mode], capture_output=True, text=True, env=env, check=True).stdout
+    return {row["id"]: row["text"] or "" for row in map(json.loads, out.splitlines())}
+
+
+def trafilatura_direct(pages: dict[str, str]) -> dict[str, str]:
+    import trafilatura
+
+    return {name: trafilatura.extract(html) or "" for name, html in pages.items()}
+
+
+def per_core_rate(fn: Callable[[str], Any], items: list[str], repeat: int) -> float:
+    """Items per second of this process's CPU time (one core: the work is single-threaded)."""
+    for item in items[:2]:
+        fn(item)  # warm: imports, parsers, caches
+    start = time.process_time()
+    for _ in range(repeat):
+        for item in items:
+            fn(item)
+    return round(repeat * len(items) / max(1e-9, time.process_time() - start), 1)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    folder: Path = args.pages
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))["pages"]
+    pages = {name: decode((folder / name).read_bytes(), name)[0] for name in expected}
+    results = {
+        "summarize extract (main)": score(via_cli(folder, "main"), expected),
+        "trafilatura.extract": score(trafilatura_direct(pages), expected),
+        "today's strip (--extract all)": score(via_cli(folder, "all"), expected),
+    }
+    htmls = list(pages.values())
+    texts = [extract_text(h, Extract.main, page=True).text for h in htmls]
+    detector = make_detector(DetectOptions())
+    speed = {
+        "extract main, pages/s per core": per_core_rate(lambda h: extract_text(h, Extract.main, page=True), htmls, args.repeat),
+        "extract all, pages/s per core": per_core_rate(lambda h: extract_text(h, Extract.all, page=True), htmls, args.repeat),
+        "detection of the extracted text, pages/s per core": per_core_rate(detector.detect, texts, args.repeat),
+    }
+    return {"pages": len(pages), "chars_per_page": round(sum(map(len, htmls)) / len(htmls)),
+            "with_strings": sum(len(e["with"]) for e in expected.values()),
+            "without_strings": sum(len(e.get("without", ())) for e in expected.values()),
+            "quality": results, "speed": speed}
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"{result['pages']} pages ({result['chars_per_page']:,} characters each on average), "
+             f"{result['with_strings']} article strings, {result['without_strings']} boilerplate strings", "",
+             "| method | precision | recall | F1 | accuracy |", "|---|---:|---:|---:|---:|"]
+    for name, s in result["quality"].items():
+        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['accuracy']:.3f} |")
+    lines += ["", "| stage | pages/s per core |", "|---|---:|"]
+    lines += [f"| {name} | {rate:,.1f} |" for name, rate in result["speed"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=Path, default=PAGES, help="folder of pages with an expected.json")
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the pages for the speed figures")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

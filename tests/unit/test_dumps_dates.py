@@ -1,0 +1,128 @@
+"""Text dumps (header and chrome lines) and publication dates, through the real readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from summarize import io
+from summarize.io.dates import language_order, parse_date
+from summarize.io.dumps import clean_dump, is_chrome
+from summarize.options import ReadOptions
+from summarize.schema import Article
+
+from ..conftest import write_jsonl
+
+DEC6 = dt.datetime(2025, 12, 6, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("value", [
+    "2025-12-06", "2025-12-06T00:00:00Z", "Sat, 06 Dec 2025 00:00:00 +0000", "06 December 2025", "6 décembre 2025",
+    "6. Dezember 2025", "6 de diciembre de 2025", "2025年12月6日", "6 декабря 2025", "6 dicembre 2025",
+    "6 de dezembro de 2025", "6 Aralık 2025", "6 grudnia 2025", "2025년 12월 6일", "6 Desember 2025",
+    "Published 6 December 2025", "Publié le 6 décembre 2025", "Veröffentlicht am 6. Dezember 2025",
+])
+def test_dates_in_common_forms_and_languages(value: str) -> None:
+    assert parse_date(value) == DEC6
+
+
+def test_dates_keep_their_time_and_zone() -> None:
+    assert parse_date("Sat, 06 Dec 2025 10:32:00 +0100") == dt.datetime(2025, 12, 6, 9, 32, tzinfo=dt.UTC)
+    assert parse_date("Aktualisiert am 6. Dezember 2025, 10:32 Uhr") == dt.datetime(2025, 12, 6, 10, 32, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "3 hours ago", "vor 2 Tagen", "December 2025", "Page 3", "hello 2025",
+                                   "not a date", "", "2025-13-45"])
+def test_relative_partial_and_unparseable_dates_are_none(value: str) -> None:
+    # Nothing is read relative to today, and a date needs its day: the same answer on any day.
+    assert parse_date(value) is None
+
+
+def test_the_texts_language_decides_the_day_month_order() -> None:
+    assert parse_date("06/12/2025", "fr") == DEC6
+    assert parse_date("06/12/2025", "de") == DEC6
+    assert parse_date("06/12/2025", "en") == dt.datetime(2025, 6, 12, tzinfo=dt.UTC)
+    assert language_order("fr")[0] == "fr" and language_order(None)[0] == "en"
+    assert language_order("no")[0] == "nb"  # the project's code, dateparser's name
+
+
+DUMPS = {
+    "en": ("World News\nFloods force thousands from their homes in Malawi\n06 December 2025\n"
+           "This content originally appeared on Al Jazeera.\n\n"
+           "Heavy rains have forced thousands of people from their homes in southern Malawi, officials said.\n\n"
+           "Advertisement\n\nlist of 3 items\nlist 1 of 3\nStory one\nlist 2 of 3\nStory two\nlist 3 of 3\nStory three\n"
+           "end of list\n\nThe disaster agency said more than 20,000 people were affected.\n\nRead more\nShare\n",
+           "Floods force thousands from their homes in Malawi", "Al Jazeera", None),
+    "fr": ("Monde\nInondations : des milliers de personnes évacuées au Malawi\nPublié le 6 décembre 2025\n"
+           "Source : AFP\n\nDe fortes pluies ont contraint des milliers de personnes à quitter leur domicile.\n\n"
+           "Publicité\n\nLes autorités ont indiqué que plus de 20 000 personnes étaient touchées.\n\nLire aussi\nPartager\n",
+           "Inondations : des milliers de personnes évacuées au Malawi", "AFP", None),
+    "de": ("Politik\nBundestag beschließt neues Klimagesetz\n6. Dezember 2025\nVon Anna Schmidt\n\n"
+           "Der Bundestag hat am Freitag ein neues Klimagesetz beschlossen.\n\nAnzeige\n\n"
+           "Die Opposition kündigte eine Klage an.\n\nWeiterlesen\nTeilen\nZum Inhalt springen\n",
+           "Bundestag beschließt neues Klimagesetz", None, "Anna Schmidt"),
+    "es": ("Internacional\nMiles de evacuados por las inundaciones en Malaui\n6 de diciembre de 2025\nFuente: EFE\n\n"
+           "Las fuertes lluvias obligaron a miles de personas a abandonar sus hogares.\n\nPublicidad\n\n"
+           "Las autoridades dijeron que más de 20.000 personas resultaron afectadas.\n\nLeer más\nCompartir\n",
+           "Miles de evacuados por las inundaciones en Malaui", "EFE", None),
+    "ru": ("В мире\nТысячи человек эвакуированы из-за наводнений в Малави\n6 декабря 2025\nИсточник: ТАСС\n\n"
+           "Сильные дожди вынудили тысячи людей покинуть свои дома.\n\nРеклама\n\n"
+           "По данным властей, пострадали более 20 000 человек.\n\nЧитайте также\nПоделиться\n",
+           "Тысячи человек эвакуированы из-за наводнений в Малави", "ТАСС", None),
+    "zh": ("国际\n马拉维洪水迫使数千人撤离\n2025年12月6日\n来源：新华社\n\n马拉维南部暴雨迫使数千人离开家园。\n\n广告\n\n"
+           "当局表示，受灾人数超过两万。\n\n阅读更多\n分享\n",
+           "马拉维洪水迫使数千人撤离", "新华社", None),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(DUMPS))
+def test_dump_header_and_chrome_in_six_languages(tmp_path: Path, lang: str) -> None:
+    dump, title, site, author = DUMPS[lang]
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": lang, "text": dump}])
+    (art,) = io.read_records([str(f)], ReadOptions())
+    assert isinstance(art, Article)
+    assert art.title == title and art.site_name == site and art.author == author
+    assert parse_date(art.published) == DEC6
+    lines = [x.strip() for x in dump.splitlines() if x.strip()]
+    body = [x for x in lines if x not in art.removed]
+    # What is left is the article's paragraphs, exactly, and nothing was lost: text + removed = dump.
+    assert art.text == "\n\n".join(body)
+    assert sorted([*art.text.split("\n\n"), *art.removed]) == sorted(lines)
+    assert len(body) == 2 and {"header_parsed", "chrome_removed"} <= set(art.flags)
+    # --extract none turns all of it off.
+    (raw,) = io.read_records([str(f)], ReadOptions(extract="none"))  # type: ignore[arg-type]
+    assert isinstance(raw, Article) and raw.text == dump and raw.title is None and raw.removed == ()
+    assert not {"header_parsed", "chrome_removed"} & set(raw.flags)
+
+
+def test_ordinary_articles_are_left_alone() -> None:
+    for text in (
+        "The council met on Tuesday.\n\nShare prices rose after the vote.\n\nRead more about it on our site, she said.",
+        "On 6 December 2025 the council voted to close Mill Road to through traffic, ending a long dispute.\n\nMore.",
+        "Short line\nAnother short line\nA third one\n\nA paragraph that follows them without any date line at all.",
+    ):
+        d = clean_dump(text)
+        assert d.text == text and d.removed == () and d.flags == () and d.title is None
+
+
+def test_chrome_is_a_whole_line_not_a_word_in_a_sentence() -> None:
+    assert is_chrome("Advertisement") and is_chrome("  SHARE  ") and is_chrome("Read more »") and is_chrome("list of 12 items")
+    assert is_chrome("Skip to main content") and is_chrome("Zum Inhalt springen") and is_chrome("本文へスキップ")
+    assert not is_chrome("Share prices fell.") and not is_chrome("Advertisement spending rose 5%")
+    # A text that is nothing but such a line has no article around it to clean: it stays as it is.
+    assert clean_dump("Share").text == "Share" and clean_dump("Read more\n\nShare").removed == ()
+
+
+def test_txt_file_first_line_is_its_title_and_an_input_title_wins(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Council closes Mill Road\n\nThe council voted on Tuesday.\n\nAdvertisement\n", encoding="utf-8")
+    (art,) = io.read_records([str(folder)], ReadOptions())
+    assert isinstance(art, Article) and art.title == "Council closes Mill Road"
+    assert art.text == "The council voted on Tuesday." and art.removed == ("Council closes Mill Road", "Advertisement")
+    # A text column's record gives its own title: the dump's headline line still goes, the title stays.
+    f = write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "title": "Given", "text": DUMPS["en"][0]}])
+    (rec,) = io.read_records([str(f)], ReadOptions())
+    assert isinstance(rec, Article) and rec.title == "Given" and "Floods force" not in rec.text

@@ -1,0 +1,110 @@
+"""Input folders are what they look like: links out of them are skipped (with a reject), non-UTF-8
+names get ids that round-trip, and only the files that are read make the resume fingerprint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from summarize import io
+from summarize.errors import UsageError
+from summarize.io.folder import escape_name, list_folder, unescape_name
+from summarize.io.outdir import fingerprint
+from summarize.options import ReadOptions
+from summarize.schema import BOOKKEEPING, Article, Reject
+
+TEXT = "The harbour reopened this morning after the storm."
+
+
+def folder_with_outside_link(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash", encoding="utf-8")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "link.txt").symlink_to(secret)
+    (folder / "inside.txt").symlink_to(folder / "a.txt")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "b.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "sub").symlink_to(outside, target_is_directory=True)
+    return folder
+
+
+def test_links_out_of_the_folder_are_skipped_with_a_reject(tmp_path: Path) -> None:
+    folder = folder_with_outside_link(tmp_path)
+    recs = list(io.read_records([str(folder)], ReadOptions()))
+    arts = {r.id: r for r in recs if isinstance(r, Article)}
+    rejects = {r.source.rsplit("/", 1)[-1] or r.source: r for r in recs if isinstance(r, Reject)}
+    assert set(arts) == {"a.txt", "inside.txt"}  # a link that stays inside is read
+    assert "root:x" not in " ".join(a.text for a in arts.values())
+    assert "outside the input folder" in rejects["link.txt"].error and "--follow-symlinks" in rejects["link.txt"].error
+    assert any("folder outside" in r.error for r in recs if isinstance(r, Reject))
+
+
+def test_follow_symlinks_opts_in(tmp_path: Path) -> None:
+    folder = folder_with_outside_link(tmp_path)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # a loop is walked once
+    recs = list(io.read_records([str(folder)], ReadOptions(follow_symlinks=True)))
+    assert sorted(r.id for r in recs if isinstance(r, Article)) == ["a.txt", "inside.txt", "link.txt", "sub/b.txt"]
+    assert all(isinstance(r, Article) for r in recs)
+
+
+@pytest.mark.parametrize("raw", [b"caf\xe9.txt", b"back\\slash.txt", b"\xff\xfe\\x41.txt", "ünï.txt".encode()])
+def test_file_names_that_are_not_utf8_get_ids_that_round_trip(tmp_path: Path, raw: bytes) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(b"%PDF")  # not read, and its name is no trouble either
+    os.makedirs(os.fsencode(folder) + b"/" + b"d\xe9p\xf4t", exist_ok=True)
+    with open(os.fsencode(folder) + b"/d\xe9p\xf4t/" + raw, "wb") as fh:
+        fh.write(TEXT.encode())
+    (art,) = list(io.read_records([str(folder)], ReadOptions()))
+    assert isinstance(art, Article)
+    art.id.encode("utf-8")  # storable as UTF-8 (Parquet, JSON), no surrogates
+    assert art.id == escape_name("d\udce9p\udcf4t") + "/" + escape_name(os.fsdecode(raw))
+    directory, name = art.id.split("/")
+    assert unescape_name(directory) == b"d\xe9p\xf4t" and unescape_name(name) == raw
+    fingerprint(str(folder))  # no crash in the resume fingerprint either
+
+
+def test_fingerprint_covers_only_what_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    before = fingerprint(str(folder))
+    (folder / ".DS_Store").write_bytes(b"\x00\x01junk")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    out = folder / "out"  # --out inside the input folder: a dataset is output, never input
+    (out / BOOKKEEPING).mkdir(parents=True)
+    (out / "report.html").write_text("<p>a report</p>", encoding="utf-8")
+    assert fingerprint(str(folder)) == before
+    assert [e.rel for e in list_folder(folder)] == ["a.txt"]
+    (folder / "b.txt").write_text(TEXT, encoding="utf-8")
+    assert fingerprint(str(folder)) != before
+
+
+def test_named_pipes_are_refused_unless_given_as_stdin(tmp_path: Path) -> None:
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match=r"named pipe.*give - instead"):
+        io.check_inputs([str(fifo)])
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.txt")  # never opened: a read would block for ever
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    assert [getattr(r, "id", r) for r in io.read_records([str(folder)], ReadOptions())] == ["a.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_an_unlistable_subfolder_is_a_reject(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "locked").chmod(0)
+    try:
+        recs = list(io.read_records([str(folder)], ReadOptions()))
+    finally:
+        (folder / "locked").chmod(0o755)
+    assert any(isinstance(r, Reject) and "cannot list folder" in r.error for r in recs)
