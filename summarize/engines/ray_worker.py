@@ -101,7 +101,7 @@ class ShardActor:
         if self.memory_at and memory is not None:  # before the driver commits: see io/memory.py
             io.memory.append(io.as_path(self.memory_at), f"{self.run_id}-{shard + 1:06d}", memory.drain(), self.run_id)
         if self.writer is None:
-            return ShardDone(shard, statuses, langs, models, results=results, node=self.node, reuse=reuse)
+            return ShardDone(shard, statuses, langs, models, results=results, node=self.node)  # the driver counts them
         rejects = [Reject(**r) for r in block.column("rejects")[0].as_py() or []]
         try:
             parts, written = self.writer.write_parts(results, rejects, shard)
