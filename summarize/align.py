@@ -66,6 +66,7 @@ class Summary:
             reduce step when chunked, of the summary step of a pivot); None when it failed.
         gen_tokens: Tokens `logprob` averages over.
         unsupported: Figures and names of the summary its source does not mention.
+        reused: Whether it came from the reuse memory (`summarize.reuse`) rather than a model.
     """
 
     text: str | None
@@ -80,6 +81,7 @@ class Summary:
     logprob: float | None = None
     gen_tokens: int = 0
     unsupported: tuple[str, ...] = ()
+    reused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class Translated:
         seconds: Model time spent on this text.
         logprob: The segments' mean log-probabilities weighted by their generated tokens.
         gen_tokens: Tokens generated for the whole text.
+        reused: Whether every sentence came from the translation memory.
     """
 
     text: str | None
@@ -105,6 +108,7 @@ class Translated:
     seconds: float = 0.0
     logprob: float | None = None
     gen_tokens: int = 0
+    reused: bool = False
 
 
 def assemble_translation(source: str, target_lang: str, model: str, segments: Sequence[SegmentResult],
@@ -122,7 +126,7 @@ def assemble_translation(source: str, target_lang: str, model: str, segments: Se
     logprob, gen_tokens = weighted_logprob((sg.logprob, sg.gen_tokens) for sg in segments)
     flags += guards.confidence(logprob, min_logprob)
     return Translated(text, model, tuple(segments), tuple(flags), seconds=seconds, logprob=logprob,
-                      gen_tokens=gen_tokens)
+                      gen_tokens=gen_tokens, reused=bool(segments) and all(sg.reused for sg in segments))
 
 
 def identity_translation(fld: str, lang: str, text: str) -> TranslationResult:
@@ -142,7 +146,7 @@ def translation_result(fld: str, source_lang: str, target_lang: str, tr: Transla
         return TranslationResult(fld, source_lang, target_lang, None, tr.model, ERROR, tr.error or "translation failed")
     segs = tuple(dataclasses.replace(sg, field=fld) for sg in tr.segments)
     return TranslationResult(fld, source_lang, target_lang, tr.text, tr.model, OK, None, tr.flags, segs,
-                             logprob=tr.logprob, gen_tokens=tr.gen_tokens)
+                             logprob=tr.logprob, gen_tokens=tr.gen_tokens, reused=tr.reused)
 
 
 # ----------------------------------------------------------------------------- article state
@@ -169,6 +173,7 @@ class ArticleState:
     summary_logprob: float | None = None
     summary_gen_tokens: int = 0
     unsupported: tuple[str, ...] = ()
+    summary_reused: bool = False
 
     def fail(self, message: str) -> None:
         """Mark the article failed; a second, different message is appended to the first."""
@@ -188,6 +193,7 @@ class ArticleState:
         self.summary, self.summary_model, self.summary_tokens = summary.text, summary.model, summary.tokens
         self.summary_logprob, self.summary_gen_tokens = summary.logprob, summary.gen_tokens
         self.unsupported = summary.unsupported
+        self.summary_reused = summary.reused
 
     def add_translation(self, fld: str, source_lang: str, target_lang: str, tr: Translated) -> None:
         """Attach one field's translation into one language; a failed one fails the article."""
@@ -209,7 +215,7 @@ class ArticleState:
             translations=tuple(self.translations), lang_source=self.lang_source,
             content_hash=content_hash(self.article.title, self.article.text),
             unsupported=self.unsupported, summary_logprob=self.summary_logprob,
-            summary_gen_tokens=self.summary_gen_tokens,
+            summary_gen_tokens=self.summary_gen_tokens, reused=self.summary_reused,
         )
 
 

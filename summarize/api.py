@@ -29,6 +29,8 @@ from .models import preflight
 from .models.routing import detection_of
 from .options import ReadOptions, RunOptions, TableFormat, WriteOptions, choice
 from .pipeline import Pipeline
+from .reuse import Memory, add_counts
+from .reuse import counts as reuse_counts
 from .schema import ERROR, SCHEMA_VERSION, Article, Reject
 from .text import content_hash
 from .version import __version__
@@ -59,6 +61,7 @@ class RunInfo:
     dataset_counts: dict[str, int] = field(default_factory=dict)  # the whole dataset's articles by status
     load_seconds: float = 0.0
     first_shard_seconds: float | None = None
+    reuse: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -262,12 +265,13 @@ def run(
     out_dir = io.as_path(str(out))
     if not to_stdout and (write.adds or write.resume):
         kept = io.adopt_kept(kept, io.kept_types(out_dir))
-    ohash = options.output_hash()
+    fingerprints = model_fingerprints(options)
+    ohash = options.output_hash(fingerprints)
     run_id = io.new_run_id()
     ident: dict[str, Any] = {}
     plan = None
     if not to_stdout:
-        ident = io.identity(names, output_options(options, read_options, partition_by))
+        ident = io.identity(names, output_options(options, read_options, partition_by, fingerprints))
         mode: dict[str, Any] = {"append": write.adds, "allow_duplicate": write.allow_duplicate_batch,
                                 "table_format": write.table_format}
         plan = io.check_out(out_dir, overwrite=write.overwrite, resume=write.resume, ident=ident,
@@ -307,13 +311,17 @@ def run(
             dataset.rollback()
             raise
     existing = dataset.existing if dataset else None
+    memory = _use_memory(eng, out_dir if dataset else None, options, run_id)
     status: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     t0 = time.perf_counter()
     info.resumed = sum(existing.articles.values()) if existing else 0
     prior: Counter[str] = Counter()
+    made: dict[str, dict[str, int]] = {}  # generated/reused rows per table (`reuse.counts`)
 
     def manifest(state: str, *, latest: bool) -> None:
+        info.reuse = {t: dict(c) for t, c in made.items()}
+        add_counts(info.reuse, getattr(eng, "reuse", {}))  # counted on the workers (Ray)
         if dataset is None:
             info.counts, info.languages = dict(status), dict(langs)
             return
@@ -329,7 +337,7 @@ def run(
             **info.__dict__, "seconds": round(time.perf_counter() - t0, 3),
             "options": options.to_dict(), "read_options": read_options.__dict__, "write": write.to_dict(),
             "partition_by": list(partition_by),
-            "kept": declared["kept"], "options_hash": ohash, "identity": ident, "rows_written": writer.written,
+            "kept": declared["kept"], "options_hash": ohash, "fingerprints": fingerprints, "identity": ident, "rows_written": writer.written,
             "commits": writer.commits, "table_format": write.table_format, "append": write.adds,
             "upsert": write.upsert, **({"delta_versions": writer.versions} if write.table_format == TableFormat.delta else {}),
         }
@@ -348,7 +356,10 @@ def run(
             for done, (results, rejects) in enumerate(eng.process(ahead), start=1):
                 if dataset is not None:
                     dataset.lock.check()  # a run whose lock was taken over must not commit more
+                if memory is not None and dataset is not None:  # before the commit: see io/memory.py
+                    io.memory.append(out_dir, f"{run_id}-{done:06d}", memory.drain(), run_id)
                 writer.write(results, rejects)
+                add_counts(made, reuse_counts(results))
                 if info.first_shard_seconds is None:  # time to the first output a reader can use
                     info.first_shard_seconds = round(time.perf_counter() - t0, 3)
                 if writer.commits == 1:
@@ -434,13 +445,43 @@ def recorded_run(out: str | Path) -> RecordedRun:
                        replace(WriteOptions(**write), resume=True, overwrite=False))
 
 
-def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str]) -> dict[str, Any]:
+def output_options(options: RunOptions, read_options: ReadOptions, partition_by: Sequence[str],
+                   fingerprints: dict[str, str] | None = None) -> dict[str, Any]:
     """The options that change what a run writes (its identity for `--resume`), as plain data;
-    the run options part is `RunOptions.output_dict`, the same fields the options hash covers."""
+    the run options part is `RunOptions.output_dict`, the same fields the options hash covers,
+    with the content fingerprints of the local model folders it names."""
     read = dict(read_options.__dict__)
     if not read["follow_symlinks"]:
         del read["follow_symlinks"]  # off: the same identity as runs made before the option existed
-    return {"run": options.output_dict(), "read": read, "partition_by": list(partition_by)}
+    return {"run": options.output_dict(fingerprints), "read": read, "partition_by": list(partition_by)}
+
+
+def model_fingerprints(options: RunOptions) -> dict[str, str]:
+    """Content fingerprints of the local model folders the options and a user registry name
+    (`backends.fingerprint`)."""
+    from .backends.fingerprint import fingerprints
+    from .models.registry import Registry
+
+    named: list[str | None] = [options.summary_model, options.translation_model]
+    if options.registry:  # the shipped registry names Hub ids only
+        named += [m.id for m in Registry.load(options.registry).models()]
+    return fingerprints(named)
+
+
+def _use_memory(eng: Any, out_dir: Any, options: RunOptions, run_id: str) -> Memory | None:
+    """Give the engine the reuse memory of `out_dir` (None for stdout: within the run only); the
+    local engine's memory is returned for the caller to store, an engine that stores its own
+    (Ray's workers) gets the folder."""
+    bind = getattr(eng, "bind_memory", None)
+    if bind is not None:
+        bind(out_dir, run_id, enabled=options.reuse)
+        return None
+    pipeline = getattr(eng, "pipeline", None)
+    if pipeline is None:
+        return None
+    stored = io.memory.load(out_dir) if out_dir is not None and options.reuse else {}
+    memory: Memory = pipeline.use_memory(stored, enabled=options.reuse)
+    return memory
 
 
 def _now() -> str:

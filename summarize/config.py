@@ -31,7 +31,7 @@ DEFAULT_FILE = "summarize.toml"
 ENV_PREFIX = "SUMMARIZE_"
 # Variables read outside the option machinery (each documented in docs/pipelines.md).
 OTHER_VARIABLES = frozenset({"SUMMARIZE_CACHE", "SUMMARIZE_TINY_DIR", "SUMMARIZE_MIN_FREE_MB", "SUMMARIZE_LOCK_LEASE_S",
-                             "SUMMARIZE_MAX_BEAMS"})
+                             "SUMMARIZE_MAX_BEAMS", "SUMMARIZE_MEMORY_ROWS"})
 
 
 def config_path(argv: Sequence[str], cwd: Path | None = None) -> Path | None:

@@ -234,6 +234,9 @@ class RunOptions:
         min_logprob: Outputs whose mean log-probability per generated token (nats) is below this
             are flagged `low_confidence` (`DEFAULT_MIN_LOGPROB` explains the default);
             `-inf` turns the flag off.
+        reuse: Take summaries and sentence translations already made with the same model and
+            options from the output's memory instead of generating them (`summarize.reuse`);
+            False (`--no-reuse`) generates everything and refreshes the memory.
     """
 
     to: tuple[str, ...] = ("en",)
@@ -255,6 +258,7 @@ class RunOptions:
     allow_noncommercial: bool = False
     detect: DetectOptions = field(default_factory=DetectOptions)
     min_logprob: float = DEFAULT_MIN_LOGPROB
+    reuse: bool = True
 
     def __post_init__(self) -> None:
         if not self.to:
@@ -300,13 +304,17 @@ class RunOptions:
             kw[key] = value
         return cls(**kw)
 
-    def output_dict(self) -> dict[str, Any]:
+    def output_dict(self, fingerprints: dict[str, str] | None = None) -> dict[str, Any]:
         """The options that change what is written, as plain data: `to_dict` without the
-        `OUTPUT_NEUTRAL` fields. Both the options hash in every Parquet file and the run identity
-        `--resume` compares are made from this, so they cannot disagree about a field."""
+        `OUTPUT_NEUTRAL` fields, with the content `fingerprints` of the local model folders they
+        name (new weights at the same path are another model). Both the options hash in every
+        Parquet file and the run identity `--resume` compares are made from this, so they cannot
+        disagree about a field."""
         d = self.to_dict()
         for key in OUTPUT_NEUTRAL:
             d.pop(key, None)
+        if fingerprints:
+            d["fingerprints"] = fingerprints
         for task in ("summary", "translation"):
             for key in OUTPUT_NEUTRAL_GENERATION:
                 d[task].pop(key, None)
@@ -314,15 +322,17 @@ class RunOptions:
                 d[task].pop("min_new_tokens")
         return d
 
-    def output_hash(self) -> str:
+    def output_hash(self, fingerprints: dict[str, str] | None = None) -> str:
         """Hash of `output_dict`: the options that change what is written (not speed or device settings)."""
-        blob = json.dumps(self.output_dict(), sort_keys=True, default=str)
+        blob = json.dumps(self.output_dict(fingerprints), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-#: `RunOptions` fields that change how fast or where a run works, never what it writes: a run
-#: resumed with other values continues the same output.
-OUTPUT_NEUTRAL = ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend", "compute_type")
+#: `RunOptions` fields that change how fast or where a run works, or whether it reuses earlier
+#: outputs (reused rows equal fresh ones), never what it writes: a run resumed with other values
+#: continues the same output.
+OUTPUT_NEUTRAL = ("device", "max_errors", "shard_size", "max_loaded_models", "model_memory", "backend", "compute_type",
+                  "reuse")
 #: `GenerationOptions` fields of the same kind (batching only regroups the same inputs).
 OUTPUT_NEUTRAL_GENERATION = ("batch_size", "max_batch_tokens")
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .align import ArticleState, Translated, identity_translation
 from .backends import Generator, ModelPool
+from .backends.fingerprint import model_identity
 from .detect.detector import Detector, make_detector, verify
 from .errors import SummarizeError, UnsupportedLanguageError
 from .models import routing
+from .models.downloads import is_local
 from .models.registry import Registry
 from .options import RunOptions
+from .reuse import Kind, Memory
 from .schema import OK, SKIPPED, Article, ArticleResult, Detection, TranslationResult
 from .summarizer import Summarizer
 from .translator import Request, Translator, translation_error
@@ -50,10 +53,35 @@ class Pipeline:
             memory_gib=self.options.model_memory,
         )
         self.registry = registry or Registry.load(self.options.registry)
-        self.detector = detector or make_detector(self.options.detect)
+        self._detector = detector
         self.models_used: dict[str, dict[str, Any]] = {}
         self.translator = Translator(self.options, self.registry, self._model, self._detect_short)
         self.summarizer = Summarizer(self.options, self.registry, self._model, self.translator, self._detect_short)
+        self.memory: Memory | None = None
+
+    def use_memory(self, entries: Mapping[str, str] | None = None, *, enabled: bool = True) -> Memory:
+        """Reuse outputs by content from now on (`summarize.reuse`): `entries` are a store's
+        (`io.memory.load`); what this pipeline generates is added to them."""
+        self.memory = Memory(self.options, entries, runtime=self._runtime(), enabled=enabled)
+        self.translator.memory = self.summarizer.memory = self.memory
+        return self.memory
+
+    def _runtime(self) -> dict[str, Any]:
+        """What runs the models, as far as it changes their outputs (int8 CTranslate2 and float torch,
+        CPU and GPU, do not give the same floats)."""
+        backend = "ct2" if self.pool._use_ct2() else "torch"
+        device: str = self.options.device
+        if device == "auto":
+            device = "cpu" if backend == "ct2" else _torch_device()
+        return {"backend": backend, "device": device, "compute_type": self.options.compute_type}
+
+    @property
+    def detector(self) -> Detector:
+        """The language detector, built on first use: a run whose languages are given, or whose
+        texts the memory has seen, never loads the engines' profiles."""
+        if self._detector is None:
+            self._detector = make_detector(self.options.detect)
+        return self._detector
 
     # ----------------------------------------------------------------- public
 
@@ -94,7 +122,7 @@ class Pipeline:
 
     def _detect(self, article: Article) -> ArticleState:
         t0 = time.perf_counter()
-        detection = routing.detection_of(article, self.detector)
+        detection = self._detection_of(article)
         state = ArticleState(article, detection, lang_source="given" if article.lang else "detected",
                              flags=list(article.flags))
         if article.lang and self.options.detect.verify_lang:
@@ -107,8 +135,31 @@ class Pipeline:
         state.seconds += time.perf_counter() - t0
         return state
 
+    def _detection_of(self, article: Article) -> Detection:
+        """`routing.detection_of`, through the memory for a detected language (same title and text,
+        same detection options: the same verdict)."""
+        memory = self.memory
+        if article.lang or memory is None:
+            return routing.detection_of(article, self.detector)
+        key = memory.detect_key(f"{article.title or ''}\x00{article.text}", unit="article")
+        hit = memory.get(key)
+        if hit is not None:
+            return Detection(hit["lang"], hit["score"], tuple((lang, share) for lang, share in hit["mix"]),
+                             hit["detector"], hit["reason"])
+        d = routing.detection_of(article, self.detector)
+        memory.put(key, Kind.DETECT, {"lang": d.lang, "score": d.score, "mix": [list(m) for m in d.mix],
+                                      "detector": d.detector, "reason": d.reason})
+        return d
+
     def _detect_short(self, text: str) -> tuple[str, float]:
+        memory = self.memory
+        key = memory.detect_key(text) if memory is not None else None
+        hit = memory.get(key) if memory is not None else None
+        if hit is not None:
+            return str(hit["lang"]), float(hit["score"])
         d = self.detector.detect_short(text)
+        if memory is not None:
+            memory.put(key, Kind.DETECT, {"lang": d.lang, "score": d.score})
         return d.lang, d.score
 
     def _model(self, model: str, task: str) -> Generator:
@@ -121,6 +172,8 @@ class Pipeline:
                 "task": task, "family": gen.family, "revision": gen.revision, "licence": licence,
                 "noncommercial": bool(info and info.noncommercial),
             }
+            if is_local(model):  # a folder has no revision: its content says which weights made the outputs
+                self.models_used[model]["fingerprint"] = model_identity(model)
             if info is None:
                 log.warning("model %s is not in the registry: check its licence yourself", model)
             elif info.noncommercial:
@@ -156,6 +209,14 @@ class Pipeline:
         done: list[Translated] = self.translator.translate_requests(requests)
         for (s, fld), req, tr in zip(keys, requests, done, strict=True):
             s.add_translation(fld, req.src, req.tgt, tr)
+
+
+def _torch_device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 __all__ = ["Pipeline", "SummarizeError"]

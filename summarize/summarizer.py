@@ -25,6 +25,7 @@ from .models.prompts import find_template
 from .models.registry import Registry, Route
 from .options import LongInput, RunOptions
 from .quality import faithfulness
+from .reuse import Kind, Memory
 from .schema import Article
 from .segment import reassemble, segment, split_long
 from .translator import Request, Translator
@@ -51,6 +52,9 @@ class Summarizer:
         load: Returns the loaded model for an id.
         translator: Translates in and out of the pivot language.
         detect_short: Language of a short output, for the wrong-language guard; None skips it.
+
+    `memory` (a `reuse.Memory`, set by the pipeline for a run): a text it holds a summary of, for
+    the same model and options, is not summarized again.
     """
 
     def __init__(self, options: RunOptions, registry: Registry, load: Loader, translator: Translator,
@@ -60,6 +64,7 @@ class Summarizer:
         self.load = load
         self.translator = translator
         self.detect_short = detect_short
+        self.memory: Memory | None = None
 
     def summarize(self, articles: Sequence[Article], langs: Sequence[str]) -> list[Summary]:
         """One `Summary` per article (in `langs[i]`), in order; a failed one carries its error."""
@@ -108,18 +113,18 @@ class Summarizer:
 
         done: list[tuple[int, Summary]] = []
         inward = self.translator.translate_requests([request(a.text, r, 0) for a, _, r in items])
-        by_model: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
+        by_model: dict[str, list[tuple[int, str, float, bool]]] = defaultdict(list)
         for k, ((_, _, route), tr) in enumerate(zip(items, inward, strict=True)):
             if tr.text is None:
                 done.append((k, Summary(None, None, error=tr.error, seconds=tr.seconds)))
             else:
-                by_model[route.steps[1].model.id].append((k, tr.text, tr.seconds))
+                by_model[route.steps[1].model.id].append((k, tr.text, tr.seconds, tr.reused))
         back: list[tuple[int, Summary]] = []
         for model, group in by_model.items():
-            outs = self.summarize_texts(model, [t for _, t, _ in group],
-                                        [items[k][2].steps[1].source_lang for k, _, _ in group])
-            for (k, _, spent), res in zip(group, outs, strict=True):
-                res = replace(res, seconds=res.seconds + spent)
+            outs = self.summarize_texts(model, [t for _, t, _, _ in group],
+                                        [items[k][2].steps[1].source_lang for k, _, _, _ in group])
+            for (k, _, spent, inward_reused), res in zip(group, outs, strict=True):
+                res = replace(res, seconds=res.seconds + spent, reused=res.reused and inward_reused)
                 if res.text is None:
                     done.append((k, replace(res, model=None, error=join_errors([res.error, "pivot summary failed"]))))
                     continue
@@ -140,6 +145,7 @@ class Summarizer:
                                  ratio_bounds=guards.SUMMARY_RATIO)
             faith = faithfulness.check_summary(tr.text, summary_input(article), lang)
             done.append((k, replace(res, text=tr.text, model=routing.route_name(route), seconds=spent,
+                                    reused=res.reused and tr.reused,
                                     tokens=sum(seg.target_tokens for seg in tr.segments),
                                     flags=(*res.flags, *flags, *faith.flags), unsupported=faith.unsupported)))
         return done
@@ -156,6 +162,41 @@ class Summarizer:
         return render
 
     def summarize_texts(self, model: str, texts: Sequence[str], langs: Sequence[str]) -> list[Summary]:
+        """Summaries of `texts` with one model (`_generate`), through the memory when there is one:
+        a text it holds is taken from it, the others generated (the model is loaded only when one
+        is left) and remembered."""
+        memory = self.memory
+        if memory is None:
+            return self._generate(model, texts, langs)
+        keys = [memory.key(Kind.SUMMARY, model, lang, text) for text, lang in zip(texts, langs, strict=True)]
+        out: list[Summary | None] = [None] * len(texts)
+        for i, key in enumerate(keys):
+            hit = memory.get(key)
+            if hit is not None:
+                out[i] = Summary(hit["text"], model, hit["tokens"], hit["input_tokens"], hit["n_chunks"],
+                                 hit["truncated"], logprob=hit["logprob"], gen_tokens=hit["gen_tokens"], reused=True)
+        first: dict[tuple[str, str], int] = {}  # a text twice in this call (a re-delivered article) is made once
+        for i, res in enumerate(out):
+            if res is None:
+                first.setdefault((texts[i], langs[i]), i)
+        todo = sorted(first.values())
+        if todo:
+            fresh = self._generate(model, [texts[i] for i in todo], [langs[i] for i in todo])
+            for i, res in zip(todo, fresh, strict=True):
+                out[i] = res
+                if res.text is not None:
+                    memory.put(keys[i], Kind.SUMMARY, {
+                        "text": res.text, "tokens": res.tokens, "input_tokens": res.input_tokens,
+                        "n_chunks": res.n_chunks, "truncated": res.truncated, "logprob": res.logprob,
+                        "gen_tokens": res.gen_tokens})
+        for i, res in enumerate(out):
+            if res is None:
+                made = out[first[(texts[i], langs[i])]]
+                assert made is not None
+                out[i] = replace(made, seconds=0.0, reused=memory.enabled and made.text is not None)
+        return [res for res in out if res is not None]
+
+    def _generate(self, model: str, texts: Sequence[str], langs: Sequence[str]) -> list[Summary]:
         """Summaries of `texts` with one model: chunked map-reduce for inputs over its limit.
 
         Each round summarizes every pending piece of every text in one batched call; a text whose

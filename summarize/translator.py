@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import batching as plan
 from .align import (
@@ -33,6 +33,7 @@ from .models.langcodes import language_name, normalise
 from .models.prompts import find_template
 from .models.registry import Registry
 from .options import RunOptions
+from .reuse import Kind, Memory
 from .schema import ERROR, SKIPPED, SegmentResult, TranslationResult
 from .segment import reassemble, segment, split_long
 
@@ -70,6 +71,7 @@ class _Line:
     seconds: float
     logprob: float | None = None
     gen_tokens: int = 0
+    reused: bool = False
 
 
 class Translator:
@@ -80,6 +82,9 @@ class Translator:
         registry: The model registry the routes come from.
         load: Returns the loaded model for an id (the pipeline records which models it used).
         detect_short: Language of a short output, for the wrong-language guard; None skips it.
+
+    `memory` (a `reuse.Memory`, set by the pipeline for a run) is the translation memory: a
+    sentence it holds for the same step is not generated again.
     """
 
     def __init__(self, options: RunOptions, registry: Registry, load: Loader,
@@ -88,6 +93,7 @@ class Translator:
         self.registry = registry
         self.load = load
         self.detect_short = detect_short
+        self.memory: Memory | None = None
 
     def steps(self, src: str, tgt: str) -> tuple[Step, ...]:
         """The steps of the pair's route; empty for the identity route.
@@ -146,6 +152,7 @@ class Translator:
         tgt_tokens = [0] * len(units)
         # A sentence's confidence covers every model call that made it: both steps of a pivot.
         scores: list[list[tuple[float | None, int]]] = [[] for _ in units]
+        reused = [True] * len(units)  # until a step generates the sentence
         errors: list[list[str]] = [[] for _ in requests]
         seconds = [0.0] * len(requests)
         depth = max((len(r.steps) for r in requests), default=0)
@@ -155,11 +162,11 @@ class Translator:
                 if not errors[k] and step < len(requests[k].steps):
                     groups[requests[k].steps[step]].append(u)
             for (model, src, tgt), members in groups.items():
-                gen = self.load(model, "translation")
-                lines = self._translate_sentences(gen, src, tgt, [current[u] for u in members])
+                lines = self._remembered(model, src, tgt, [current[u] for u in members])
                 for u, line in zip(members, lines, strict=True):
                     k = units[u][0]
                     seconds[k] += line.seconds
+                    reused[u] = reused[u] and line.reused
                     if line.text is None:
                         errors[k].append(line.error or "translation failed")
                         continue
@@ -178,13 +185,48 @@ class Translator:
                 continue
             segs = [
                 SegmentResult("", req.tgt, sent.para_index, sent.seg_index, sent.text, current[u],
-                              src_tokens[u], tgt_tokens[u], *weighted_logprob(scores[u]))
+                              src_tokens[u], tgt_tokens[u], *weighted_logprob(scores[u]), reused=reused[u])
                 for u in by_request[k]
                 for sent in [sentences[k][units[u][1]]]
             ]
             results.append(assemble_translation(req.text, req.tgt, req.model, segs, detect=self.detect_short,
                                                 seconds=seconds[k], min_logprob=self.options.min_logprob))
         return results
+
+    def _remembered(self, model: str, src: str, tgt: str, texts: list[str]) -> list[_Line]:
+        """`_translate_sentences` through the translation memory: sentences it holds for this step are
+        taken from it, the rest generated (the model is loaded only when one is left) and remembered."""
+        memory = self.memory
+        keys = [memory.key(Kind.SENTENCE, model, src, tgt, t) for t in texts] if memory else [None] * len(texts)
+        out: list[_Line | None] = [None] * len(texts)
+        if memory is not None:
+            for i, key in enumerate(keys):
+                hit = memory.get(key)
+                if hit is not None:
+                    out[i] = _Line(hit["text"], hit["source_tokens"], hit["target_tokens"], None, 0.0,
+                                   hit["logprob"], hit["gen_tokens"], reused=True)
+        # A sentence twice in this call (boilerplate shared by articles) is generated once; with a
+        # memory, its other occurrences count as reused, as they would in a later call.
+        first: dict[str, int] = {}
+        for i, line in enumerate(out):
+            if line is None:
+                first.setdefault(texts[i], i)
+        todo = sorted(first.values())
+        if todo:
+            gen = self.load(model, "translation")
+            fresh = self._translate_sentences(gen, src, tgt, [texts[i] for i in todo])
+            for i, line in zip(todo, fresh, strict=True):
+                out[i] = line
+                if memory is not None and line.text is not None:
+                    memory.put(keys[i], Kind.SENTENCE, {
+                        "text": line.text, "source_tokens": line.source_tokens, "target_tokens": line.target_tokens,
+                        "logprob": line.logprob, "gen_tokens": line.gen_tokens})
+        for i, line in enumerate(out):
+            if line is None:
+                made = out[first[texts[i]]]
+                assert made is not None
+                out[i] = replace(made, seconds=0.0, reused=memory is not None and memory.enabled and made.text is not None)
+        return [line for line in out if line is not None]
 
     def _renderer(self, gen: Generator, src: str, tgt: str) -> Callable[[str], str]:
         template = find_template(None, family=gen.family, task="translate")

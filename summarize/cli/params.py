@@ -121,6 +121,7 @@ GENERATION = (
     _opt("model_memory", float | None, "--model-memory", _RUN.model_memory, "GiB of model weights kept loaded across shards (least recently used dropped past it); default: half the free RAM, or 80% of the free GPU memory."),
     _opt("prompt", str | None, "--prompt", _RUN.prompt, "Summary prompt template: a name from prompts/ or a file (default: by model family).", metavar="NAME|FILE"),
     _opt("min_logprob", float, "--min-logprob", _RUN.min_logprob, "Flag outputs low_confidence below this mean log-probability per generated token, in nats (-inf: never)."),
+    _opt("reuse", bool, "--reuse/--no-reuse", _RUN.reuse, "Reuse summaries and sentence translations the output already holds for the same text, model and options (docs/reuse.md); --no-reuse generates everything again."),
 )
 
 #: Object storage (`s3://`, `gs://`, `az://`, any fsspec URL) for inputs and --out.
@@ -197,7 +198,7 @@ def run_options(values: Mapping[str, Any], **run: Any) -> RunOptions:
             "long_input": values["long_input"], "device": values["device"],
             "backend": values["backend"], "compute_type": values["compute_type"],
             "max_loaded_models": values["max_loaded_models"], "model_memory": values["model_memory"],
-            "prompt": values["prompt"], "min_logprob": values["min_logprob"],
+            "prompt": values["prompt"], "min_logprob": values["min_logprob"], "reuse": values["reuse"],
         }
     registry = values["registry"]
     return RunOptions(

@@ -130,6 +130,7 @@ def run(
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.counts.items())) or "no articles"
     where = "stdout" if out == "-" else out
     extra = f", {info.resumed} already done" if info.resumed else ""
+    extra += reuse_phrase(info.reuse)
     stopped = f"; interrupted by {info.interrupted}, rerun with --resume to finish" if info.interrupted else ""
     # The counts are this batch's; a dataset that holds more (earlier batches) says so apart.
     if info.dataset_counts and info.dataset_counts != info.counts:
@@ -137,9 +138,16 @@ def run(
         where = f"{where} (dataset totals: {totals})"
     if not quiet or info.exit_code:
         say(f"this batch: {counts}, {info.rejected} rejected{extra}; output in {where}{stopped}",
-            counts=info.counts, dataset_counts=info.dataset_counts, rejected=info.rejected,
+            counts=info.counts, dataset_counts=info.dataset_counts, rejected=info.rejected, reuse=info.reuse,
             resumed=info.resumed, interrupted=info.interrupted, out=where, exit_code=info.exit_code)
     raise typer.Exit(info.exit_code)
+
+
+def reuse_phrase(reuse: dict[str, dict[str, int]]) -> str:
+    """`; generated/reused: articles 3/5, translations 2/8, segments 4/20` (empty when nothing was made)."""
+    parts = [f"{t} {c.get('generated', 0)}/{c.get('reused', 0)}" for t, c in reuse.items()
+             if c.get("generated", 0) or c.get("reused", 0)]
+    return f"; generated/reused: {', '.join(parts)}" if parts else ""
 
 
 # Flags that never change what a run writes: `--resume` without inputs takes them from the
@@ -258,6 +266,8 @@ def compact(
     out: Annotated[str, typer.Argument(help="A dataset folder (or object-store URL, s3://...) written by `summarize run`.", metavar="OUT", show_default=False)],
     target_mb: Annotated[int, typer.Option("--target-mb", help="Size of the merged files, in MB (one file per partition folder below it).")] = 128,
     vacuum_hours: Annotated[float, typer.Option("--vacuum-hours", help="Delta: delete data files that no table version of the last this many hours needs (time travel further back stops working; 0 keeps only the latest version). The log is checkpointed and entries past the log retention are removed.")] = 168.0,
+    memory_rows: Annotated[int | None, typer.Option("--memory-rows", help="Most entries the reuse memory keeps (the newest; default $SUMMARIZE_MEMORY_ROWS or 1,000,000).")] = None,
+    memory_days: Annotated[float | None, typer.Option("--memory-days", help="Drop reuse-memory entries older than this many days (default: keep them).")] = None,
     log_format: LogFormatOpt = LogFormat.text,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -273,13 +283,17 @@ def compact(
         io.configure_storage(storage_options(shared))
         if vacuum_hours < 0:
             raise UsageError("--vacuum-hours must be >= 0")
-        result = compact_dataset(io.as_path(out), target_mb * 2**20, vacuum_hours)
+        result = compact_dataset(io.as_path(out), target_mb * 2**20, vacuum_hours, memory_rows=memory_rows,
+                                 memory_days=memory_days)
     except SummarizeError as exc:
         raise fail(exc) from None
     before, after = sum(result.before.values()), sum(result.after.values())
     mb = (sum(result.bytes_before.values()) / 1e6, sum(result.bytes_after.values()) / 1e6)
+    mem = result.memory
+    memory = (f"; reuse memory {mem.files_before} -> {mem.files_after} files, {mem.rows_before} -> {mem.rows_after} "
+              "entries") if mem else ""
     vacuumed = f"; vacuum removed {sum(result.vacuumed.values())} files older than {vacuum_hours:g} h" if result.vacuumed else ""
     say(f"{before} files ({mb[0]:.2f} MB) before, {after} ({mb[1]:.2f} MB) after{vacuumed}; "
-        + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}" for t in result.before),
+        + ", ".join(f"{t} {result.before[t]} -> {result.after.get(t, 0)}" for t in result.before) + memory,
         before=result.before, after=result.after, bytes_before=result.bytes_before, bytes_after=result.bytes_after,
-        vacuumed=result.vacuumed, out=out)
+        vacuumed=result.vacuumed, out=out, memory=mem.__dict__ if mem else None)

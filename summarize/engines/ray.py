@@ -43,6 +43,7 @@ import ray
 from .. import io
 from ..errors import UsageError
 from ..options import RunOptions
+from ..reuse import add_counts
 from ..schema import Article, ArticleResult, Detection, Reject
 from .ray_pool import ActorPool, WorkerError
 from .ray_worker import ShardActor, ShardDone, block
@@ -144,8 +145,10 @@ class RayEngine:
         self.wait_s = wait_s
         self.log_level = log_level
         self.models_used: dict[str, dict[str, Any]] = {}
+        self.reuse: dict[str, dict[str, int]] = {}  # generated/reused rows the actors reported
         self.lost = 0
         self._committer: _Committer | None = None
+        self._memory: tuple[str | None, str, bool] = (None, "", options.reuse)
         # Connect now, before `api.run` installs its SIGINT/SIGTERM handlers: `ray.init` sets a
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
         if not ray.is_initialized():
@@ -155,6 +158,11 @@ class RayEngine:
             except (ConnectionError, ValueError) as exc:
                 raise UsageError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from exc
         _route_logs(log_level)
+
+    def bind_memory(self, out_dir: Any, run_id: str, *, enabled: bool) -> None:
+        """Let the actors use the reuse memory of `out_dir` (None: within each actor only): each
+        reads the store once and stores what it makes itself (`ray_worker.ShardActor`)."""
+        self._memory = (io.files.uri(out_dir) if out_dir is not None else None, run_id, enabled)
 
     def bind_writer(self, writer: Any) -> Any:
         """Let the actors write `writer`'s part files themselves; returns the writer `api.run`
@@ -263,6 +271,7 @@ class RayEngine:
         if done.error is not None:
             raise done.error
         self.models_used.update(done.models)
+        add_counts(self.reuse, done.reuse)
 
     def _spawn(self) -> Any:
         remote = ray.remote(ShardActor).options(
@@ -276,7 +285,7 @@ class RayEngine:
             scheduling_strategy="SPREAD",
         )
         return remote.remote(self.options, self._committer.writer if self._committer else None,
-                             io.files.storage_options())
+                             io.files.storage_options(), self._memory)
 
 
 def _route_logs(level: int) -> None:

@@ -26,6 +26,7 @@ from .. import io
 from ..errors import SummarizeError
 from ..options import RunOptions
 from ..pipeline import Pipeline
+from ..reuse import counts as reuse_counts
 from ..schema import Article, ArticleResult, Reject
 
 
@@ -55,18 +56,21 @@ class ShardDone:
     results: list[ArticleResult] | None = None
     error: SummarizeError | None = None
     node: str = ""
+    reuse: dict[str, dict[str, int]] = field(default_factory=dict)  # generated/reused rows (`reuse.counts`)
 
 
 class ShardActor:
     """One per Ray worker: one `Pipeline`, built on the first shard and kept for the whole run."""
 
-    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str]) -> None:
+    def __init__(self, options: RunOptions, writer: io.RunWriter | None, storage: dict[str, str],
+                 memory: tuple[str | None, str, bool] = (None, "", True)) -> None:
         import ray  # only ever constructed as a Ray actor
 
         self.options = options
         self.writer = writer
         io.configure_storage(storage)  # the driver's --storage-option, for the shared --out
         self.pipeline: Pipeline | None = None
+        self.memory_at, self.run_id, self.reuse = memory
         self.node = ray.get_runtime_context().get_node_id()
 
     def ready(self) -> dict[str, Any]:
@@ -79,6 +83,11 @@ class ShardActor:
         try:
             if self.pipeline is None:
                 self.pipeline = Pipeline(self.options)
+                # Each actor reads the store once, read-only, and adds its own files: the memory as
+                # the run started plus what this actor made (not what other actors make meanwhile).
+                where = io.as_path(self.memory_at) if self.memory_at else None
+                self.pipeline.use_memory(io.memory.load(where) if where is not None and self.reuse else {},
+                                         enabled=self.reuse)
             results: list[ArticleResult] = []
             # A block is one shard; should it ever hold several, each is processed on its own.
             for _, group in groupby(zip(block.column("shard").to_pylist(), articles, strict=True), key=lambda p: p[0]):
@@ -87,14 +96,18 @@ class ShardActor:
             return ShardDone(shard, error=exc, node=self.node)
         statuses, langs = [r.status for r in results], [r.detection.lang for r in results]
         models = dict(self.pipeline.models_used)
+        reuse = reuse_counts(results)
+        memory = self.pipeline.memory
+        if self.memory_at and memory is not None:  # before the driver commits: see io/memory.py
+            io.memory.append(io.as_path(self.memory_at), f"{self.run_id}-{shard + 1:06d}", memory.drain(), self.run_id)
         if self.writer is None:
-            return ShardDone(shard, statuses, langs, models, results=results, node=self.node)
+            return ShardDone(shard, statuses, langs, models, results=results, node=self.node)  # the driver counts them
         rejects = [Reject(**r) for r in block.column("rejects")[0].as_py() or []]
         try:
             parts, written = self.writer.write_parts(results, rejects, shard)
         except SummarizeError as exc:
             return ShardDone(shard, error=exc, node=self.node)
-        return ShardDone(shard, statuses, langs, models, parts=parts, written=written, node=self.node)
+        return ShardDone(shard, statuses, langs, models, parts=parts, written=written, node=self.node, reuse=reuse)
 
 
 _ARTICLE_FIELDS = ("id", "row_index", "source", "line", "text", "title", "lang", "published", "author", "site_name", "url")

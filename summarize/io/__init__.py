@@ -9,6 +9,7 @@ use. The names below are re-exported so callers write `io.read_records(...)`.
 
 from __future__ import annotations
 
+from . import memory
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
 from .identity import identity
@@ -92,6 +93,7 @@ __all__ = [
     "identity",
     "kept_columns",
     "kept_types",
+    "memory",
     "merge_batch",
     "new_run_id",
     "parse_timestamp",

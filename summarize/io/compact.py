@@ -19,6 +19,9 @@ and the log entries older than the log retention removed (`cleanup_metadata`), t
 data files no version newer than `vacuum_hours` needs (default 7 days, so time travel to recent
 runs keeps working; 0 keeps only the latest version readable). Both report files and bytes on
 disk before and after.
+
+Both: the reuse memory (`_summarize/memory/`, see `memory.py`) is merged into one file, each
+key once, pruned by size and age; it survives every compaction.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from . import files
 from .delta import delta_options
 from .files import AnyPath, is_delta
 from .lock import Lock
+from .memory import MemoryCompaction, compact_memory
 from .merge import TARGET_BYTES, merge_parts
 from .outdir import _ours, book, drop_superseded, live_markers
 
@@ -47,6 +51,7 @@ class Compaction:
     bytes_before: dict[str, int] = field(default_factory=dict)
     bytes_after: dict[str, int] = field(default_factory=dict)
     vacuumed: dict[str, int] = field(default_factory=dict)
+    memory: MemoryCompaction | None = None  # the reuse memory's entries and files (`memory.py`)
 
 
 def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
@@ -66,9 +71,12 @@ def on_disk(out: AnyPath) -> tuple[dict[str, int], dict[str, int]]:
     return count, size
 
 
-def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float = VACUUM_HOURS) -> Compaction:
+def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float = VACUUM_HOURS, *,
+            memory_rows: int | None = None, memory_days: float | None = None) -> Compaction:
     """Compact the dataset in `out` (a folder or an object-store prefix, see `files.as_path`)
-    under its lock; OutputError when it is not a summarize dataset."""
+    under its lock; OutputError when it is not a summarize dataset. The reuse memory is merged
+    into one file too, keeping at most `memory_rows` entries none older than `memory_days`
+    (`memory.compact_memory`)."""
     ds = _ours(out) if files.exists(out) else None
     if ds is None or ds.get("legacy"):
         raise OutputError(f"{out} is not a dataset written by this version of summarize (no {book(out).name}/dataset.json)")
@@ -83,7 +91,8 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float 
             drop_superseded(out)
             merge_parts(out, f"compact-{cid}", f"compact-{cid}", tag=f"compact-{cid[-8:]}", target_bytes=target_bytes)
         after, bytes_after = on_disk(out)
-        return Compaction(before, after, bytes_before, bytes_after, vacuumed)
+        mem = compact_memory(out, f"{cid}-compact", limit=memory_rows, max_age_days=memory_days)
+        return Compaction(before, after, bytes_before, bytes_after, vacuumed, mem if mem.files_before else None)
     finally:
         lock.release()
 

@@ -27,6 +27,8 @@ from ..schema import BOOKKEEPING, SCHEMA_VERSION, TABLES
 from . import files
 from .identity import identity_diff
 from .lock import LOCK, Lock, holder_of, is_stale, lock_age, refusal
+from .memory import folder as memory_folder
+from .memory import memory_files
 from .write import COMMITS, PART_PREFIX, STAGED, publish
 
 log = logging.getLogger(__name__)
@@ -397,6 +399,10 @@ class Dataset:
         if self.lock.lost is not None:
             return self.release()  # not ours to undo any more
         files.remove(book(self.out) / RUNS / f"{self.run_id}.json")
+        for f in memory_files(self.out):  # what this run stored ahead of a commit that never came
+            if f.name.startswith(f"{self.run_id}-"):
+                files.remove(f)
+        files.remove_empty_dirs(memory_folder(self.out))
         if self.before_append is not None:
             files.write_json(book(self.out) / DATASET, self.before_append)
         if self.created:

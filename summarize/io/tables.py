@@ -291,7 +291,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
             "url": a.url, "removed": list(a.removed), "content_hash": r.content_hash,
             "options_hash": options_hash, "run_id": run_id, "processed_at": processed_at,
             "unsupported": list(r.unsupported), "summary_logprob": r.summary_logprob,
-            "summary_gen_tokens": r.summary_gen_tokens,
+            "summary_gen_tokens": r.summary_gen_tokens, "reused": r.reused,
         }
         for k in kept:
             value, ok = coerce_kept(a.extra.get(k.name), k)
@@ -307,7 +307,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
                 "id": a.id, "field": t.field, "source_lang": t.source_lang, "target_lang": t.target_lang,
                 "text": t.text, "model": t.model, "flags": list(t.flags), "status": t.status, "error": t.error,
                 "run_id": run_id, "processed_at": processed_at, "_date": date,
-                "logprob": t.logprob, "gen_tokens": t.gen_tokens,
+                "logprob": t.logprob, "gen_tokens": t.gen_tokens, "reused": t.reused,
             })
             for s in t.segments:
                 rows["segments"].append({
@@ -315,7 +315,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
                     "seg_index": s.seg_index, "source_text": s.source_text, "target_text": s.target_text,
                     "source_tokens": s.source_tokens, "target_tokens": s.target_tokens, "run_id": run_id,
                     "processed_at": processed_at, "_date": date,
-                    "logprob": s.logprob, "gen_tokens": s.gen_tokens,
+                    "logprob": s.logprob, "gen_tokens": s.gen_tokens, "reused": s.reused,
                 })
     return rows
 

@@ -25,7 +25,7 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.ray
 
-IGNORED = ("run_id", "duration_ms", "processed_at")
+IGNORED = ("run_id", "duration_ms", "processed_at", "reused")  # `reused`: each Ray actor has its own memory
 SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
         "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
 
