@@ -166,7 +166,7 @@ def _recorded(ctx: typer.Context, out: str, options: RunOptions, ropts: ReadOpti
     Flags given that change the output (not only how fast or where the run works) are taken as
     given and compared with the run's by `summarize.run`, which refuses a difference as it does
     for a full command line."""
-    from ..api import recorded_run
+    from ..runs import recorded_run
 
     rec = recorded_run(out)
     # Typer vendors its own Click, so the source is told by name; a config file's value counts as given.

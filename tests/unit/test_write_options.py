@@ -11,10 +11,10 @@ import pytest
 import summarize
 from summarize import WriteOptions, validate
 from summarize import options as opt
-from summarize.api import output_options
 from summarize.errors import UsageError
 from summarize.io.identity import identity, identity_diff
 from summarize.options import GenerationOptions, ReadOptions, RunOptions
+from summarize.runs import output_options
 from tests.conftest import sample_articles, write_jsonl
 
 
