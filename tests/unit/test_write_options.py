@@ -75,7 +75,7 @@ def test_api_takes_write_options_or_keywords_not_both(inp: Path, tmp_path: Path)
 def _neutral_variants() -> list[tuple[str, RunOptions]]:
     base = RunOptions()
     changed = {"device": "cpu", "max_errors": 3, "shard_size": 7, "max_loaded_models": 2, "model_memory": 8.0,
-               "backend": "torch", "compute_type": "int8_float32"}
+               "backend": "torch", "compute_type": "int8_float32", "reuse": False}
     assert set(changed) == set(opt.OUTPUT_NEUTRAL)  # a new neutral field gets a case here
     out = [(k, dataclasses.replace(base, **{k: v})) for k, v in changed.items()]
     for key in opt.OUTPUT_NEUTRAL_GENERATION:
