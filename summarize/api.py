@@ -348,6 +348,7 @@ def run(
             log.error("cannot write the manifest of %s: %s", out_dir, exc)
 
     manifest("running", latest=False)
+    untitled = 0
     rolled_back = False
     try:
         with _Signals() as signals:
@@ -370,6 +371,7 @@ def run(
                 for r in results:
                     status[r.status] += 1
                     langs[r.detection.lang] += 1
+                    untitled += not r.article.title
                 if progress:
                     progress(len(results) + len(rejects))
                 if options.max_errors is not None and status[ERROR] + info.rejected >= options.max_errors:
@@ -403,6 +405,12 @@ def run(
             finally:
                 if dataset is not None:
                     dataset.release()
+    if "title" in options.translate and untitled:
+        # Not an error (a text file may have no title line), but a user who asked for title
+        # translations should not have to find out from a short translations table.
+        log.warning("--translate title: %d article(s) had no title, so they have no title translations "
+                    "(a .txt file's title is its first line when a blank line follows it; a .md file's is "
+                    "its leading '# ' heading)", untitled)
     if write.wide and dataset is not None and info.interrupted is None and not rolled_back:
         io.write_wide(out_dir, kept, meta)
     return info
