@@ -3,7 +3,9 @@
 `golden/tiny-run.json` holds every row of every table of one run of `samples/articles.jsonl` with
 the tiny models, made by the code without that refactor (main at 4db1e85, whose tables were the
 same as those of 4aa1f32, before the refactor began, but for the page columns issue 25 added) with
-`python -m tests.e2e.test_same_output OUT.json`. The test makes the same run with the code of
+`python -m tests.e2e.test_same_output OUT.json`, and rebuilt once since for two changes meant to
+change the output: the `reused` column, and the options hash, which now covers the content
+fingerprints of local model folders (every other value stayed the same). The test makes the same run with the code of
 now and compares the tables row by row and value by value, apart from what differs between any
 two runs (run ids, write times, durations). Rebuild the file only on purpose, for a change that
 is meant to change the output, and say so in the commit.
