@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from summarize.engines.ray import RayEngine
 
         t0 = time.perf_counter()
-        ray.init(num_cpus=args.cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        ray.init(address="local", num_cpus=args.cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         figures["ray_init_s"] = round(time.perf_counter() - t0, 2)
         for n in (int(w) for w in args.workers.split(",")):
             engine = RayEngine(options, workers=n, cpus_per_worker=args.cpus_per_worker)

@@ -371,7 +371,8 @@ def run(
                 for r in results:
                     status[r.status] += 1
                     langs[r.detection.lang] += 1
-                    untitled += not r.article.title
+                    # (Ray sends back tallies, not articles: no count there)
+                    untitled += bool(getattr(r, "article", None) is not None and not r.article.title)
                 if progress:
                     progress(len(results) + len(rejects))
                 if options.max_errors is not None and status[ERROR] + info.rejected >= options.max_errors:

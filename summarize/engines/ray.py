@@ -153,8 +153,10 @@ class RayEngine:
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
         if not ray.is_initialized():
             try:
-                ray.init(address=address, ignore_reinit_error=True, logging_level=log_level, configure_logging=False,
-                         log_to_driver=True)
+                # No address means a new local instance, as --ray-address says; Ray itself would
+                # join whatever cluster /tmp/ray/ray_current_cluster last named, even a dead one.
+                ray.init(address=address or "local", ignore_reinit_error=True, logging_level=log_level,
+                         configure_logging=False, log_to_driver=True)
             except (ConnectionError, ValueError) as exc:
                 raise UsageError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from exc
         _route_logs(log_level)

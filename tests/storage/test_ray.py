@@ -32,7 +32,7 @@ SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_local() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
 

@@ -68,7 +68,7 @@ def test_ray_workers_read_the_memory_and_store_what_they_make(tmp_path: Path, ti
     inp = write_jsonl(tmp_path / "in.jsonl", articles(6))
     opts = options(tiny)
     out = tmp_path / "ray"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         first = api.run([inp], out, opts, engine=RayEngine(opts, workers=2))
         assert first.reuse["articles"]["generated"] == 6

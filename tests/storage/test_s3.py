@@ -178,7 +178,7 @@ def test_ray_with_two_workers_writing_to_s3_matches_the_local_engine(tmp_path: P
     inp = write_jsonl(tmp_path / "in.jsonl", [*articles(7), '{"id": "broken", "text": ', {"id": "empty", "text": ""}])
     opts = options(tiny)
     local = api.run([inp], tmp_path / "local", opts)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         engine = RayEngine(opts, workers=2)
         remote = api.run([inp], s3_prefix, opts, engine=engine, storage_options=s3_server.object_store_options())

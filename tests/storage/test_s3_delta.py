@@ -164,7 +164,7 @@ def test_ray_with_delta_on_s3_matches_the_local_engine(tmp_path: Path, tiny: dic
     inp = write_jsonl(tmp_path / "in.jsonl", articles(5))
     opts = options(tiny)
     local = api.run([inp], tmp_path / "local", opts, table_format="delta")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         remote = api.run([inp], s3_prefix, opts, engine=RayEngine(opts, workers=2), table_format="delta",
                          storage_options=s3_server.object_store_options())
