@@ -90,7 +90,8 @@ def run_args(inp: Path, out: str, tiny: dict[str, Path], address: str, *extra: s
     return ["run", str(inp), "--out", out, "--summary-model", str(tiny["t5"]), "--translation-model",
             str(tiny["m2m100"]), "--to", "en,fr", "--translate", "summary,title", "--max-new-tokens", "6",
             "--beams", "1", "--translation-beams", "1", "--translation-max-new-tokens", "8", "--shard-size", "2",
-            "--engine", "ray", "--ray-address", address, "--workers", "2", "--log-format", "json", *extra]
+            "--engine", "ray", "--ray-address", address, "--workers", "2", "--log-format", "json",
+            "--no-reuse", *extra]  # repeated sample texts would come from memory and end the run early
 
 
 def run_cli(args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
