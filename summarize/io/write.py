@@ -211,11 +211,18 @@ class RunWriter(TableWriter):
         for t in TABLES:
             for f in files.files_under(self.out_dir / t):
                 name = f.name
-                stray = name.startswith(prefix) and name.endswith(".parquet") and \
-                    f.relative_to(self.out_dir).as_posix() not in committed
+                rel = f.relative_to(self.out_dir).as_posix()
+                if name.startswith(f".{prefix}") and name.endswith(STAGED):
+                    # A part staged under its hidden name and never published: known by its final name.
+                    final = f.with_name(name[1:-len(STAGED)]).relative_to(self.out_dir).as_posix()
+                    if final not in committed:
+                        files.remove(f)
+                        removed.append(final)
+                    continue
+                stray = name.startswith(prefix) and name.endswith(".parquet") and rel not in committed
                 if stray or (name.startswith(f".{prefix}") and ".tmp-" in name):
                     files.remove(f)
-                    removed.append(f.relative_to(self.out_dir).as_posix())
+                    removed.append(rel)
         return removed
 
     def finish(self) -> None:

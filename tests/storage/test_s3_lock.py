@@ -86,6 +86,7 @@ time.sleep(120)  # the parent kills us here
 
 def test_a_killed_holder_is_taken_over_one_lease_after_its_last_renewal(
         s3_server: S3Server, s3_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="summarize")  # whatever level earlier tests left on the loggers
     env = {**os.environ, **s3_server.env(), "PYTHONPATH": str(ROOT), "SUMMARIZE_LOCK_LEASE_S": "2"}
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER, s3_prefix], stdout=subprocess.PIPE, env=env)
     try:
