@@ -67,13 +67,8 @@ class Pipeline:
         return self.memory
 
     def _runtime(self) -> dict[str, Any]:
-        """What runs the models, as far as it changes their outputs (int8 CTranslate2 and float torch,
-        CPU and GPU, do not give the same floats)."""
-        backend = "ct2" if self.pool._use_ct2() else "torch"
-        device: str = self.options.device
-        if device == "auto":
-            device = "cpu" if backend == "ct2" else _torch_device()
-        return {"backend": backend, "device": device, "compute_type": self.options.compute_type}
+        """What runs the models, as far as it changes their outputs (`ModelPool.runtime`)."""
+        return self.pool.runtime()
 
     @property
     def detector(self) -> Detector:
@@ -209,14 +204,6 @@ class Pipeline:
         done: list[Translated] = self.translator.translate_requests(requests)
         for (s, fld), req, tr in zip(keys, requests, done, strict=True):
             s.add_translation(fld, req.src, req.tgt, tr)
-
-
-def _torch_device() -> str:
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 __all__ = ["Pipeline", "SummarizeError"]

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..models.downloads import is_local
 from ..options import Backend, Device
@@ -167,6 +168,15 @@ class ModelPool:
 
         return TransformersGenerator.load(model, device=self.device)
 
+    def runtime(self) -> dict[str, Any]:
+        """What runs the models, as far as it changes their outputs (int8 CTranslate2 and float
+        torch, CPU and GPU, do not give the same floats): backend, device and compute type."""
+        backend = "ct2" if self._use_ct2() else "torch"
+        device = str(self.device)
+        if device == Device.auto:
+            device = "cpu" if backend == "ct2" else _torch_device()
+        return {"backend": backend, "device": device, "compute_type": self.compute_type}
+
     def _use_ct2(self) -> bool:
         """`ct2`, or `auto` on a CPU run with ctranslate2 installed (torch on GPU until measured otherwise)."""
         if self.backend != Backend.auto:
@@ -200,3 +210,11 @@ def _announce_download(model: str) -> None:
         return
     (m,) = plan_downloads([model]).models
     log.info("downloading %s (%s): first needed now", model, format_size(m.size_bytes, m.estimate))
+
+
+def _torch_device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
