@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,17 +29,23 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
+# A command run in-process (CliRunner) sets the root logger's level and puts its stderr handler
+# there, for its process; so does a module-scoped fixture that runs one before its module's first
+# test. Every test ends with the session's level back and no command's handler left, so one
+# module's fixture cannot leave its handler for later modules. pytest's own capture handlers,
+# which come and go with each test phase, are left alone.
+_ROOT_LEVEL = logging.getLogger().level
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """The CLI sets the root logger's level and handler for its process; an in-process command
-    (CliRunner) must not leave a `--quiet` level or its handler behind for the next test."""
-    import logging
+    yield
+    from summarize.cli.common import _StderrHandler
 
     root = logging.getLogger()
-    level, handlers = root.level, root.handlers[:]
-    yield
-    root.setLevel(level)
-    root.handlers[:] = handlers
+    root.setLevel(_ROOT_LEVEL)
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
     logging.captureWarnings(False)
 
 
