@@ -261,8 +261,9 @@ def run(
     kept = io.kept_columns(names, read_options)
     partition_by = write.partition_by
     to_stdout = str(out) == io.STDIN
-    # Tables are keyed by article id: the batch's duplicate ids are settled before any model loads.
-    scan = io.prepare(names, read_options, keyed=not to_stdout)
+    # Tables are keyed by article id. A batch added to a dataset (or read with `last`) has its ids
+    # settled before any model loads; any other run rejects a duplicate as it reads it.
+    scan = io.prepare(names, read_options, keyed=not to_stdout, adds=write.adds)
     out_dir = io.as_path(str(out))
     if not to_stdout and (write.adds or write.resume):
         kept = io.adopt_kept(kept, io.kept_types(out_dir))

@@ -63,7 +63,8 @@ class ReadOptions:
         on_duplicate_id: `all` keeps every record, `first` drops later duplicates (listed in
             rejects, not an error), `last` drops earlier ones (the last version in the batch
             wins: for correction feeds), `error` rejects them as errors. A dataset's tables
-            are keyed by article id, so `all` with a duplicate is refused for a table output.
+            are keyed by article id, so under `all` a table output rejects a later duplicate as
+            an error (an `--append` or `--upsert` batch with one is refused before it starts).
         max_chars: Longer texts and titles are cut to this many characters (flags `input_truncated`,
             `title_truncated`), so one runaway record cannot stall a batch.
     """

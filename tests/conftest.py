@@ -140,17 +140,16 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture
 def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every record `io.read_records` yields, counted in `[0]` (the pre-flight and the run both
-    read through it); set it back to 0 between runs."""
-    from summarize import io
+    """Every record the readers build from an input, counted in `[0]`, whoever reads it (the
+    pre-flight, an id scan, the run); set it back to 0 between runs."""
+    from summarize.io import read
 
     seen = [0]
-    real = io.read_records
+    real = read._Builder.build
 
-    def counting(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for rec in real(*args, **kwargs):
-            seen[0] += 1
-            yield rec
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen[0] += 1
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(io, "read_records", counting)
+    monkeypatch.setattr(read._Builder, "build", counting)
     return seen

@@ -83,7 +83,7 @@ COLUMNS = (
 READING = (
     _opt("keep_col", list[str] | None, "--keep-col", None, "Input column to carry through to the articles table (repeatable); NAME:TYPE fixes its type (str, int, float, bool, date, timestamp).", metavar="NAME[:TYPE]"),
     _opt("published_col", str | None, "--published-col", _READ.published_col, "Column with the publication time, parsed into published_at (default: `published` when the input has it).", metavar="COLUMN"),
-    _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", _READ.on_duplicate_id, "Duplicate ids: keep all (refused when writing tables, which are keyed by id), keep the first or the last version (the others go to rejects), or reject them as errors."),
+    _opt("on_duplicate_id", OnDuplicate, "--on-duplicate-id", _READ.on_duplicate_id, "Duplicate ids: keep all (for tables, which are keyed by id, a later duplicate is rejected as an error, and an --append or --upsert batch with one is refused), keep the first or the last version (the others go to rejects), or reject them as errors."),
     _opt("max_chars", int, "--max-chars", _READ.max_chars, "Cut texts and titles longer than this many characters (flagged input_truncated, title_truncated)."),
 )
 #: Language detection.

@@ -6,9 +6,11 @@ of the input the record came from (`input_hash`), so a replayed batch replaces i
 instead of adding them again. A child row (translations, segments) belongs to the article of
 its id, and to the version of it that the same run wrote.
 
-A batch is scanned for its ids before any model loads (`scan_ids`): a duplicate id is either
-resolved by `--on-duplicate-id` (`first`, `last`, `error`) or refused, and an `--append` of ids
-the dataset already holds is refused (Delta's `--upsert` replaces them instead).
+A duplicate id in a batch is settled by `--on-duplicate-id` (`first`, `last`, `error`); under
+the default `all`, a keyed output rejects the later record, naming the first. A batch that adds to a
+dataset (`--append`, `--upsert`) is scanned for its ids before any model loads (`scan_ids`): its
+unsettled duplicates are refused, and an `--append` of ids the dataset already holds is refused
+(Delta's `--upsert` replaces them instead). `last` scans too, to know which version is last.
 """
 
 from __future__ import annotations
@@ -117,10 +119,19 @@ def duplicate_keys(frame: Any, table: str) -> Any:
     return frame.group_by(keys).agg(pl.len().alias("n")).filter(pl.col("n") > 1)
 
 
-def prepare(inputs: Sequence[str], options: ReadOptions, *, keyed: bool) -> IdScan | None:
-    """The batch's ids, scanned before any model loads, with its duplicates checked: for a
-    keyed output (tables), or to find the last versions (`--on-duplicate-id last`); else None."""
-    if not keyed and options.on_duplicate_id != "last":
+def prepare(inputs: Sequence[str], options: ReadOptions, *, keyed: bool, adds: bool = False) -> IdScan | None:
+    """The batch's ids, scanned before any model loads where they are needed before the first
+    record is written, else None (the input is then read once, as the run goes):
+
+    - `--on-duplicate-id last`: a record is written only if no later record has its id;
+    - a keyed output that `adds` to a dataset (`--append`, `--upsert`): its ids are checked
+      against the dataset, and duplicates that `--on-duplicate-id` does not settle are refused
+      before anything is written.
+
+    A fresh run or a resume rejects a duplicate id as it reads it (`read_records(keyed=True)`),
+    so its start does not grow with the input.
+    """
+    if options.on_duplicate_id != "last" and not (keyed and adds):
         return None
     scan = scan_ids(inputs, options)
     if keyed:

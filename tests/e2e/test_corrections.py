@@ -1,5 +1,6 @@
-"""Keys on Parquet datasets: duplicate ids settled before any model loads, one version per article,
-one schema read alike by four readers, per-batch counts, few files per batch, and `summarize check`."""
+"""Keys on Parquet datasets: duplicate ids rejected, settled by a policy, or refused before an
+append loads a model; one version per article, one schema read alike by four readers, per-batch
+counts, few files per batch, and `summarize check`."""
 
 from __future__ import annotations
 
@@ -48,18 +49,24 @@ def pd_read(folder: Path) -> Any:
     return pd.read_parquet(folder)
 
 
-def test_duplicate_ids_are_refused_before_any_model_loads_unless_a_policy_settles_them(
+def test_duplicate_ids_are_rejected_as_read_settled_by_a_policy_or_refused_before_an_append_loads_a_model(
         tmp_path: Path, fast_args: list[str]) -> None:
     base = sample_articles(3)
     recs = [{**base[0], "id": "x"}, {**base[1], "id": "y"}, {**base[2], "id": "x", "text": base[2]["text"] + " v2"}]
     inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    # A fresh run reads the input once: the later record of a duplicate id is rejected as it is
+    # read, naming the first, and the rest of the batch is written (exit 1: a record was rejected).
+    first = tmp_path / "first"
+    res = run(inp, first, fast_args, "--quiet")
+    assert res.exit_code == 1, res.output
+    assert io.read_table(first, "articles").sort("id")["line"].to_list() == [1, 2]
+    rej = io.read_table(first, "rejects")
+    assert rej["line"].to_list() == [3]
+    assert "duplicate id 'x' (first at" in rej["error"].item() and "in.jsonl:1" in rej["error"].item()
+    assert "--on-duplicate-id" in rej["error"].item()
+    assert invoke(["check", str(first)]).exit_code == 0
+    # `last`: the last version wins, the superseded one is a reject that says so.
     out = tmp_path / "out"
-    # a model folder without weights: the refusal comes before any model loads
-    hollow = tmp_path / "hollow"
-    shutil.copytree(Path(fast_args[1]), hollow, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
-    res = invoke(["run", str(inp), "--out", str(out), *FAST, "--summary-model", str(hollow), "--quiet"])
-    assert res.exit_code == 2 and "'x'" in res.output and "--on-duplicate-id last" in res.output, res.output
-    assert len(res.output.strip().splitlines()) == 1 and not out.exists()
     res = run(inp, out, fast_args, "--on-duplicate-id", "last", "--format", "wide")
     assert res.exit_code == 0, res.output
     arts = io.read_table(out, "articles")
@@ -71,6 +78,15 @@ def test_duplicate_ids_are_refused_before_any_model_loads_unless_a_policy_settle
     assert pl.read_parquet(out / "wide.parquet")["id"].sort().to_list() == ["x", "y"]
     res = invoke(["check", str(out)])
     assert res.exit_code == 0, res.output
+    # An append is checked before any model loads: a model folder without weights shows it.
+    hollow = tmp_path / "hollow"
+    shutil.copytree(Path(fast_args[1]), hollow, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    more = write_jsonl(tmp_path / "more.jsonl", [{**base[0], "id": "z"}, {**base[1], "id": "z"}])
+    res = invoke(["run", str(more), "--out", str(out), *FAST, "--summary-model", str(hollow), "--append", "--quiet"])
+    assert res.exit_code == 2 and "'z'" in res.output and "--on-duplicate-id last" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
 
 
 def test_appends_read_alike_by_four_readers_with_per_batch_counts_and_one_file_per_partition(
