@@ -63,18 +63,21 @@ docs: setup
 ## Tests in three rooms. `make unit` is the developer's fast loop (no models, no servers: under a
 ## minute on 2 cores); `e2e` builds the tiny models (cached in $(TINY) across runs); `storage` starts
 ## SeaweedFS, Delta and Ray. `make test` runs all three, as CI does.
-PYTEST := HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+## pytest-xdist spreads them over JOBS processes; the model-backed rooms keep each file on one worker
+## (--dist loadfile) so a module's fixtures (a run, a server, a cluster) are built once. JOBS=0 runs serially.
+JOBS ?= 2
+PYTEST := HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -n $(JOBS)
 unit: setup
 	$(PYTEST) tests/unit
 
 e2e: setup tiny
-	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/e2e
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) --dist loadfile tests/e2e
 
 storage: setup tiny
-	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests/storage
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) --dist loadfile tests/storage
 
 pytest: setup tiny
-	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) tests
+	SUMMARIZE_TINY_DIR=$(abspath $(TINY)) $(PYTEST) --dist loadfile --durations=25 tests
 
 test: lint typecheck docs pytest
 
