@@ -220,7 +220,9 @@ class RunWriter(TableWriter):
                         removed.append(final)
                     continue
                 stray = name.startswith(prefix) and name.endswith(".parquet") and rel not in committed
-                if stray or (name.startswith(f".{prefix}") and ".tmp-" in name):
+                # A writer killed mid-write leaves `.NAME.tmp-PID`, NAME being the part's staged name
+                # (`.part-....staged`, hence two dots) or, for a direct write, the part's own name.
+                if stray or (name.startswith(".") and name.lstrip(".").startswith(prefix) and ".tmp-" in name):
                     files.remove(f)
                     removed.append(rel)
         return removed

@@ -17,11 +17,16 @@ def test_sweep_removes_only_this_runs_uncommitted_parts_and_dead_writers_tempora
     earlier, _ = other.write_parts([], reject, 1)
     temp = tmp_path / "rejects" / f".{writer.part_name(2)}.tmp-4242"  # a write killed midway
     temp.write_bytes(b"PAR1")
+    # A worker killed while staging a part: the temporary of the staged (hidden) name, as files.write makes it.
+    staged_temp = tmp_path / "rejects" / f".{io.write.staged(tmp_path / 'rejects' / writer.part_name(3)).name}.tmp-4343"
+    assert staged_temp.name.startswith("..part-")
+    staged_temp.write_bytes(b"PAR1")
     committed = {p["path"] for p in kept}
 
     removed = writer.sweep(committed)
 
-    assert sorted(removed) == sorted([*(p["path"] for p in lost), temp.relative_to(tmp_path).as_posix()])
+    assert sorted(removed) == sorted([*(p["path"] for p in lost), temp.relative_to(tmp_path).as_posix(),
+                                      staged_temp.relative_to(tmp_path).as_posix()])
     # Parts are staged under hidden names until their commit publishes them: read them by final name.
     left = {f"rejects/{f.name[1:-len('.staged')] if f.name.endswith('.staged') else f.name}"
             for f in (tmp_path / "rejects").iterdir()}
