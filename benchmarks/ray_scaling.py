@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     summary_model, translation_model = models(args.models, say)
     options = RunOptions(
-        to=() if args.summary_only else ("de",), translate=() if args.summary_only else ("summary",), summary_model=str(summary_model), translation_model=str(translation_model),
+        to=("de",), translate=() if args.summary_only else ("summary",), summary_model=str(summary_model), translation_model=str(translation_model),
         summary=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1),
         translation=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1, no_repeat_ngram_size=0),
         shard_size=args.shard_size, device="cpu",
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry.write_text(f'replace = true\n\n[[summarization]]\nid = "{summary_model}"\nfamily = "t5"\n'
                             'languages = ["sw"]\nlicence = "apache-2.0"\n', encoding="utf-8")
         options = dataclasses.replace(options, summary_model=None, translation_model=None, registry=str(registry),
-                                      to=(), translate=())
+                                      translate=())
         ok_exit = 1  # every article is an error row
     figures: dict[str, Any] = {
         "models": args.models, "articles": args.articles, "shard_size": args.shard_size, "cores": args.cores,
