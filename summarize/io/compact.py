@@ -17,8 +17,9 @@ whatever its shard size.
 Delta: each table's `optimize.compact()` (a new version, the same rows), a checkpoint of its log
 and the log entries older than the log retention removed (`cleanup_metadata`), then `vacuum()` of
 data files no version newer than `vacuum_hours` needs (default 7 days, so time travel to recent
-runs keeps working; 0 keeps only the latest version readable). Both report files and bytes on
-disk before and after.
+runs keeps working; 0 keeps only the latest version readable). A marker `compact-<id>` records the
+versions the tables end at, which `delta.consistent_versions` then gives (the versions earlier
+markers name may have been vacuumed). Both report files and bytes on disk before and after.
 
 Both: the reuse memory (`_summarize/memory/`, see `memory.py`) is merged into one file, each
 key once, pruned by size and age; it survives every compaction.
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from ..errors import OutputError
 from ..schema import TABLES
 from . import files
-from .delta import delta_options
+from .delta import delta_options, versions_marker
 from .files import AnyPath, is_delta
 from .lock import Lock
 from .memory import MemoryCompaction, compact_memory
@@ -86,7 +87,7 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float 
         before, bytes_before = on_disk(out)
         vacuumed: dict[str, int] = {}
         if ds.get("table_format") == "delta":
-            vacuumed = _compact_delta(out, target_bytes, vacuum_hours)
+            vacuumed = _compact_delta(out, f"compact-{cid}", target_bytes, vacuum_hours)
         else:
             drop_superseded(out)
             merge_parts(out, f"compact-{cid}", f"compact-{cid}", tag=f"compact-{cid[-8:]}", target_bytes=target_bytes)
@@ -97,11 +98,11 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float 
         lock.release()
 
 
-def _compact_delta(out: AnyPath, target_bytes: int, vacuum_hours: float) -> dict[str, int]:
+def _compact_delta(out: AnyPath, name: str, target_bytes: int, vacuum_hours: float) -> dict[str, int]:
     from deltalake import DeltaTable
 
     options = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
-    removed = {}
+    removed, versions = {}, {}
     for t in TABLES:
         if not is_delta(out / t):
             continue
@@ -114,4 +115,7 @@ def _compact_delta(out: AnyPath, target_bytes: int, vacuum_hours: float) -> dict
         # time travel must keep working).
         gone = table.vacuum(retention_hours=int(vacuum_hours), dry_run=False, enforce_retention_duration=False)
         removed[t] = len(gone)
+        versions[t] = DeltaTable(files.uri(out / t), storage_options=options).version()
+    if versions:
+        versions_marker(out, name, name, versions)
     return removed

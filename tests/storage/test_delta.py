@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from summarize.io.delta import consistent_versions, read_consistent
 from tests.conftest import invoke, sample_articles, write_jsonl
 from tests.sigkill import cli_args, kill_after, many_articles, spawn
 
@@ -144,3 +145,7 @@ def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_tol
     assert len(data()) == 1  # only the files of the latest version are left
     for t, frame in before.items():
         assert pl.read_delta(str(out / t)).sort(pl.all()).equals(frame)
+        # the consistent version set is one the vacuum kept: the shard markers' versions are gone
+        assert consistent_versions(out)[t] == DeltaTable(str(out / t)).version()
+        assert read_consistent(out, t).sort(pl.all()).equals(frame)
+    assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
