@@ -221,6 +221,7 @@ class DeltaWriter(TableWriter):
         """What the batch being resumed already holds, after deleting rows of unfinished shards
         (other tables' rows of this batch whose article row is missing)."""
         import polars as pl
+        from deltalake import CommitProperties
 
         arts = self._rows("articles", ["id", "content_hash", "run_id"])
         done: dict[tuple[str, str], int] = {}
@@ -231,7 +232,8 @@ class DeltaWriter(TableWriter):
             rows = self._rows(t, ["id", "run_id"]).unique()
             orphans = rows.join(arts.select("id", "run_id"), on=["id", "run_id"], how="anti")
             for run, ids in orphans.group_by("run_id").agg(pl.col("id")).iter_rows():
-                self._table(t).delete(f"run_id = {_sql(run)} AND id IN ({', '.join(map(_sql, ids))})")
+                self._table(t).delete(f"run_id = {_sql(run)} AND id IN ({', '.join(map(_sql, ids))})",
+                                      commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)))
                 removed += [f"{t}:{i}" for i in ids]
                 self.cleaned = True
         rej = self._rows("rejects", ["source", "line"])

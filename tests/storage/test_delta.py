@@ -121,7 +121,16 @@ def test_resume_removes_rows_of_a_shard_whose_article_commit_never_happened(tmp_
     tr = pl.read_delta(str(out / "translations"))
     assert tr.filter(pl.col("id") == "a0003").height == 4  # 2 fields x 2 languages, once each
     assert tr.filter(pl.col("id") == "a0003")["run_id"].n_unique() == 1
-    assert json.loads((out / "run.json").read_text())["resumed"] == 3
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["resumed"] == 3
+    # the resume's delete of the orphans is a commit that says which run made it
+    deletes = [c for c in DeltaTable(str(out / "translations")).history() if c["operation"] == "DELETE"]
+    assert deletes and all(c.get("run_id") == manifest["run_id"] and c.get("tool_version") and c.get("schema_version")
+                           for c in deletes), deletes
+    # the resumed shard added a file to the optimized one: compact's optimize merges them, and says so
+    assert (res := invoke(["compact", str(out)])).exit_code == 0, res.output
+    last = DeltaTable(str(out / "translations")).history(1)[0]
+    assert last["operation"] == "OPTIMIZE" and last["run_id"].startswith("compact-") and last.get("tool_version"), last
 
 
 def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_told(tmp_path: Path,
@@ -149,3 +158,11 @@ def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_tol
         assert consistent_versions(out)[t] == DeltaTable(str(out / t)).version()
         assert read_consistent(out, t).sort(pl.all()).equals(frame)
     assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
+    # every commit says who made it, the compaction's optimize and vacuum included
+    for t in ("articles", "translations", "segments", "rejects"):
+        history = DeltaTable(str(out / t)).history()
+        for commit in history:
+            assert commit.get("run_id") and commit.get("tool_version") and commit.get("schema_version"), (t, commit)
+        ops = {c["operation"] for c in history if c["run_id"].startswith("compact-")}
+        if t != "rejects":  # (empty: one file, nothing to vacuum, so no vacuum commit)
+            assert {"VACUUM START", "VACUUM END"} <= ops, (t, ops)
