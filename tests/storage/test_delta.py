@@ -166,3 +166,27 @@ def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_tol
         ops = {c["operation"] for c in history if c["run_id"].startswith("compact-")}
         if t != "rejects":  # (empty: one file, nothing to vacuum, so no vacuum commit)
             assert {"VACUUM START", "VACUUM END"} <= ops, (t, ops)
+
+
+def test_a_kept_column_added_then_dropped_reads_alike_in_every_delta_reader(tmp_path: Path, fast_args: list[str]) -> None:
+    base = sample_articles(3)
+    b0 = write_jsonl(tmp_path / "b0.jsonl", [{**base[0], "id": "a0", "desk": "sport"}])
+    b1 = write_jsonl(tmp_path / "b1.jsonl", [{**base[1], "id": "b0", "desk": "kultur"}])
+    b2 = write_jsonl(tmp_path / "b2.jsonl", [{**base[2], "id": "c0", "desk": "politik"}])
+    out = tmp_path / "out"
+    assert (res := run(b0, out, fast_args, "en")).exit_code == 0, res.output
+    assert (res := run(b1, out, fast_args, "en", "--append", "--keep-col", "desk")).exit_code == 0, res.output
+    res = run(b2, out, fast_args, "en", "--append")  # desk dropped again
+    assert res.exit_code == 0, res.output
+    frames = {name: f.select(sorted(f.columns)).sort("id") for name, f in readers(out / "articles").items()}
+    first = frames.pop("deltalake")
+    assert first["id"].to_list() == ["a0", "b0", "c0"]
+    # the log's schema keeps the column; rows of runs that did not keep it hold null
+    assert first["desk"].to_list() == [None, "kultur", None]
+    flat = [c for c in first.columns if not first.schema[c].is_nested()]
+    for name, frame in frames.items():
+        assert frame.columns == first.columns, name
+        assert frame.select(flat).cast(pl.String).equals(first.select(flat).cast(pl.String)), name
+    ds = json.loads((out / "_summarize" / "dataset.json").read_text())
+    assert "desk" in {k["name"] for k in ds["kept"]}
+    assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
