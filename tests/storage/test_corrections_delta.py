@@ -132,6 +132,38 @@ def test_a_delta_append_of_held_ids_is_refused_and_tables_say_who_wrote_them(
     assert res.exit_code == 1 and gone.name in res.output and "missing" in res.output, res.output
 
 
+def test_check_names_a_missing_delta_file_and_a_planted_parquet_part(
+        tmp_path: Path, fast_args: list[str], where: tuple[str, list[str], dict[str, str] | None]) -> None:
+    out, flags, opts = where
+    inp = write_jsonl(tmp_path / "in.jsonl", [{**a, "id": f"a{i}"} for i, a in enumerate(sample_articles(3))])
+    fast = ["--to", "en", "--translate", "summary", *fast_args]
+    # Delta: a file the current version lists, deleted from the store
+    delta = f"{out}/delta"
+    assert (res := run(inp, delta, flags, fast)).exit_code == 0, res.output
+    assert (res := invoke(["check", delta, *flags])).exit_code == 0, res.output
+    uri = DeltaTable(f"{delta}/articles", storage_options=opts).file_uris()[0]
+    io.files.remove(io.as_path(uri, opts))
+    res = invoke(["check", delta, *flags])
+    assert res.exit_code == 1 and f"commit: articles: {uri}: in version" in res.output and "missing" in res.output, res.output
+    # Parquet: a copy of a committed part, first unlisted, then listed by a marker of its own
+    parquet = f"{out}/parquet"
+    res = invoke(["run", str(inp), "--out", parquet, "--shard-size", "2", *fast, *flags])
+    assert res.exit_code == 0, res.output
+    root = io.as_path(parquet, opts)
+    part = next(io.files.files_under(root / "articles", ".parquet"))
+    planted = part.with_name("part-planted-00000.parquet")
+    planted.write_bytes(part.read_bytes())
+    res = invoke(["check", parquet, *flags])
+    assert res.exit_code == 1 and "articles/part-planted-00000.parquet is a part no commit marker lists" in res.output, \
+        res.output
+    marker = {"run_id": "planted", "parts": [{"path": "articles/part-planted-00000.parquet", "table": "articles",
+                                              "rows": 3, "bytes": io.files.size(planted)}]}
+    (root / "_summarize" / "commits" / "planted.json").write_text(json.dumps(marker))
+    res = invoke(["check", parquet, *flags])
+    assert res.exit_code == 1 and "key: articles: (id='a0') occurs 2 times" in res.output, res.output
+    assert "no commit marker lists" not in res.output
+
+
 def test_a_sigkilled_upsert_resumes_to_a_dataset_that_passes_check(tmp_path: Path, tiny: dict[str, Path]) -> None:
     recs = many_articles(8)
     inp = write_jsonl(tmp_path / "in.jsonl", recs)
