@@ -17,8 +17,10 @@ whatever its shard size.
 Delta: each table's `optimize.compact()` (a new version, the same rows), a checkpoint of its log
 and the log entries older than the log retention removed (`cleanup_metadata`), then `vacuum()` of
 data files no version newer than `vacuum_hours` needs (default 7 days, so time travel to recent
-runs keeps working; 0 keeps only the latest version readable). Both report files and bytes on
-disk before and after.
+runs keeps working; 0 keeps only the latest version readable). Each of those commits carries the
+compaction's `commit_metadata` (run id `compact-<id>`), and a marker `compact-<id>` records the
+versions the tables end at, which `delta.consistent_versions` then gives (the versions earlier
+markers name may have been vacuumed). Both report files and bytes on disk before and after.
 
 Both: the reuse memory (`_summarize/memory/`, see `memory.py`) is merged into one file, each
 key once, pruned by size and age; it survives every compaction.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from ..errors import OutputError
 from ..schema import TABLES
 from . import files
-from .delta import delta_options
+from .delta import commit_metadata, delta_options, versions_marker
 from .files import AnyPath, is_delta
 from .lock import Lock
 from .memory import MemoryCompaction, compact_memory
@@ -86,7 +88,7 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float 
         before, bytes_before = on_disk(out)
         vacuumed: dict[str, int] = {}
         if ds.get("table_format") == "delta":
-            vacuumed = _compact_delta(out, target_bytes, vacuum_hours)
+            vacuumed = _compact_delta(out, f"compact-{cid}", target_bytes, vacuum_hours)
         else:
             drop_superseded(out)
             merge_parts(out, f"compact-{cid}", f"compact-{cid}", tag=f"compact-{cid[-8:]}", target_bytes=target_bytes)
@@ -97,21 +99,26 @@ def compact(out: AnyPath, target_bytes: int = TARGET_BYTES, vacuum_hours: float 
         lock.release()
 
 
-def _compact_delta(out: AnyPath, target_bytes: int, vacuum_hours: float) -> dict[str, int]:
-    from deltalake import DeltaTable
+def _compact_delta(out: AnyPath, name: str, target_bytes: int, vacuum_hours: float) -> dict[str, int]:
+    from deltalake import CommitProperties, DeltaTable
 
     options = delta_options(files.storage_options(), files.uri(out)) if files.is_remote(out) else None
-    removed = {}
+    removed, versions = {}, {}
     for t in TABLES:
         if not is_delta(out / t):
             continue
+        props = CommitProperties(custom_metadata=commit_metadata(name, t))
         table = DeltaTable(files.uri(out / t), storage_options=options)
-        table.optimize.compact(target_size=target_bytes)
+        table.optimize.compact(target_size=target_bytes, commit_properties=props)
         table = DeltaTable(files.uri(out / t), storage_options=options)
         table.create_checkpoint()
         table.cleanup_metadata()
         # Below the table's own minimum retention only on request (the flag says how far back
         # time travel must keep working).
-        gone = table.vacuum(retention_hours=int(vacuum_hours), dry_run=False, enforce_retention_duration=False)
+        gone = table.vacuum(retention_hours=int(vacuum_hours), dry_run=False, enforce_retention_duration=False,
+                            commit_properties=props)
         removed[t] = len(gone)
+        versions[t] = DeltaTable(files.uri(out / t), storage_options=options).version()
+    if versions:
+        versions_marker(out, name, name, versions)
     return removed

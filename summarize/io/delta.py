@@ -13,7 +13,10 @@ those articles again. With `--upsert`, shards are merged on each table's keys an
 article's old rows that the new run no longer produces are deleted.
 
 The bookkeeping (`_summarize/` lock, runs, dataset.json, commit markers) is the same as for
-Parquet; a marker records the Delta version each table reached.
+Parquet; a marker records the Delta version each table reached. The commits that follow a run's
+last shard (its `optimize` in `finish`, `compact`'s optimize and vacuum) record the versions they
+reach in a marker of their own (`versions_marker`), so the newest recorded version set is one a
+vacuum keeps readable.
 
 On an object store (`--out s3://...`) the tables are written by deltalake's own Rust client, with
 the `--storage-option` pairs mapped to its keys (`delta_options`), or, with none, its reading of
@@ -49,6 +52,22 @@ def app_id(run_id: str, table: str) -> str:
     return f"summarize:{run_id}:{table}"
 
 
+def commit_metadata(run_id: str, table: str, shard: int | None = None) -> dict[str, str]:
+    """What each of the tool's Delta commits says about itself (read back with `DeltaTable.history()`);
+    `run_id` is a run's id, or `compact-<id>` for a compaction."""
+    from ..schema import SCHEMA_VERSION
+    from ..version import __version__
+
+    return {"run_id": run_id, "tool": "summarize", "tool_version": __version__, "schema_version": SCHEMA_VERSION,
+            "table": table, **({"shard": str(shard)} if shard is not None else {})}
+
+
+def versions_marker(out: Any, name: str, run_id: str, versions: dict[str, int]) -> bool:
+    """A commit marker that lists no rows, only each table's version (after commits that no shard
+    marker records: a run's final optimize, a compaction, a vacuum); False if `name` exists."""
+    return commit_parts(out, name, run_id, [{"table": t, "delta_version": v} for t, v in sorted(versions.items())])
+
+
 def _sql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -70,6 +89,7 @@ class DeltaWriter(TableWriter):
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in ORDER})
     versions: dict[str, int] = field(default_factory=dict)
     seen_ids: set[str] = field(default_factory=set)  # article ids of this run's shards
+    cleaned: bool = False  # `committed` deleted a killed shard's rows (commits no shard marker records)
 
     def __post_init__(self) -> None:
         if "date" in self.partition_by:
@@ -133,13 +153,8 @@ class DeltaWriter(TableWriter):
         return True
 
     def commit_metadata(self, table: str, shard: int | None = None) -> dict[str, str]:
-        """What each commit says about itself (read back with `DeltaTable.history()`)."""
-        from ..schema import SCHEMA_VERSION
-        from ..version import __version__
-
-        return {"run_id": self.run_id, "tool": "summarize", "tool_version": __version__,
-                "schema_version": SCHEMA_VERSION, "table": table,
-                **({"shard": str(shard)} if shard is not None else {})}
+        """What this run's commits say about themselves (`commit_metadata`)."""
+        return commit_metadata(self.run_id, table, shard)
 
     def _describe(self, table: str, new: bool) -> dict[str, Any]:
         """A new table's name and description (in its metadata action), from the declared schema."""
@@ -178,7 +193,8 @@ class DeltaWriter(TableWriter):
         self.commits += 1
 
     def finish(self) -> None:
-        """Create every table this run left missing (empty, with its schema), so it reads."""
+        """Create every table this run left missing (empty, with its schema), so it reads, and
+        record the versions the run ends at."""
         from deltalake import CommitProperties, write_deltalake
 
         for t in ORDER:
@@ -186,20 +202,26 @@ class DeltaWriter(TableWriter):
             if table is not None and self.commits > 1:
                 # One shard, one file per partition: merged at the end so a batch adds few active
                 # files (the shards' files stay on disk, for time travel, until `compact` vacuums).
-                from deltalake import CommitProperties as Props
-
-                table.optimize.compact(commit_properties=Props(custom_metadata=self.commit_metadata(t)))
+                table.optimize.compact(commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)))
             if self._table(t) is None:
                 write_deltalake(self.uri(t), arrow_table(t, [], self.kept if t == "articles" else ()), mode="append",
                                 partition_by=self._partitions(t), storage_options=self.storage_options,
                                 commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)),
                                 **self._describe(t, True))
             self.versions[t] = self._table(t).version()
+        if self.commits or self.cleaned:
+            # The shard markers' versions predate the optimize (and a resume's deletes): a vacuum
+            # may remove their files, so the consistent version set must reach these.
+            try:
+                versions_marker(self.out_dir, f"{self.run_id}-finish", self.run_id, self.versions)
+            except OSError as exc:
+                raise OutputError(f"cannot write {self.out_dir}: {exc.strerror or exc}; rerun with --resume") from exc
 
     def committed(self, existing: Existing) -> Existing:
         """What the batch being resumed already holds, after deleting rows of unfinished shards
         (other tables' rows of this batch whose article row is missing)."""
         import polars as pl
+        from deltalake import CommitProperties
 
         arts = self._rows("articles", ["id", "content_hash", "run_id"])
         done: dict[tuple[str, str], int] = {}
@@ -210,8 +232,10 @@ class DeltaWriter(TableWriter):
             rows = self._rows(t, ["id", "run_id"]).unique()
             orphans = rows.join(arts.select("id", "run_id"), on=["id", "run_id"], how="anti")
             for run, ids in orphans.group_by("run_id").agg(pl.col("id")).iter_rows():
-                self._table(t).delete(f"run_id = {_sql(run)} AND id IN ({', '.join(map(_sql, ids))})")
+                self._table(t).delete(f"run_id = {_sql(run)} AND id IN ({', '.join(map(_sql, ids))})",
+                                      commit_properties=CommitProperties(custom_metadata=self.commit_metadata(t)))
                 removed += [f"{t}:{i}" for i in ids]
+                self.cleaned = True
         rej = self._rows("rejects", ["source", "line"])
         return Existing(done, set(zip(rej["source"].to_list(), rej["line"].to_list(), strict=True)), set(), removed,
                         existing.aliases)
@@ -229,10 +253,12 @@ class DeltaWriter(TableWriter):
 
 
 def consistent_versions(out: Any) -> dict[str, int]:
-    """Each table's version as of the newest shard committed to all of them: read the tables at
-    these versions and every article has all its translations and segments (a reader of the
-    latest versions may catch a shard between its tables' commits). A commit marker is written
-    only after the shard's last table commit, and records every table's version then."""
+    """Each table's version as of the newest recorded set: read the tables at these versions and
+    every article has all its translations and segments (a reader of the latest versions may catch
+    a shard between its tables' commits). A shard's marker is written only after its last table
+    commit, and records every table's version then; a run's final optimize and a compaction record
+    the versions they reach (`versions_marker`), so after a vacuum these versions still read.
+    Versions only grow, so each table's highest recorded version is the newest set's."""
     from .outdir import live_markers
 
     found: dict[str, int] = {}

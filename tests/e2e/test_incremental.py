@@ -66,6 +66,21 @@ def test_append_keeps_history_refuses_held_ids_and_a_changed_schema_leaving_the_
     assert sorted(sql["id"].to_list()) == sorted(every["id"].to_list())
 
 
+def test_an_append_that_drops_a_kept_column_is_refused_leaving_the_folder_as_it_was(
+        tmp_path: Path, fast_args: list[str]) -> None:
+    base = sample_articles(2)
+    b0 = write_jsonl(tmp_path / "b0.jsonl", [{**base[0], "id": "a0", "desk": "sport"}])
+    b1 = write_jsonl(tmp_path / "b1.jsonl", [{**base[1], "id": "b0", "desk": "kultur"}])
+    out = tmp_path / "out"
+    assert (res := run(b0, out, fast_args, "--keep-col", "desk")).exit_code == 0, res.output
+    before = snapshot(out)
+    # without --keep-col desk the new files would lack a column the old ones have: refused, nothing written
+    res = run(b1, out, fast_args, "--append")
+    assert res.exit_code == 2 and "drops desk" in res.output and "--keep-col desk" in res.output, res.output
+    assert snapshot(out) == before
+    assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
+
+
 def test_reappending_a_batch_is_refused_naming_the_run_unless_allowed(tmp_path: Path, fast_args: list[str]) -> None:
     b0, _, _ = batches(tmp_path)
     out = tmp_path / "out"

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from summarize.io.delta import consistent_versions, read_consistent
 from tests.conftest import invoke, sample_articles, write_jsonl
 from tests.sigkill import cli_args, kill_after, many_articles, spawn
 
@@ -120,7 +121,16 @@ def test_resume_removes_rows_of_a_shard_whose_article_commit_never_happened(tmp_
     tr = pl.read_delta(str(out / "translations"))
     assert tr.filter(pl.col("id") == "a0003").height == 4  # 2 fields x 2 languages, once each
     assert tr.filter(pl.col("id") == "a0003")["run_id"].n_unique() == 1
-    assert json.loads((out / "run.json").read_text())["resumed"] == 3
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["resumed"] == 3
+    # the resume's delete of the orphans is a commit that says which run made it
+    deletes = [c for c in DeltaTable(str(out / "translations")).history() if c["operation"] == "DELETE"]
+    assert deletes and all(c.get("run_id") == manifest["run_id"] and c.get("tool_version") and c.get("schema_version")
+                           for c in deletes), deletes
+    # the resumed shard added a file to the optimized one: compact's optimize merges them, and says so
+    assert (res := invoke(["compact", str(out)])).exit_code == 0, res.output
+    last = DeltaTable(str(out / "translations")).history(1)[0]
+    assert last["operation"] == "OPTIMIZE" and last["run_id"].startswith("compact-") and last.get("tool_version"), last
 
 
 def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_told(tmp_path: Path,
@@ -144,3 +154,39 @@ def test_a_run_ends_with_one_active_file_and_compact_vacuums_only_what_it_is_tol
     assert len(data()) == 1  # only the files of the latest version are left
     for t, frame in before.items():
         assert pl.read_delta(str(out / t)).sort(pl.all()).equals(frame)
+        # the consistent version set is one the vacuum kept: the shard markers' versions are gone
+        assert consistent_versions(out)[t] == DeltaTable(str(out / t)).version()
+        assert read_consistent(out, t).sort(pl.all()).equals(frame)
+    assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
+    # every commit says who made it, the compaction's optimize and vacuum included
+    for t in ("articles", "translations", "segments", "rejects"):
+        history = DeltaTable(str(out / t)).history()
+        for commit in history:
+            assert commit.get("run_id") and commit.get("tool_version") and commit.get("schema_version"), (t, commit)
+        ops = {c["operation"] for c in history if c["run_id"].startswith("compact-")}
+        if t != "rejects":  # (empty: one file, nothing to vacuum, so no vacuum commit)
+            assert {"VACUUM START", "VACUUM END"} <= ops, (t, ops)
+
+
+def test_a_kept_column_added_then_dropped_reads_alike_in_every_delta_reader(tmp_path: Path, fast_args: list[str]) -> None:
+    base = sample_articles(3)
+    b0 = write_jsonl(tmp_path / "b0.jsonl", [{**base[0], "id": "a0", "desk": "sport"}])
+    b1 = write_jsonl(tmp_path / "b1.jsonl", [{**base[1], "id": "b0", "desk": "kultur"}])
+    b2 = write_jsonl(tmp_path / "b2.jsonl", [{**base[2], "id": "c0", "desk": "politik"}])
+    out = tmp_path / "out"
+    assert (res := run(b0, out, fast_args, "en")).exit_code == 0, res.output
+    assert (res := run(b1, out, fast_args, "en", "--append", "--keep-col", "desk")).exit_code == 0, res.output
+    res = run(b2, out, fast_args, "en", "--append")  # desk dropped again
+    assert res.exit_code == 0, res.output
+    frames = {name: f.select(sorted(f.columns)).sort("id") for name, f in readers(out / "articles").items()}
+    first = frames.pop("deltalake")
+    assert first["id"].to_list() == ["a0", "b0", "c0"]
+    # the log's schema keeps the column; rows of runs that did not keep it hold null
+    assert first["desk"].to_list() == [None, "kultur", None]
+    flat = [c for c in first.columns if not first.schema[c].is_nested()]
+    for name, frame in frames.items():
+        assert frame.columns == first.columns, name
+        assert frame.select(flat).cast(pl.String).equals(first.select(flat).cast(pl.String)), name
+    ds = json.loads((out / "_summarize" / "dataset.json").read_text())
+    assert "desk" in {k["name"] for k in ds["kept"]}
+    assert (res := invoke(["check", str(out)])).exit_code == 0, res.output
