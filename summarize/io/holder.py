@@ -86,15 +86,25 @@ def is_stale(holder: dict[str, Any], file_age: float | None = None) -> bool:
     machine) its pid is not running, or runs another process. `file_age` is the seconds since the
     lock file was written, which is what an empty or unparsable lock (`{}`) is judged by."""
     lease = _lease_of(holder)
-    if not holder.get("remote") and _same_machine(holder):
-        pid = holder.get("pid")
-        if isinstance(pid, int) and (not _alive(pid) or (holder.get("pid_start") not in (None, _pid_start(pid)))):
+    if _pid_checkable(holder):
+        pid = holder["pid"]
+        if not _alive(pid) or holder.get("pid_start") not in (None, _pid_start(pid)):
             return True
-    if not holder.get("remote") and "lease_s" not in holder and holder.get("pid") is not None:
-        # A lock written before locks were leases is never renewed: only a dead pid frees it.
-        return False
+        if "lease_s" not in holder:
+            # A lock written before locks were leases is never renewed: here, only a dead pid frees it.
+            return False
+    # Elsewhere (another host, boot or pid namespace, or a pid that is not a number) the pid says
+    # nothing, so even a lock from before leases is judged by its age, never kept for ever.
     age = _age(holder, file_age)
     return age is not None and age > lease
+
+
+def _pid_checkable(holder: dict[str, Any]) -> bool:
+    """Whether the holder's pid can be checked from here: a local lock, an integer pid, and the
+    same machine."""
+    pid = holder.get("pid")
+    return (not holder.get("remote") and isinstance(pid, int) and not isinstance(pid, bool)
+            and _same_machine(holder))
 
 
 def _lease_of(holder: dict[str, Any]) -> float:
@@ -120,7 +130,7 @@ def refusal(holder: dict[str, Any], path: AnyPath, out: str, file_age: float | N
     lease = _lease_of(holder)
     age = _age(holder, file_age)
     who = "an unreadable lock (empty or not JSON)" if not holder else f"another summarize run: {describe(holder)}"
-    if age is not None and ("lease_s" in holder or holder.get("remote") or not holder):
+    if age is not None and ("lease_s" in holder or not _pid_checkable(holder)):
         frees = f"it frees itself {max(0.0, lease - age):.0f} s from now unless renewed"
     else:
         frees = "it was written before locks were leases and frees itself only when its process ends"
