@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import socket
 import time
 from typing import Any
 
+from ..errors import UsageError
 from . import files
 from .files import AnyPath
 
 LEASE_S = 600.0
+LEASE_ENV = "SUMMARIZE_LOCK_LEASE_S"
 
 
 def describe(holder: dict[str, Any]) -> str:
@@ -28,8 +31,19 @@ def describe(holder: dict[str, Any]) -> str:
 
 
 def lease_s() -> float:
-    """The lease this process gives a lock it takes on an object store, in seconds."""
-    return float(os.environ.get("SUMMARIZE_LOCK_LEASE_S", LEASE_S))
+    """The lease this process gives a lock it takes, in seconds (`SUMMARIZE_LOCK_LEASE_S`, else
+    600). Raises UsageError (exit 2) unless it is a finite number above 0: an infinite lease would
+    write a lock that never goes stale."""
+    raw = os.environ.get(LEASE_ENV)
+    if raw is None:
+        return LEASE_S
+    try:
+        lease = float(raw)
+    except ValueError:
+        lease = -1.0
+    if not (math.isfinite(lease) and lease > 0):  # also refuses nan
+        raise UsageError(f"{LEASE_ENV} must be a number of seconds (above 0, finite), not {raw!r}")
+    return lease
 
 
 def _read_text(path: str) -> str | None:
@@ -112,7 +126,7 @@ def _lease_of(holder: dict[str, Any]) -> float:
         lease = float(holder.get("lease_s") or lease_s())
     except (TypeError, ValueError):
         lease = lease_s()
-    return lease if lease == lease and lease > 0 else lease_s()
+    return lease if math.isfinite(lease) and lease > 0 else lease_s()
 
 
 def _same_machine(holder: dict[str, Any]) -> bool:

@@ -152,3 +152,16 @@ def test_a_full_disk_while_taking_the_lock_leaves_no_file(
     with pytest.raises(OSError) as err:
         files.create_exclusive(path, b'{"pid": 1}')
     assert err.value.errno == errno.ENOSPC and not path.exists()
+
+
+@pytest.mark.parametrize("raw", ["abc", "-5", "0", "inf", "nan", ""])
+def test_a_lease_that_is_not_a_finite_number_of_seconds_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    from summarize.errors import UsageError
+    from summarize.io.holder import lease_s
+
+    monkeypatch.setenv("SUMMARIZE_LOCK_LEASE_S", raw)
+    with pytest.raises(UsageError, match="SUMMARIZE_LOCK_LEASE_S must be a number of seconds"):
+        lease_s()
+    monkeypatch.setenv("SUMMARIZE_LOCK_LEASE_S", "2.5")
+    assert lease_s() == 2.5
