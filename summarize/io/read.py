@@ -29,7 +29,7 @@ from . import jsonl
 from .decode import decode, looks_binary
 from .extract import extract_text
 from .files import as_path, is_remote
-from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, list_folder
+from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, escape_name, list_folder
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
         p = as_path(inp)
         if inp == STDIN or p.is_dir():
             continue
-        b = _Builder(inp, options, [0], {})
+        b = _Builder(escape_name(inp), options, [0], {})
         suffix = p.suffix.lower()
         try:
             if suffix == ".parquet":
@@ -384,7 +384,9 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
     counter = [0]
     seen: dict[str, tuple[str, int]] = {}
     for inp in inputs:
-        b = _Builder(inp, options, counter, seen, superseded=superseded, keyed=keyed)
+        # A name that is not UTF-8 (undecodable bytes arrive as surrogate escapes) is escaped, as a
+        # folder's file names are, so sources, ids and manifests stay valid and map back to the bytes.
+        b = _Builder(escape_name(inp), options, counter, seen, superseded=superseded, keyed=keyed)
         if inp == STDIN:
             yield from _read_jsonl(stdin or sys.stdin.buffer, b)
             continue
@@ -404,7 +406,7 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
         except OSError as exc:
             # An input that vanishes or becomes unreadable mid-run loses only its own records.
             log.error("%s: cannot read: %s", inp, exc)
-            yield Reject(inp, 0, f"input could not be read: {exc}", "")
+            yield Reject(b.source, 0, f"input could not be read: {exc}", "")
         except Exception as exc:  # a corrupt Parquet file, say
             if p.suffix.lower() == ".parquet":
                 raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc
