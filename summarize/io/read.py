@@ -26,7 +26,7 @@ from ..options import Extract, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from . import jsonl
-from .decode import decode, looks_binary
+from .decode import DAMAGE, decode, looks_binary
 from .extract import extract_text
 from .files import as_path, is_remote
 from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, escape_name, list_folder
@@ -226,13 +226,17 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     csv.field_size_limit(jsonl.MAX_LINE_BYTES)
     with path.open("rb") as fh:
         raw_bytes = fh.read()
-    text, flags = decode(raw_bytes, str(path))
+    # The file is decoded whole, but damage is flagged per record: bad bytes come back marked
+    # (`DAMAGE`), so only the records that hold some get `invalid_utf8` (and U+FFFD in their place).
+    text, flags = decode(raw_bytes, str(path), mark=True)
+    damaged = "invalid_utf8" in flags
+    flags = [f for f in flags if f != "invalid_utf8"]
     if text.startswith("\ufeff"):
         text = text[1:]
     dialect = _sniff_dialect(text[:65536])
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        header = next(reader)
+        header = [h.replace(DAMAGE, "\ufffd") for h in next(reader)]
     except StopIteration:
         return
     b.check_columns(header)
@@ -246,6 +250,9 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
             yield Reject(b.source, start, f"malformed CSV record: {exc}", "")
             start = reader.line_num + 1
             continue
+        row_flags = flags
+        if damaged and any(DAMAGE in cell for cell in row):
+            row, row_flags = [cell.replace(DAMAGE, "\ufffd") for cell in row], [*flags, "invalid_utf8"]
         raw = dialect.delimiter.join(row)
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
             # A blank line (often the last one): skipped, as in JSONL.
@@ -257,7 +264,7 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
             rec: dict[str, Any] = dict(zip(header, row, strict=True))
             if rec.get(b.options.text_col) == "":
                 rec[b.options.text_col] = ""
-            yield b.build(rec, start, raw, flags)
+            yield b.build(rec, start, raw, row_flags)
         start = reader.line_num + 1
 
 
