@@ -284,7 +284,7 @@ def run(
     if fetch and pipeline is None:
         preflight.prepare(names, options, read_options, confirm=confirm, notify=notify, progress=fetch_progress)
     eng = engine or LocalEngine(pipeline or Pipeline(options))
-    info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=names)
+    info = RunInfo(run_id=run_id, out_dir=str(out), started=_now(), inputs=[io.escape_name(n) for n in names])
     meta = io.file_metadata(run_id, "", {"options": json.dumps(options.to_dict(), default=str), "options_hash": ohash})
     declared = io.declared(kept, partition_by)
     dataset: io.Dataset | None = None

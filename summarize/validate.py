@@ -256,3 +256,9 @@ def before_run(options: RunOptions, out: str | None, write: WriteOptions | None 
     check_model(options.translation_model, "--translation-model")
     if out is not None:
         check_output(out)
+        if out != "-":
+            # A lock is taken only with an output folder. Imported here: `io` loads Polars, and
+            # this module stays light to import.
+            from .io.holder import lease_s
+
+            lease_s()

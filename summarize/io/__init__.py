@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import memory
 from .files import as_path, new_run_id
 from .files import configure as configure_storage
+from .folder import escape_name
 from .identity import identity
 from .keys import IdScan, check_new_ids, kept_types, prepare
 from .merge import merge_batch
@@ -87,6 +88,7 @@ __all__ = [
     "configure_storage",
     "count_records",
     "declared",
+    "escape_name",
     "extracted_reject_row",
     "extracted_row",
     "file_metadata",

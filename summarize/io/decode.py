@@ -116,11 +116,27 @@ def looks_binary(data: bytes) -> bool:
     return sum(1 for b in head if b in _CONTROL) / len(head) > BINARY_SHARE
 
 
-def decode(data: bytes, where: str, *, document: bool = False) -> tuple[str, list[str]]:
+# What `decode(..., mark=True)` puts where damaged UTF-8 had bad bytes, in place of U+FFFD: a lone
+# surrogate, which decoding valid UTF-8 never yields, so a CSV reader can tell which of a file's
+# records hold damage (and then write U+FFFD) from records holding a U+FFFD the bytes spelled.
+DAMAGE = "\udcff"
+
+
+def _mark_damage(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return DAMAGE, exc.end
+
+
+codecs.register_error("summarize.damage", _mark_damage)
+
+
+def decode(data: bytes, where: str, *, document: bool = False, mark: bool = False) -> tuple[str, list[str]]:
     """`data` as text, and flags saying how: `decoded_from:<enc>`, `invalid_utf8`.
 
     `document=True` for a whole file read as one article (text or HTML): only then may the
-    bytes declare their own encoding. A JSONL line or a CSV file's bytes never do.
+    bytes declare their own encoding. A JSONL line or a CSV file's bytes never do. With
+    `mark`, damaged UTF-8 has `DAMAGE` where it would have U+FFFD (one for one).
     """
     bom = bom_encoding(data)
     if bom:
@@ -131,7 +147,7 @@ def decode(data: bytes, where: str, *, document: bool = False) -> tuple[str, lis
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
-    damaged = data.decode("utf-8", errors="replace")
+    damaged = data.decode("utf-8", errors="summarize.damage" if mark else "replace")
     if _mostly_utf8(data):
         # Well-formed multi-byte sequences among the broken ones: UTF-8 with damage, not a legacy
         # encoding, and no legacy codec is tried on it (not even one the page declares).

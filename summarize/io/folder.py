@@ -2,7 +2,8 @@
 
 A folder is what it looks like: a symbolic link that leads out of it (`link.txt -> /etc/passwd`)
 is not followed unless `--follow-symlinks` says so, and is listed as skipped; a subfolder that
-cannot be listed is skipped too, so both become reject rows instead of vanishing. File names that
+cannot be listed, and a named pipe or a device, are skipped too, so all become reject rows instead
+of vanishing. File names that
 are not UTF-8 (a Latin-1 name copied from an old disk) get an escaped id that maps back to the
 exact bytes (`escape_name` / `unescape_name`), so they can be written to Parquet and JSON and
 found again. The same listing decides what `--resume` fingerprints, so files that are never
@@ -143,7 +144,10 @@ def list_folder(folder: Path, *, follow_symlinks: bool = False) -> list[Entry]:
                     entries.append(Entry(p, rel(p), "symbolic link to nothing readable"))
                     continue
             elif not p.is_file():
-                continue  # a named pipe or a device: never opened (a read could block for ever)
+                # A named pipe or a device is never opened (a read could block for ever), and is
+                # listed so it becomes a reject row instead of vanishing.
+                entries.append(Entry(p, rel(p), "not a regular file (a named pipe or a device), never opened"))
+                continue
             entries.append(Entry(p, rel(p)))
     return sorted(entries, key=lambda e: e.rel)
 

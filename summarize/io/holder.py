@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import socket
 import time
 from typing import Any
 
+from ..errors import UsageError
 from . import files
 from .files import AnyPath
 
 LEASE_S = 600.0
+LEASE_ENV = "SUMMARIZE_LOCK_LEASE_S"
 
 
 def describe(holder: dict[str, Any]) -> str:
@@ -28,8 +31,19 @@ def describe(holder: dict[str, Any]) -> str:
 
 
 def lease_s() -> float:
-    """The lease this process gives a lock it takes on an object store, in seconds."""
-    return float(os.environ.get("SUMMARIZE_LOCK_LEASE_S", LEASE_S))
+    """The lease this process gives a lock it takes, in seconds (`SUMMARIZE_LOCK_LEASE_S`, else
+    600). Raises UsageError (exit 2) unless it is a finite number above 0: an infinite lease would
+    write a lock that never goes stale."""
+    raw = os.environ.get(LEASE_ENV)
+    if raw is None:
+        return LEASE_S
+    try:
+        lease = float(raw)
+    except ValueError:
+        lease = -1.0
+    if not (math.isfinite(lease) and lease > 0):  # also refuses nan
+        raise UsageError(f"{LEASE_ENV} must be a number of seconds (above 0, finite), not {raw!r}")
+    return lease
 
 
 def _read_text(path: str) -> str | None:
@@ -86,15 +100,25 @@ def is_stale(holder: dict[str, Any], file_age: float | None = None) -> bool:
     machine) its pid is not running, or runs another process. `file_age` is the seconds since the
     lock file was written, which is what an empty or unparsable lock (`{}`) is judged by."""
     lease = _lease_of(holder)
-    if not holder.get("remote") and _same_machine(holder):
-        pid = holder.get("pid")
-        if isinstance(pid, int) and (not _alive(pid) or (holder.get("pid_start") not in (None, _pid_start(pid)))):
+    if _pid_checkable(holder):
+        pid = holder["pid"]
+        if not _alive(pid) or holder.get("pid_start") not in (None, _pid_start(pid)):
             return True
-    if not holder.get("remote") and "lease_s" not in holder and holder.get("pid") is not None:
-        # A lock written before locks were leases is never renewed: only a dead pid frees it.
-        return False
+        if "lease_s" not in holder:
+            # A lock written before locks were leases is never renewed: here, only a dead pid frees it.
+            return False
+    # Elsewhere (another host, boot or pid namespace, or a pid that is not a number) the pid says
+    # nothing, so even a lock from before leases is judged by its age, never kept for ever.
     age = _age(holder, file_age)
     return age is not None and age > lease
+
+
+def _pid_checkable(holder: dict[str, Any]) -> bool:
+    """Whether the holder's pid can be checked from here: a local lock, an integer pid, and the
+    same machine."""
+    pid = holder.get("pid")
+    return (not holder.get("remote") and isinstance(pid, int) and not isinstance(pid, bool)
+            and _same_machine(holder))
 
 
 def _lease_of(holder: dict[str, Any]) -> float:
@@ -102,7 +126,7 @@ def _lease_of(holder: dict[str, Any]) -> float:
         lease = float(holder.get("lease_s") or lease_s())
     except (TypeError, ValueError):
         lease = lease_s()
-    return lease if lease == lease and lease > 0 else lease_s()
+    return lease if math.isfinite(lease) and lease > 0 else lease_s()
 
 
 def _same_machine(holder: dict[str, Any]) -> bool:
@@ -120,7 +144,7 @@ def refusal(holder: dict[str, Any], path: AnyPath, out: str, file_age: float | N
     lease = _lease_of(holder)
     age = _age(holder, file_age)
     who = "an unreadable lock (empty or not JSON)" if not holder else f"another summarize run: {describe(holder)}"
-    if age is not None and ("lease_s" in holder or holder.get("remote") or not holder):
+    if age is not None and ("lease_s" in holder or not _pid_checkable(holder)):
         frees = f"it frees itself {max(0.0, lease - age):.0f} s from now unless renewed"
     else:
         frees = "it was written before locks were leases and frees itself only when its process ends"

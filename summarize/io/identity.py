@@ -10,7 +10,7 @@ from typing import Any
 
 from ..options import output_neutral
 from . import files
-from .folder import list_folder
+from .folder import escape_name, list_folder
 from .read import STDIN
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ def fingerprint(name: str, *, follow_symlinks: bool = False) -> dict[str, Any]:
                     size += len(chunk)
         except OSError as exc:  # unreadable: the run rejects it; its identity is that it could not be read
             h.update(f"unreadable:{exc.errno}".encode())
-    return {"name": name, "size": size, "blake2b": h.hexdigest()}
+    # The name as the rows' `source` spells it (escaped when not UTF-8), so it can be stored as JSON.
+    return {"name": escape_name(name), "size": size, "blake2b": h.hexdigest()}
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:

@@ -98,7 +98,8 @@ def _s3(path: AnyPath) -> bool:
 
 def _read(path: AnyPath) -> tuple[dict[str, Any] | None, str | None]:
     """The lock and its version (S3: the ETag it was read at; elsewhere: a digest of its bytes);
-    (None, None) when there is no lock. An unreadable lock is `{}`, which is never stale."""
+    (None, None) when there is no lock. An unreadable lock is `{}`, stale one lease after the
+    file was last written (see `holder.is_stale`)."""
     path.fs.invalidate_cache(path.path)
     for attempt in range(3):
         try:

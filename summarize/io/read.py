@@ -26,10 +26,10 @@ from ..options import Extract, ReadOptions
 from ..schema import Article, Reject
 from ..text import content_id, looks_like_html, remove_invisible, strip_html
 from . import jsonl
-from .decode import decode, looks_binary
+from .decode import DAMAGE, decode, looks_binary
 from .extract import extract_text
 from .files import as_path, is_remote
-from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, list_folder
+from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, escape_name, list_folder
 
 log = logging.getLogger(__name__)
 
@@ -226,13 +226,17 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
     csv.field_size_limit(jsonl.MAX_LINE_BYTES)
     with path.open("rb") as fh:
         raw_bytes = fh.read()
-    text, flags = decode(raw_bytes, str(path))
+    # The file is decoded whole, but damage is flagged per record: bad bytes come back marked
+    # (`DAMAGE`), so only the records that hold some get `invalid_utf8` (and U+FFFD in their place).
+    text, flags = decode(raw_bytes, str(path), mark=True)
+    damaged = "invalid_utf8" in flags
+    flags = [f for f in flags if f != "invalid_utf8"]
     if text.startswith("\ufeff"):
         text = text[1:]
     dialect = _sniff_dialect(text[:65536])
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        header = next(reader)
+        header = [h.replace(DAMAGE, "\ufffd") for h in next(reader)]
     except StopIteration:
         return
     b.check_columns(header)
@@ -246,6 +250,9 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
             yield Reject(b.source, start, f"malformed CSV record: {exc}", "")
             start = reader.line_num + 1
             continue
+        row_flags = flags
+        if damaged and any(DAMAGE in cell for cell in row):
+            row, row_flags = [cell.replace(DAMAGE, "\ufffd") for cell in row], [*flags, "invalid_utf8"]
         raw = dialect.delimiter.join(row)
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
             # A blank line (often the last one): skipped, as in JSONL.
@@ -257,7 +264,7 @@ def _read_csv(path: Path, b: _Builder) -> Iterator[Article | Reject]:
             rec: dict[str, Any] = dict(zip(header, row, strict=True))
             if rec.get(b.options.text_col) == "":
                 rec[b.options.text_col] = ""
-            yield b.build(rec, start, raw, flags)
+            yield b.build(rec, start, raw, row_flags)
         start = reader.line_num + 1
 
 
@@ -339,7 +346,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
         p = as_path(inp)
         if inp == STDIN or p.is_dir():
             continue
-        b = _Builder(inp, options, [0], {})
+        b = _Builder(escape_name(inp), options, [0], {})
         suffix = p.suffix.lower()
         try:
             if suffix == ".parquet":
@@ -384,7 +391,9 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
     counter = [0]
     seen: dict[str, tuple[str, int]] = {}
     for inp in inputs:
-        b = _Builder(inp, options, counter, seen, superseded=superseded, keyed=keyed)
+        # A name that is not UTF-8 (undecodable bytes arrive as surrogate escapes) is escaped, as a
+        # folder's file names are, so sources, ids and manifests stay valid and map back to the bytes.
+        b = _Builder(escape_name(inp), options, counter, seen, superseded=superseded, keyed=keyed)
         if inp == STDIN:
             yield from _read_jsonl(stdin or sys.stdin.buffer, b)
             continue
@@ -404,7 +413,7 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
         except OSError as exc:
             # An input that vanishes or becomes unreadable mid-run loses only its own records.
             log.error("%s: cannot read: %s", inp, exc)
-            yield Reject(inp, 0, f"input could not be read: {exc}", "")
+            yield Reject(b.source, 0, f"input could not be read: {exc}", "")
         except Exception as exc:  # a corrupt Parquet file, say
             if p.suffix.lower() == ".parquet":
                 raise UsageError(f"{inp}: not a readable Parquet file ({exc})") from exc

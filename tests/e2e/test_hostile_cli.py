@@ -99,6 +99,9 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("random parquet", ["@random.parquet"], {}, "not a readable Parquet file"),
     ("300-char out", ["--out", "@" + "x" * 300], {}, "300 bytes long"),
     ("min free inf", [], {"SUMMARIZE_MIN_FREE_MB": "inf"}, "SUMMARIZE_MIN_FREE_MB"),
+    ("lock lease not a number", [], {"SUMMARIZE_LOCK_LEASE_S": "abc"}, "SUMMARIZE_LOCK_LEASE_S"),
+    ("lock lease negative", [], {"SUMMARIZE_LOCK_LEASE_S": "-5"}, "SUMMARIZE_LOCK_LEASE_S"),
+    ("lock lease inf", [], {"SUMMARIZE_LOCK_LEASE_S": "inf"}, "SUMMARIZE_LOCK_LEASE_S"),
     ("duplicate partition keys", ["--partition-by", "lang,lang"], {}, "more than once"),
     ("empty target list", ["--to", ",,"], {}, "names no language"),
     ("absurd beams", ["--beams", "100000"], {}, "SUMMARIZE_MAX_BEAMS"),
@@ -215,3 +218,34 @@ def test_a_dead_containers_lock_is_refused_with_a_hint_then_taken_after_its_leas
     (book / "lock").write_bytes(b"")  # ENOSPC while a lock was written: stale a lease later, never for good
     os.utime(book / "lock", (time.time() - 700, time.time() - 700))
     assert run_cli([*args, "--overwrite"]).returncode == 0
+
+
+def test_input_paths_that_are_not_utf8_are_escaped_in_sources_manifests_and_resume(
+        tmp_path: Path, tiny: dict[str, Path]) -> None:
+    raw = os.fsencode(tmp_path)
+    jsonl = os.fsdecode(raw + b"/d\xe9p.jsonl")  # surrogate escapes, as sys.argv gives such a name
+    with open(os.fsencode(jsonl), "wb") as fh:
+        fh.write("".join(json.dumps({**a, "id": f"j{i}"}) + "\n" for i, a in enumerate(sample_articles(2))).encode())
+    os.mkdir(raw + b"/f\xe9ld")
+    with open(raw + b"/f\xe9ld/a.txt", "wb") as fh:
+        fh.write(sample_articles(3)[2]["text"].encode())
+    folder = os.fsdecode(raw + b"/f\xe9ld")
+    out = tmp_path / "out"
+    args = [a for a in cli_args(Path("IN"), out, tiny) if a != "--quiet"]
+    args = [args[0], jsonl, folder, *args[2:], "--log-format", "json"]
+    res = run_cli(args)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    assert only_json(res.stderr) and "Traceback" not in res.stderr.decode()
+    escaped = [f"{tmp_path}/d\\xe9p.jsonl", f"{tmp_path}/f\\xe9ld"]
+    arts = read(out, "articles").sort("source")
+    assert arts["source"].to_list() == [escaped[0]] * 2 + [f"{escaped[1]}/a.txt"]
+    assert json.loads((out / "run.json").read_bytes().decode("utf-8"))["inputs"] == escaped  # valid UTF-8 JSON
+    dataset = json.loads((out / "_summarize" / "dataset.json").read_bytes().decode("utf-8"))
+    assert [i["name"] for i in dataset["identity"]["inputs"]] == escaped
+    again = run_cli([*args, "--resume"])  # the same (unescaped) names are the same inputs
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    assert read(out, "articles").height == 3
+    stream = run_cli([a if a != str(out) else "-" for a in args])
+    assert stream.returncode == 0, stream.stderr.decode()[-2000:]
+    rows = [json.loads(line) for line in stream.stdout.decode("utf-8").splitlines()]  # strict UTF-8
+    assert sorted(r["source"] for r in rows) == [escaped[0]] * 2 + [f"{escaped[1]}/a.txt"]

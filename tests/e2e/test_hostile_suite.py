@@ -1,5 +1,7 @@
 """Hostile input end to end: every record goes through the real pipeline (tiny models) and is
-accounted for, as exactly one `articles` row or one `rejects` row.
+accounted for, as exactly one `articles` row or one `rejects` row. Valid text that declares another
+charset, a PowerShell UTF-16 file and Kuhn's stress file go through `summarize extract`, the same
+reading stage without the models.
 
 The naughty strings are written for this project (the PyPI copies of the Big List of Naughty
 Strings are unmaintained forks): right-to-left and bidi controls, zalgo, emoji ZWJ sequences,
@@ -150,3 +152,56 @@ def test_every_hostile_record_is_accounted_for(tmp_path: Path, fast_args: list[s
             assert "html_stripped" in flags[name] and titles[name] is None
         else:
             assert titles[name] == body[:12]  # decoded right: no replacement characters, no mojibake
+
+
+KUHN = Path(__file__).resolve().parents[1] / "data" / "UTF-8-test.txt"
+FR = "Le président a visité Genève où il a rencontré les élèves du collège"
+DE = "Müller aus Zürich grüßt die Straße"
+
+
+def build_decoding_inputs(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """Valid text that claims another encoding, a UTF-16 file with a BOM and Kuhn's stress file;
+    the inputs and, per (file name, line), the text each record must keep."""
+    keep: dict[str, str] = {}
+    jsonl = tmp_path / "declares.jsonl"
+    recs = []
+    for i, declared in enumerate(["iso-8859-1", "utf-7"]):
+        page = f'<html><head><meta charset="{declared}"></head><body><p>{FR} +ADw-script+AD4-.</p></body></html>'
+        recs.append(json.dumps({"id": f"j{i}", "text": page}, ensure_ascii=False))
+        keep[f"declares.jsonl:{i + 1}"] = f"{FR} +ADw-script+AD4-"
+    jsonl.write_text("\n".join(recs) + "\n", encoding="utf-8")
+    csv = tmp_path / "cell.csv"
+    rows = ['c0,"<meta charset=windows-1252> first"'] + [f"c{i},{DE} {i}" for i in range(1, 6)]
+    csv.write_text("id,text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    keep.update({f"cell.csv:{i + 2}": f"{DE} {i}" for i in range(1, 6)})  # line 1 is the header
+    ps = tmp_path / "powershell.jsonl"  # what `ConvertTo-Json | Out-File` writes: UTF-16 LE, BOM, CRLF
+    ps.write_bytes("\r\n".join(json.dumps({"id": f"p{i}", "text": f"{DE} {i}"}) for i in range(3)).encode("utf-16")
+                   + "\r\n".encode("utf-16-le"))
+    keep.update({f"powershell.jsonl:{i + 1}": f"{DE} {i}" for i in range(3)})
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "mentions.txt").write_text(f"Once stored as shift_jis, see <meta charset=shift_jis>. {DE}", encoding="utf-8")
+    keep["mentions.txt:1"] = DE
+    (folder / "UTF-8-test.txt").write_bytes(KUHN.read_bytes())
+    keep["UTF-8-test.txt:1"] = "\u03ba\u1f79\u03c3\u03bc\u03b5"  # the Greek 'kosme', valid in the damaged file
+    return [str(jsonl), str(csv), str(ps), str(folder)], keep
+
+
+def test_valid_text_is_never_re_decoded_through_the_cli(tmp_path: Path) -> None:
+    # `extract` reads through the same stage as `run` (io.read_records), without loading a model.
+    inputs, keep = build_decoding_inputs(tmp_path)
+    out = tmp_path / "extracted.parquet"
+    res = invoke(["extract", *inputs, "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rows = pl.read_parquet(out)
+    assert rows.height == len(keep) + 1 and rows["status"].to_list() == ["ok"] * rows.height  # + the charset cell
+    by_key = {f"{Path(s).name}:{n}": (t, f) for s, n, t, f in rows.select("source", "line", "text", "flags").iter_rows()}
+    assert set(by_key) == {*keep, "cell.csv:2"}  # every record, once
+    for key, text in keep.items():
+        got, flags = by_key[key]
+        assert text in got and "Ã" not in got and "<script>" not in got, (key, got)
+        decoded = [f for f in flags if f.startswith("decoded_from")]  # only the bytes that were not UTF-8
+        assert decoded == (["decoded_from:utf-16-le"] if key.startswith("powershell") else []), (key, flags)
+        damaged = key.startswith("UTF-8-test")  # Kuhn's file alone holds malformed bytes
+        assert ("invalid_utf8" in flags) == damaged and ("\ufffd" in got) == damaged, (key, flags)
+    assert "+ADw-script+AD4-" in by_key["declares.jsonl:2"][0]  # the UTF-7 declaration is not obeyed

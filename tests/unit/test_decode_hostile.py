@@ -153,3 +153,16 @@ def test_a_utf8_page_with_one_broken_byte_is_not_read_in_the_charset_it_wrongly_
     page = f'<html><head><meta charset="gb2312"></head><body><p>{FR}. {DE}.</p></body></html>'.encode()
     text, flags = decode(page.replace(b"</p>", b"\xff</p>"), "x", document=True)
     assert flags == ["invalid_utf8"] and FR in text and DE in text
+
+
+def test_one_broken_csv_cell_flags_only_its_own_row(tmp_path: Path) -> None:
+    f = tmp_path / "in.csv"
+    rows = [f"{i},{DE} {i}".encode() for i in range(6)]
+    rows[2] = b'2,"' + DE.encode() + b' \xff broken\nover two lines"'  # a bad byte in a multi-line cell
+    rows[4] = "4,a replacement character the bytes spell: \ufffd".encode()  # valid UTF-8, not damage
+    f.write_bytes(b"id,text\n" + b"\n".join(rows) + b"\n")
+    arts = articles(f)
+    assert [a.id for a in arts] == [str(i) for i in range(6)]
+    assert [("invalid_utf8" in a.flags) for a in arts] == [False, False, True, False, False, False]
+    assert arts[2].text == f"{DE} \ufffd broken\nover two lines" and arts[4].text.endswith("\ufffd")
+    assert [a.text for a in arts if a.id not in ("2", "4")] == [f"{DE} {i}" for i in (0, 1, 3, 5)]

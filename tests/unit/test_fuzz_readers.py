@@ -1,5 +1,7 @@
 """A Hypothesis fuzz pass over the readers (JSONL, CSV, text, HTML, Parquet): whatever the bytes, every
-record comes back as an article row or a reject, in order, and nothing raises."""
+record comes back as an article row or a reject, in order, and nothing raises. CSV is fuzzed both as a
+CSV writer's output and as hostile bytes; Parquet both as valid files and as valid files with bytes
+overwritten or cut off, where a file that cannot be read is one usage error or one reject."""
 
 from __future__ import annotations
 
@@ -57,6 +59,11 @@ def test_jsonl_every_line_is_a_row_or_a_reject(lines: list[tuple[str, object]], 
     assert [where(r) for r in got] == expected
 
 
+def _lines(text: str) -> int:
+    """Physical lines as a CSV reader counts them (\\n, \\r and \\r\\n end a line)."""
+    return len(stdio.StringIO(text, newline="").readlines())
+
+
 @FUZZ
 @given(rows=st.lists(st.tuples(storable, storable, storable), max_size=10), encoding=encodings,
        delimiter=st.sampled_from([",", ";", "\t"]))
@@ -64,15 +71,42 @@ def test_csv_every_row_is_a_row_or_a_reject(rows: list[tuple[str, str, str]], en
     buf = stdio.StringIO(newline="")
     writer = csv.writer(buf, delimiter=delimiter)
     writer.writerow(["id", "text", "title"])
-    writer.writerows(rows)
+    starts, line = [], 2
+    for row in rows:
+        before = buf.tell()
+        writer.writerow(row)
+        starts.append(line)  # a quoted field with line breaks spans several lines
+        line += _lines(buf.getvalue()[before:])
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "in.csv"
         f.write_bytes(buf.getvalue().encode(encoding))
         io.check_columns([str(f)], ReadOptions())
         got = read(f)
-    blank = sum(1 for r in rows if not any(r))  # a row of empty fields reads as a blank line, as in JSONL
-    assert len(got) >= len(rows) - blank and len(got) <= len(rows)
-    assert all(isinstance(r, Article | Reject) for r in got)
+    assert [where(r) for r in got] == starts  # every record once, in order, none lost
+
+
+# Hostile bytes, not a CSV writer's output: NULs, invalid UTF-8, legacy bytes, stray delimiters and
+# quotes. Each line starts with an id and a delimiter and has no line break, and a quote never opens
+# a field (in a field that does not start with one, a quote is a plain character), so each line is
+# exactly one record; blank lines (empty or spaces) are skipped, as in JSONL.
+HOSTILE = [b",", b'"', b"\x00", b"\xff", b"\xc3", b"\xe9", b"\xe2\x80", b"\xef\xbb\xbf", b";", b"\t", b"\\", b"\x1c"]
+hostile_line = st.lists(st.one_of(st.binary(max_size=8), st.sampled_from(HOSTILE)), max_size=12).map(
+    lambda parts: b"".join(parts).replace(b"\n", b" ").replace(b"\r", b" "))
+csv_line = st.one_of(hostile_line.map(lambda b: (True, b)), st.sampled_from([b"", b"   "]).map(lambda b: (False, b)))
+
+
+@FUZZ
+@given(lines=st.lists(csv_line, max_size=12), crlf=st.booleans())
+def test_csv_of_hostile_bytes_every_line_is_a_row_or_a_reject(lines: list[tuple[bool, bytes]], crlf: bool) -> None:
+    body = [b"id,text"] + [(b"r%d,%s" % (i, raw)).replace(b',"', b",'") if real else raw
+                           for i, (real, raw) in enumerate(lines)]
+    expected = [n for n, (real, _) in enumerate(lines, start=2) if real]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "in.csv"
+        f.write_bytes((b"\r\n" if crlf else b"\n").join(body) + b"\n")
+        io.check_columns([str(f)], ReadOptions())
+        got = read(f)
+    assert [where(r) for r in got] == expected
 
 
 @FUZZ
@@ -105,6 +139,50 @@ def test_parquet_every_row_is_a_row_or_a_reject(rows: list[tuple[str | None, str
         io.check_columns([str(f)], ReadOptions())
         got = read(f, keep_cols=("n:int",))
     assert [where(r) for r in got] == list(range(1, len(rows) + 1))
+
+
+def _parquet_bytes(n: int) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    table = pa.table({"id": [f"a{i}" for i in range(n)], "text": [f"text {i} é" for i in range(n)], "n": list(range(n))})
+    pq.write_table(table, sink, row_group_size=3)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+# A valid file with a few bytes overwritten, or cut short: the footer, a page header or data.
+mutation = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=4)
+
+
+@FUZZ
+@given(n=st.integers(0, 8), edits=mutation, cut=st.one_of(st.none(), st.integers(1, 10_000)))
+def test_a_mutated_parquet_file_is_every_row_or_one_usage_error(
+        n: int, edits: list[tuple[int, int]], cut: int | None) -> None:
+    import pyarrow.parquet as pq
+
+    from summarize.errors import UsageError
+
+    data = bytearray(_parquet_bytes(n))
+    for at, byte in edits:
+        data[at % len(data)] = byte
+    if cut is not None:
+        data = data[: cut % len(data)]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "in.parquet"
+        f.write_bytes(bytes(data))
+        try:
+            io.check_columns([str(f)], ReadOptions())
+            got = read(f)
+        except UsageError:
+            return  # the whole file refused in one sentence (exit 2), nothing half-read
+        rows = pq.ParquetFile(f).metadata.num_rows
+    if got and isinstance(got[-1], Reject) and got[-1].line == 0:
+        # A page that cannot be read (pyarrow's OSError): the rest of the file is one reject.
+        assert "input could not be read" in got[-1].error
+        got, rows = got[:-1], len(got) - 1
+    assert [where(r) for r in got] == list(range(1, rows + 1))
+    assert all(isinstance(r, Article | Reject) for r in got)
 
 
 @pytest.mark.parametrize("data", [b"", b"PAR1", b"PAR1" + bytes(range(256)) + b"PAR1"])

@@ -92,9 +92,11 @@ def test_named_pipes_are_refused_unless_given_as_stdin(tmp_path: Path) -> None:
         io.check_inputs([str(fifo)])
     folder = tmp_path / "docs"
     folder.mkdir()
-    os.mkfifo(folder / "pipe.txt")  # never opened: a read would block for ever
+    os.mkfifo(folder / "pipe.txt")  # never opened: a read would block for ever; a reject row says so
     (folder / "a.txt").write_text(TEXT, encoding="utf-8")
-    assert [getattr(r, "id", r) for r in io.read_records([str(folder)], ReadOptions())] == ["a.txt"]
+    art, rej = io.read_records([str(folder)], ReadOptions())
+    assert isinstance(art, Article) and art.id == "a.txt"
+    assert isinstance(rej, Reject) and rej.source == f"{folder}/pipe.txt" and "named pipe" in rej.error
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")

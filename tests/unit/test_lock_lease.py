@@ -112,3 +112,56 @@ def test_a_lock_from_before_leases_still_frees_when_its_pid_is_gone(tmp_path: Pa
     put(book, alive)
     with pytest.raises(OutputError, match="rm "):
         Lock.acquire(book, "new", "out")
+
+
+@pytest.mark.parametrize("legacy", [
+    {"pid": 1, "host": "old-pod", "started": "2020-01-01T00:00:00+00:00", "run_id": "old"},  # a recreated pod
+    {"pid": "1", "host": socket.gethostname(), "started": "2020-01-01T00:00:00+00:00"},  # a pid that is no number
+    {"pid": 1, "host": socket.gethostname(), "pid_ns": "pid:[1]", "started": "2020-01-01T00:00:00+00:00"},
+])
+def test_a_lock_from_before_leases_whose_pid_cannot_be_checked_is_judged_by_its_age(
+        tmp_path: Path, legacy: dict[str, object]) -> None:
+    assert is_stale(legacy)
+    book = tmp_path / "out" / "_summarize"
+    put(book, legacy)
+    Lock.acquire(book, "new", "out").release()
+    # a young one waits out its lease, and the refusal says when it frees itself
+    put(book, {**legacy, "started": ago(5)})
+    with pytest.raises(OutputError) as err:
+        Lock.acquire(book, "new", "out")
+    assert "frees itself 55 s from now" in str(err.value) or "frees itself 54 s from now" in str(err.value)
+    # with no start time at all, the file's age decides
+    put(book, {k: v for k, v in legacy.items() if k != "started"}, age=61)
+    Lock.acquire(book, "new", "out").release()
+
+
+@pytest.mark.parametrize("failure", ["short", "enospc"])
+def test_a_full_disk_while_taking_the_lock_leaves_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    import errno
+
+    from summarize.io import files
+
+    def write(fd: int, data: bytes) -> int:
+        if failure == "short":
+            return 0
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", write)
+    path = tmp_path / LOCK
+    with pytest.raises(OSError) as err:
+        files.create_exclusive(path, b'{"pid": 1}')
+    assert err.value.errno == errno.ENOSPC and not path.exists()
+
+
+@pytest.mark.parametrize("raw", ["abc", "-5", "0", "inf", "nan", ""])
+def test_a_lease_that_is_not_a_finite_number_of_seconds_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    from summarize.errors import UsageError
+    from summarize.io.holder import lease_s
+
+    monkeypatch.setenv("SUMMARIZE_LOCK_LEASE_S", raw)
+    with pytest.raises(UsageError, match="SUMMARIZE_LOCK_LEASE_S must be a number of seconds"):
+        lease_s()
+    monkeypatch.setenv("SUMMARIZE_LOCK_LEASE_S", "2.5")
+    assert lease_s() == 2.5
