@@ -118,7 +118,7 @@ class Detector:
             letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
         logits = {lang: s + _log_prior(lang) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
         if self._pair_decision and arbitrate and main == "latin":
-            logits = decide_id_ms(logits, scores, text)
+            logits = decide_id_ms(logits, scores, text, words)
         return _Evidence(scripts.letters, letters, words, main, logits=logits)
 
     @staticmethod

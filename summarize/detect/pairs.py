@@ -95,13 +95,17 @@ _WORD = re.compile(r"\w+")
 
 # Fitted by benchmarks/pair_fit.py on tuning text only (id-lingua.txt lines 150-487, eld's Malay
 # lines 1-500, alone and in runs of 2, 3 and 5 sentences): (ENGINE, CUE, BIAS). On paragraphs the
-# bias is moved until at most 1% of the tuning Indonesian comes out Malay (15.4% -> 0.6%; Malay read
-# as Indonesian 1.7% -> 0.7%); on sentences only as far as Malay loses nothing (Indonesian read as
-# Malay 10.3% -> 8.0%, Malay read as Indonesian 3.7% both ways): there, each point Indonesian gains
+# bias is moved until at most 1% of the tuning Indonesian comes out Malay (15.4% -> 0.6%; Malay not
+# read as Malay 1.7% -> 0.7%); on sentences only as far as Malay loses nothing (Indonesian read as
+# Malay 10.3% -> 8.8%, Malay not read as Malay 3.7% both ways): there, each point Indonesian gains
 # costs Malay several (docs/detection.md).
 PARAGRAPH_CHARS = 250
-SENTENCE_FIT = (0.325, 3.354, -0.362)
-PARAGRAPH_FIT = (0.274, 3.991, -4.141)
+SENTENCE_FIT = (0.325, 3.354, -0.304)
+PARAGRAPH_FIT = (0.274, 3.991, -4.15)
+# Texts of fewer words keep the evidence every language gets: on the first 2 to 10 words of the
+# tuning sentences the decision, whose odds are honest about how little a few words say, answers
+# `und` or Indonesian more often than it gains for the pair; from 12 words on it does better.
+MIN_WORDS = 12
 
 
 def cue_counts(text: str) -> tuple[int, int]:
@@ -129,13 +133,14 @@ def id_ms_lead(logits: dict[str, float]) -> bool:
     return not others or max(others) <= min(logits["id"], logits["ms"])
 
 
-def decide_id_ms(logits: dict[str, float], scores: dict[str, float], text: str) -> dict[str, float]:
+def decide_id_ms(logits: dict[str, float], scores: dict[str, float], text: str, words: int) -> dict[str, float]:
     """`logits` with the split between Indonesian and Malay set by `malay_log_odds`, where those
-    two are the best candidates; otherwise `logits` unchanged.
+    two are the best candidates and the text has at least `MIN_WORDS` words; otherwise `logits`
+    unchanged.
 
     The two keep their joint weight against the other candidates; only its split changes.
     """
-    if not id_ms_lead(logits):
+    if words < MIN_WORDS or not id_ms_lead(logits):
         return logits
     odds = malay_log_odds(scores["ms"] - scores["id"], text)
     both = max(logits["id"], logits["ms"])

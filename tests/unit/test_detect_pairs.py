@@ -95,7 +95,7 @@ def test_the_decision_splits_the_pair_and_keeps_its_weight() -> None:
     logits = {"id": -1.0, "ms": -0.5, "jv": -9.0}
     scores = {"id": -2.0, "ms": -1.0, "jv": -9.0}
     text = "Pemerintah mengatakan bahwa inflasi naik 3 persen karena harga pangan."
-    decided = pairs.decide_id_ms(logits, scores, text)
+    decided = pairs.decide_id_ms(logits, scores, text, pairs.MIN_WORDS)
     assert decided["jv"] == logits["jv"]
     joint = math.log(math.exp(logits["id"]) + math.exp(logits["ms"]))
     assert math.log(math.exp(decided["id"]) + math.exp(decided["ms"])) == pytest.approx(joint)
@@ -106,5 +106,10 @@ def test_the_decision_splits_the_pair_and_keeps_its_weight() -> None:
 
 def test_the_decision_stays_out_where_another_language_leads() -> None:
     logits = {"id": -3.0, "ms": -0.5, "jv": -1.0}
-    assert pairs.decide_id_ms(logits, {"id": -3.0, "ms": -0.5, "jv": -1.0}, "kata-kata") is logits
-    assert pairs.decide_id_ms({"en": 0.0, "de": -1.0}, {"en": 0.0, "de": -1.0}, "text") == {"en": 0.0, "de": -1.0}
+    assert pairs.decide_id_ms(logits, {"id": -3.0, "ms": -0.5, "jv": -1.0}, "kata-kata", 10) is logits
+    assert pairs.decide_id_ms({"en": 0.0, "de": -1.0}, {"en": 0.0, "de": -1.0}, "text", 10) == {"en": 0.0, "de": -1.0}
+
+
+def test_a_few_words_keep_the_evidence_every_language_gets() -> None:
+    logits = {"id": -1.0, "ms": -0.5}
+    assert pairs.decide_id_ms(logits, logits, "Pemerintah mengatakan bahwa", pairs.MIN_WORDS - 1) is logits
