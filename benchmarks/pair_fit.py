@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     cases = collect()
     print(f"{len(cases)} tuning texts where Indonesian and Malay lead")
+    for gold, sentences in (("id", id_lines(*ID_TUNE)), ("ms", eld_part({"ms"}, "tune", 500)["ms"])):
+        own = [pairs.cue_counts(s)[gold == "ms"] > 0 for s in sentences]
+        print(f"{gold} tuning sentences with a cue word of their standard: {np.mean(own):.1%}")
     constants = {}
     for paragraph, name in ((False, "SENTENCE_FIT"), (True, "PARAGRAPH_FIT")):
         part = [c for c in cases if c.paragraph == paragraph]
