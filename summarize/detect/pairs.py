@@ -16,7 +16,8 @@ text only (`benchmarks/pair_fit.py`, which prints the constants below):
                         + CUE * (distinct Malay cue words - distinct Indonesian cue words) + BIAS
 
 with one set of constants for sentences (under `PARAGRAPH_CHARS`) and one for paragraphs, as the
-ensemble reads them differently (fastText first, then lingua, on paragraphs).
+ensemble reads them differently (fastText first, then lingua, on paragraphs). Texts under
+`MIN_WORDS` words keep the general evidence.
 """
 
 from __future__ import annotations
