@@ -24,7 +24,7 @@ from ..options import DetectOptions
 from ..schema import Detection
 from ..text import paragraphs
 from .engines import TEMPERATURE
-from .ensemble import _engine, langdetect_raw
+from .ensemble import _engine, _EnsembleEngine, langdetect_raw
 from .evidence import (  # the evidence this stage weighs; detect.py combines it
     _GROUPS,
     _KEEP_TABLES,
@@ -53,6 +53,7 @@ from .evidence import (  # the evidence this stage weighs; detect.py combines it
     _softmax,
     _strip,
 )
+from .pairs import decide_id_ms
 
 __all__ = ["CONFIDENT", "TEMPERATURE", "UND", "Detector", "langdetect_raw", "make_detector", "verify"]
 
@@ -76,6 +77,8 @@ class Detector:
         self._candidates = {
             group: tuple(lang for lang in langs if lang in self._engine.languages) for group, langs in _GROUPS.items()
         }
+        # The Indonesian/Malay decision is fitted on the ensemble's scores with lingua in them.
+        self._pair_decision = isinstance(self._engine, _EnsembleEngine) and self._engine.arbitrates
 
     @property
     def languages(self) -> frozenset[str]:
@@ -114,6 +117,8 @@ class Detector:
         else:
             letter_ev = _latin_evidence(text, scores) if main == "latin" else {}
         logits = {lang: s + _log_prior(lang) + letter_ev.get(lang, 0.0) for lang, s in scores.items()}
+        if self._pair_decision and arbitrate and main == "latin":
+            logits = decide_id_ms(logits, scores, text, words)
         return _Evidence(scripts.letters, letters, words, main, logits=logits)
 
     @staticmethod

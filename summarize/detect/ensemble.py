@@ -162,6 +162,11 @@ class _EnsembleEngine:
         self._ld, self._ft, self._li = langdetect, fasttext, lingua
         self.languages = langdetect.languages | (frozenset(_ENSEMBLE_PROXIES) & fasttext.languages)
 
+    @property
+    def arbitrates(self) -> bool:
+        """Whether lingua is there to arbitrate the hard cases."""
+        return self._li is not None
+
     def parts(
         self, text: str, candidates: Sequence[str], lingua: bool | None = None
     ) -> tuple[dict[str, float] | None, dict[str, float] | None, dict[str, float] | None] | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..text import looks_like_html, remove_invisible, strip_html
 from .engines import CharTable
+from .pairs import ID_CUES, MS_CUES
 
 UND = "und"
 
@@ -156,8 +157,8 @@ _LATIN_CUES = {
     "sk": _words("sa sú som sme alebo ktorý ktorá ktoré bol bola bolo pre len tiež ako keď už ešte aj nie"),
     "no": _words("av hva noen meg deg seg etter mye kanskje ikkje eg dei ei berre"),
     "da": _words("af hvad nogen nogle mig dig sig efter meget måske"),
-    "ms": _words("kerana selepas kerajaan wang boleh sahaja beliau"),
-    "id": _words("karena setelah pemerintah uang bisa saja sudah"),
+    "ms": MS_CUES,  # words of one standard only; between the two, `pairs.decide_id_ms` weighs them
+    "id": ID_CUES,
 }
 # Script groups where alphabets, markers or cue words apply.
 _LETTER_GROUPS = frozenset({"cyrillic", "arabic"})
@@ -353,7 +354,6 @@ def _decide_hebrew(text: str) -> tuple[str, float]:
     if cues >= 2:
         return "yi", 0.9
     return "he", 0.97 if cues == 0 else 0.9
-
 
 
 @dataclass(frozen=True, slots=True)
