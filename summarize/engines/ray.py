@@ -211,6 +211,8 @@ class RayEngine:
                     given += 1
                     continue
                 if exhausted and not held:
+                    if pool is not None:
+                        pool.finished()
                     return
                 assert pool is not None  # a shard with articles is waiting, so the pool exists
                 pool.check(given)

@@ -185,6 +185,15 @@ class ActorPool:
                         "cluster has room)", running, self.size, self.wait_s,
                         extra={"fields": {"workers": running, "wanted": self.size}})
 
+    def finished(self) -> None:
+        """At the end of a run that never had `size` actors and ended before `wait_s` said so:
+        say it now, so a user who asked for more workers than the cluster had room for learns it."""
+        running = len(self.running)
+        if self._short_since is not None and not self._said_short and 0 < running < self.size:
+            self._said_short = True
+            log.warning("finished with %d of %d Ray workers: no other could start during the run", running, self.size,
+                        extra={"fields": {"workers": running, "wanted": self.size}})
+
     def close(self, settle_s: float = 10.0) -> None:
         """Kill every actor (those still starting too) and wait, bounded, for their calls to end,
         so that nothing they would write lands after the caller cleans up."""
