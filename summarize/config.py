@@ -19,6 +19,7 @@ dashes as underscores); repeatable options take comma-separated values.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -126,3 +127,21 @@ def check_environment(env: Mapping[str, str], options: set[str], warn: Callable[
 
 def environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def env_number(name: str, default: float, *, least: float, above: bool, unit: str) -> float:
+    """A number from environment variable `name` (`default` when unset). Raises UsageError (exit 2)
+    unless it is finite and at least `least` (strictly above it when `above`): `inf` or `nan`
+    would turn a bound into none."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < least or (above and value == least):
+        bound = f"above {least:g}" if above else f"{least:g} or more"
+        raise UsageError(f"{name} must be a number of {unit} ({bound}, finite), not {raw!r}")
+    return value
+

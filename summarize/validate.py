@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .config import env_number
 from .errors import ModelError, UsageError
 from .models import langcodes
 from .options import RunOptions, TableFormat, WriteOptions
@@ -135,15 +136,9 @@ def _why(exc: BaseException) -> str:
 
 def min_free_bytes() -> int:
     """The free space an output folder needs (`SUMMARIZE_MIN_FREE_MB` overrides the 100 MB)."""
-    raw = os.environ.get(MIN_FREE_ENV)
-    if raw is None:
-        return MIN_FREE_BYTES
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = -1.0
-    if not 0 <= mb < 2**40:  # also refuses inf and nan
-        raise UsageError(f"{MIN_FREE_ENV} must be a number of megabytes (0 or more, finite), not {raw!r}")
+    mb = env_number(MIN_FREE_ENV, MIN_FREE_BYTES / 2**20, least=0, above=False, unit="megabytes")
+    if mb >= 2**40:
+        raise UsageError(f"{MIN_FREE_ENV} must be a number of megabytes (0 or more, finite), not {mb:g}")
     return int(mb * 1024 * 1024)
 
 

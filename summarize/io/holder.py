@@ -15,7 +15,7 @@ import socket
 import time
 from typing import Any
 
-from ..errors import UsageError
+from ..config import env_number
 from . import files
 from .files import AnyPath
 
@@ -34,16 +34,7 @@ def lease_s() -> float:
     """The lease this process gives a lock it takes, in seconds (`SUMMARIZE_LOCK_LEASE_S`, else
     600). Raises UsageError (exit 2) unless it is a finite number above 0: an infinite lease would
     write a lock that never goes stale."""
-    raw = os.environ.get(LEASE_ENV)
-    if raw is None:
-        return LEASE_S
-    try:
-        lease = float(raw)
-    except ValueError:
-        lease = -1.0
-    if not (math.isfinite(lease) and lease > 0):  # also refuses nan
-        raise UsageError(f"{LEASE_ENV} must be a number of seconds (above 0, finite), not {raw!r}")
-    return lease
+    return env_number(LEASE_ENV, LEASE_S, least=0, above=True, unit="seconds")
 
 
 def _read_text(path: str) -> str | None:
