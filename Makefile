@@ -101,7 +101,7 @@ bench-e2e: setup
 soak: setup
 	$(PY) benchmarks/soak.py
 
-## Distributed soak (not in CI; long: about 90 minutes for 10,000 articles on 2 shared cores): a 3-node Ray cluster
+## Distributed soak (not in CI; about 4 minutes for 10,000 articles on 2 quiet cores, the sample texts coming from the reuse memory): a 3-node Ray cluster
 ## on this machine, a worker node killed and replaced every SOAK_EVERY shards; prints its figures and checks.
 SOAK_ARTICLES ?= 10000
 SOAK_EVERY ?= 20
