@@ -15,10 +15,11 @@ import datetime as dt
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 # A local path or an fsspec-backed UPath; both have the pathlib API the dataset code uses.
 AnyPath = Any
@@ -144,6 +145,29 @@ def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_writer(path: AnyPath) -> Iterator[BinaryIO]:
+    """A binary file whose bytes appear at `path` only when the block ends without an error, for
+    writes too large to hold in memory (`atomic_write_bytes` otherwise). Local: a temporary name,
+    fsynced, then renamed; object stores: a local temporary file, then one upload."""
+    if is_remote(path):
+        with tempfile.NamedTemporaryFile(prefix=".summarize-", suffix=".tmp") as tmp:
+            yield cast(BinaryIO, tmp)
+            tmp.flush()
+            path.fs.put_file(tmp.name, path.path)
+        return
+    tmp_path = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp_path.open("wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
         raise
 
 

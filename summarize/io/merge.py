@@ -2,7 +2,9 @@
 
 A run writes one part per shard, table and partition folder; at its end the batch's committed parts
 are merged, folder by folder, into files of at most `ROWS_PER_FILE` rows (and about `TARGET_BYTES`),
-so a batch writes few files however small its shards. The merge is one compaction commit: the new
+so a batch writes few files however small its shards. It streams: parts are read one at a time into
+row groups of at most `ROW_GROUP_ROWS` rows, so its memory is one file's compressed bytes and one row
+group, whatever the batch's size. The merge is one compaction commit: the new
 parts are staged under hidden names, one create-only marker lists them and names the markers it
 supersedes, then the new parts are renamed into place and the superseded parts deleted. A kill
 before the marker leaves the shard parts, as valid as before.
@@ -17,10 +19,11 @@ from ..errors import OutputError
 from . import files
 from .files import AnyPath
 from .outdir import drop_superseded, live_markers
-from .write import commit_parts, file_metadata, publish, staged, write_parquet
+from .write import commit_parts, file_metadata, publish, staged
 
 TARGET_BYTES = 128 * 2**20
 ROWS_PER_FILE = 100_000
+ROW_GROUP_ROWS = 10_000
 
 
 def merge_batch(out: AnyPath, run_id: str, runs: Iterable[str], metadata: dict[str, str]) -> bool:
@@ -34,9 +37,6 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
     """Merge the parts of the live markers (of `runs` only, when given) folder by folder, as one
     compaction commit named `name` (new parts `part-<tag>-<n>.parquet`, with `metadata`);
     False when no folder had two parts to merge."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     wanted = None if runs is None else set(runs)
     chosen = sorted((m for m in live_markers(out) if wanted is None or m.get("run_id") in wanted),
                     key=lambda m: m["_name"])
@@ -49,16 +49,8 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
     for (table, _), parts in sorted(groups.items()):
         if len(parts) < 2:
             continue
-        folder = (out / parts[0]["path"]).parent
-        data = pa.concat_tables([pq.read_table(_source(out / p["path"])) for p in parts], promote_options="default")
-        chunks = max(1, -(-sum(p.get("bytes", 0) for p in parts) // target_bytes), -(-data.num_rows // rows_per_file))
-        step = -(-data.num_rows // chunks) or 1
-        for n, start in enumerate(range(0, max(data.num_rows, 1), step)):
-            path = folder / f"part-{tag}-{n:05d}.parquet"
-            meta = {**(metadata or file_metadata(run_id, table)), "table": table}
-            size = write_parquet(data.slice(start, step), staged(path), meta)
-            new_parts.append({"path": path.relative_to(out).as_posix(), "table": table,
-                              "rows": min(step, data.num_rows - start), "bytes": size})
+        meta = {**(metadata or file_metadata(run_id, table)), "table": table}
+        new_parts += _merge_folder(out, table, parts, tag, meta, target_bytes, rows_per_file)
         merged.update(p["path"] for p in parts)
     if not new_parts:
         return False
@@ -70,6 +62,60 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
     publish(out, new_parts)
     drop_superseded(out)
     return True
+
+
+def _merge_folder(out: AnyPath, table: str, parts: list[dict[str, Any]], tag: str, meta: dict[str, str],
+                  target_bytes: int, rows_per_file: int) -> list[dict[str, Any]]:
+    """Merge one folder's parts, in order, into files of at most `rows_per_file` rows and about
+    `target_bytes` (by the parts' sizes on disk); the new parts, staged. Parts are read one at a
+    time and streamed to the file as row groups, so memory does not grow with the folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.unify_schemas([pq.read_schema(_source(out / p["path"])) for p in parts], promote_options="default")
+    schema = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}})
+    folder = (out / parts[0]["path"]).parent
+    new: list[dict[str, Any]] = []
+    for n, group in enumerate(_files(parts, target_bytes, rows_per_file)):
+        path = folder / f"part-{tag}-{n:05d}.parquet"
+        rows, pending = 0, []
+        with files.atomic_writer(staged(path)) as fh:
+            writer = pq.ParquetWriter(fh, schema, compression="zstd")
+            for p in group:
+                pending.append(_conform(pq.read_table(_source(out / p["path"])), schema))
+                rows += pending[-1].num_rows
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending))
+                    pending.clear()
+            if pending or rows == 0:
+                writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table())
+            writer.close()
+            size = fh.tell()
+        new.append({"path": path.relative_to(out).as_posix(), "table": table, "rows": rows, "bytes": size})
+    return new
+
+
+def _files(parts: list[dict[str, Any]], target_bytes: int, rows_per_file: int) -> list[list[dict[str, Any]]]:
+    """Consecutive parts grouped into files: a file takes whole parts while it stays within
+    `rows_per_file` rows and `target_bytes` (a part larger than either gets a file of its own)."""
+    groups: list[list[dict[str, Any]]] = []
+    rows = size = 0
+    for p in parts:
+        r, b = int(p.get("rows", 0)), int(p.get("bytes", 0))
+        if not groups or rows + r > rows_per_file or size + b > target_bytes:
+            groups.append([])
+            rows = size = 0
+        groups[-1].append(p)
+        rows, size = rows + r, size + b
+    return groups
+
+
+def _conform(data: Any, schema: Any) -> Any:
+    """`data` with the columns of `schema`, in its order and types (nulls for a column it lacks)."""
+    import pyarrow as pa
+
+    cols = [data.column(f.name) if f.name in data.column_names else pa.nulls(data.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(cols, names=schema.names).cast(schema)
 
 
 def _source(path: AnyPath) -> Any:
