@@ -346,7 +346,10 @@ def run(
         try:
             dataset.write_manifest(doc, latest=latest)
         except OSError as exc:
-            log.error("cannot write the manifest of %s: %s", out_dir, exc)
+            # While a failure is on its way up, its own one sentence says what went wrong (a disk
+            # turned read-only fails the manifest too): this is then a detail, not a second error.
+            level = logging.WARNING if sys.exc_info()[0] is not None else logging.ERROR
+            log.log(level, "cannot write the manifest of %s: %s", out_dir, exc)
 
     manifest("running", latest=False)
     untitled = 0

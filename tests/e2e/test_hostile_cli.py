@@ -161,6 +161,7 @@ def test_a_file_system_that_turns_read_only_mid_run_is_exit_2_then_resumes(tmp_p
         docs = only_json(stderr)  # every line JSON, no traceback
         assert proc.returncode == 2 and docs[-1]["level"] == "error" and docs[-1]["exit_code"] == 2, docs[-3:]
         assert "read-only" in str(docs[-1]["message"]).lower() and "--resume" in str(docs[-1]["message"])
+        assert [d["level"] for d in docs].count("error") == 1, docs  # one sentence, however many writes failed
         subprocess.run(["mount", "-o", "remount,rw", str(mnt)], check=True)
         # The lock of the failed run is its own leftover (same host, process gone): taken over.
         again = run_cli([*args, "--resume"])
