@@ -13,7 +13,8 @@ time. Two rates are printed per configuration:
 
 The driver's own cost is measured too (the driver is this process): its CPU seconds during the
 run (`time.process_time`, all its threads, Ray's included) per shard, and its peak RSS sampled
-every 0.1 s, with the growth over the RSS before the run. `--summary-only` drops the translation
+every 0.1 s, with the growth over the RSS before the run, and the same for its private memory (RssAnon:
+RSS also counts the pages of Ray's shared object store it has mapped). `--summary-only` drops the translation
 so that tiny-model workers go fast enough to push large inputs through the driver. `--driver-only`
 goes further: a registry whose one summarizer serves only Swahili (not among the articles), so every
 article becomes an `error` row for want of a model and no model is loaded; the workers only read,
@@ -82,14 +83,31 @@ def workload(path: Path, n: int) -> None:
             fh.write(json.dumps({**rows[i % len(rows)], "id": f"b{i:05d}"}, ensure_ascii=False) + "\n")
 
 
+def anon_rss() -> int:
+    """This process's private (anonymous) resident memory, Linux's RssAnon; 0 where unknown.
+
+    RSS also counts the pages of Ray's shared-memory object store that the driver has touched
+    (every block it puts and every result it gets are mapped from there); those belong to the
+    store, which bounds and reuses them (`object_store_memory`), not to the driver's heap."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class PeakRss:
-    """This process's peak RSS while the block runs, sampled on a thread."""
+    """This process's peak RSS, and peak private RSS, while the block runs, sampled on a thread."""
 
     def __enter__(self) -> PeakRss:
         import psutil
 
         self._proc = psutil.Process()
         self.before = self.peak = self._proc.memory_info().rss
+        self.anon_before = self.anon_peak = anon_rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -98,6 +116,7 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.wait(0.1):
             self.peak = max(self.peak, self._proc.memory_info().rss)
+            self.anon_peak = max(self.anon_peak, anon_rss())
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
@@ -123,7 +142,9 @@ def timed_run(inp: Path, out: Path, options: RunOptions, engine: Any, ok_exit: i
             "end_to_end_per_s": round(n / wall, 3), "steady_per_s": round(steady, 3), "shards": len(marks),
             "driver_cpu_s": round(cpu, 2), "driver_cpu_ms_per_shard": round(1000 * cpu / max(len(marks), 1), 2),
             "driver_cpu_share": round(cpu / wall, 3), "driver_peak_rss_mb": round(rss.peak / 2**20, 1),
-            "driver_rss_growth_mb": round((rss.peak - rss.before) / 2**20, 1)}
+            "driver_rss_growth_mb": round((rss.peak - rss.before) / 2**20, 1),
+            "driver_peak_anon_mb": round(rss.anon_peak / 2**20, 1),
+            "driver_anon_growth_mb": round((rss.anon_peak - rss.anon_before) / 2**20, 1)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
