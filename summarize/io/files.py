@@ -136,16 +136,8 @@ def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
     if is_remote(path):
         path.fs.pipe_file(path.path, data)
         return
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as fh:
+        fh.write(data)
 
 
 @contextlib.contextmanager
