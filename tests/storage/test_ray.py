@@ -167,10 +167,15 @@ licence = "mit"
 def _actor_pids() -> set[int]:
     import psutil
 
+    # Only this test's own Ray instance (its raylet is a child of this process): the test module
+    # of the multi-node cluster may be running its own actors in another pytest worker.
     pids = set()
-    for p in psutil.process_iter(["cmdline"]):
-        if any("ShardActor" in part for part in p.info["cmdline"] or ()):
-            pids.add(p.pid)
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if any("ShardActor" in part for part in p.cmdline()):
+                pids.add(p.pid)
+        except psutil.Error:  # gone meanwhile
+            continue
     return pids
 
 
