@@ -83,7 +83,9 @@ def build_default_map(argv: list[str], env: dict[str, str] | None = None, cwd: P
 
 def main() -> None:
     """Console entry point: options from summarize.toml / --config and SUMMARIZE_* variables, then flags."""
-    from .common import _FORMAT, LogFormat, say, wants_json
+    from .common import _FORMAT, OWNS_STDERR, LogFormat, say, wants_json
+
+    OWNS_STDERR[0] = True
 
     # Options are not parsed yet: --log-format is read from argv, so these lines are JSON too.
     _FORMAT[0] = LogFormat.json if wants_json(sys.argv[1:]) else LogFormat.text

@@ -22,6 +22,9 @@ class LogFormat(str, Enum):
 # The format the current command logs in: `say` and `fail` write JSON lines too when it is json,
 # so that with --log-format json every line on stderr parses.
 _FORMAT: list[LogFormat] = [LogFormat.text]
+# Whether this process is the console command (`app.main`), which owns descriptor 2 and may
+# route native code's writes to it through the JSON helper (`native`).
+OWNS_STDERR: list[bool] = [False]
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a process a closed pipe killed
 
 
@@ -128,6 +131,10 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if log_format == LogFormat.json and OWNS_STDERR[0]:
+        from .native import route_native_stderr
+
+        route_native_stderr(level)  # Ray's C++ core, torch's C++ warnings: JSON lines too
     # Python warnings (a library's UserWarning, a DeprecationWarning shown by default) become log
     # records of `py.warnings` at WARNING: --quiet silences them, --log-format json carries them.
     # Off and on again: a second command in one process (tests, a notebook) may find
