@@ -151,6 +151,9 @@ class RayEngine:
         self._memory: tuple[str | None, str, bool] = (None, "", options.reuse)
         # Connect now, before `api.run` installs its SIGINT/SIGTERM handlers: `ray.init` sets a
         # SIGTERM handler of its own in the driver, which would otherwise replace the run's.
+        # Ray logs while it starts (a new local instance warns about token authentication): its
+        # records go to the application's handlers from the start, not to the handler Ray made.
+        _route_logs(log_level)
         if not ray.is_initialized():
             try:
                 # No address means a new local instance, as --ray-address says; Ray itself would

@@ -266,3 +266,36 @@ def test_worker_output_becomes_log_records_without_colours_and_off_stdout(caplog
                                                     "stream": "stderr"}
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""  # nothing printed by Ray itself, above all not on stdout
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_new_local_instance_logs_json_only_and_quiet_silences_it(tmp_path: Path, tiny: dict[str, Path],
+                                                                  quiet: bool) -> None:
+    """The real command starting its own Ray: what Ray logs while it starts (such as its token
+    authentication notice) and the workers' output are JSON records; --quiet leaves none of them."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(2))
+    args = ["run", str(inp), "--out", str(tmp_path / "out"), "--summary-model", str(tiny["t5"]),
+            "--translation-model", str(tiny["m2m100"]), "--to", "en", "--max-new-tokens", "4", "--engine", "ray",
+            "--workers", "1", "--no-reuse", "--log-format", "json", *(["--quiet"] if quiet else [])]
+    # As from a shell: this process's own Ray (the module's instance) set RAY_AUTH_MODE here.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    proc = subprocess.run([sys.executable, "-m", "summarize.cli", *args], cwd=ROOT, capture_output=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    lines = proc.stderr.decode().splitlines()
+    docs = []
+    for line in lines:
+        doc = json.loads(line)  # a plain line fails here
+        assert isinstance(doc, dict)
+        docs.append(doc)
+    if quiet:
+        assert docs == []
+    else:
+        assert any(d["logger"] == "summarize.engines.ray_pool" for d in docs)  # the worker started
+        assert docs[-1]["message"].startswith("this batch: 2 ok")
