@@ -41,6 +41,7 @@ from ..schema import CHILDREN, KEYS, ArticleResult, Reject
 from . import files
 from .files import is_delta
 from .outdir import Existing
+from .seen import SeenIds
 from .tables import arrow_table, article_rows, check_shard_keys, reject_rows
 from .write import COMMITS, TableWriter, commit_parts
 
@@ -88,7 +89,7 @@ class DeltaWriter(TableWriter):
     commits: int = 0
     written: dict[str, int] = field(default_factory=lambda: {t: 0 for t in ORDER})
     versions: dict[str, int] = field(default_factory=dict)
-    seen_ids: set[str] = field(default_factory=set)  # article ids of this run's shards
+    seen_ids: SeenIds = field(default_factory=SeenIds)  # article ids of this run's shards
     cleaned: bool = False  # `committed` deleted a killed shard's rows (commits no shard marker records)
 
     def __post_init__(self) -> None:

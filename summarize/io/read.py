@@ -30,6 +30,7 @@ from .decode import DAMAGE, decode, looks_binary
 from .extract import extract_text
 from .files import as_path, is_remote
 from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, escape_name, list_folder
+from .seen import SeenIds
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class _Builder:
     source: str
     options: ReadOptions
     counter: list[int]
-    seen_ids: dict[str, tuple[str, int]]
+    seen_ids: SeenIds
     checked: bool = False
     superseded: frozenset[tuple[str, int]] = frozenset()  # `last`: positions a later version replaces
     keyed: bool = False  # the output is keyed by id: `all` cannot keep a duplicate
@@ -116,13 +117,13 @@ class _Builder:
         if o.on_duplicate_id == "last" and (self.source, line) in self.superseded:
             return Reject(self.source, line, f"duplicate id {rid!r}: a later version wins (--on-duplicate-id last)",
                           raw[:RAW_LIMIT], fatal=False)
-        if rid in self.seen_ids and (o.on_duplicate_id in ("first", "error") or (self.keyed and o.on_duplicate_id == "all")):
-            where = self.seen_ids[rid]
+        checked = o.on_duplicate_id in ("first", "error") or (self.keyed and o.on_duplicate_id == "all")
+        where = self.seen_ids.add(rid, self.source, line) if checked else None
+        if where is not None:
             policy = (f"--on-duplicate-id {o.on_duplicate_id}" if o.on_duplicate_id != "all" else
                       "the tables are keyed by id; choose --on-duplicate-id first, last or error")
             return Reject(self.source, line, f"duplicate id {rid!r} (first at {where[0]}:{where[1]}; {policy})",
                           raw[:RAW_LIMIT], fatal=o.on_duplicate_id != "first")
-        self.seen_ids.setdefault(rid, (self.source, line))
         lang = rec.get(o.lang_col) if o.lang_col else None
         lang = str(lang).strip() if lang not in (None, "") and not (isinstance(lang, float) and lang != lang) else None
         if lang is not None and not _known_language(lang):
@@ -346,7 +347,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
         p = as_path(inp)
         if inp == STDIN or p.is_dir():
             continue
-        b = _Builder(escape_name(inp), options, [0], {})
+        b = _Builder(escape_name(inp), options, [0], SeenIds())
         suffix = p.suffix.lower()
         try:
             if suffix == ".parquet":
@@ -389,7 +390,7 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
     """
     check_inputs(inputs)
     counter = [0]
-    seen: dict[str, tuple[str, int]] = {}
+    seen = SeenIds()
     for inp in inputs:
         # A name that is not UTF-8 (undecodable bytes arrive as surrogate escapes) is escaped, as a
         # folder's file names are, so sources, ids and manifests stay valid and map back to the bytes.

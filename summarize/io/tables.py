@@ -26,6 +26,7 @@ from .files import as_path, files_under, is_delta, is_remote, object_store_optio
 from .files import storage_options as storage_options_in_effect
 from .jsonl import parse, read_lines
 from .read import JSONL_SUFFIXES, STDIN
+from .seen import SeenIds
 
 _ARROW: dict[str, Any] = {}
 
@@ -320,7 +321,7 @@ def article_rows(results: Iterable[ArticleResult], run_id: str, options_hash: st
     return rows
 
 
-def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: set[str] | None = None) -> None:
+def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: SeenIds | None = None) -> None:
     """The run's own check before a shard is committed: each table's key unique within the shard,
     and (with `seen`, the article ids of the run's earlier shards, updated here) an article in one
     shard only. The batch's ids were settled before any model loaded, so a violation is a bug:
@@ -336,11 +337,12 @@ def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: set[
                 raise OutputError(f"{table}: key ({', '.join(keys)}) = {key!r} twice in one shard; nothing of it was committed")
             found.add(key)
     if seen is not None:
-        ids = {r["id"] for r in rows.get("articles", ())}
-        twice = ids & seen
+        ids = [r["id"] for r in rows.get("articles", ())]
+        twice = sorted(i for i in ids if i in seen)
         if twice:
-            raise OutputError(f"articles: id {sorted(twice)[0]!r} in two shards of one run; nothing of the second was committed")
-        seen |= ids
+            raise OutputError(f"articles: id {twice[0]!r} in two shards of one run; nothing of the second was committed")
+        for rid in ids:
+            seen.add(rid, "shard", 0)
 
 
 def input_hash(source: str, hashes: Mapping[str, str]) -> str:
