@@ -56,7 +56,7 @@ worker_log = logging.getLogger(f"{__name__}.worker")
 # Environment the actors need to behave as the driver was told to (offline, quiet libraries).
 # A local Ray instance inherits the driver's environment anyway; a cluster does not.
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS",
-                 "TOKENIZERS_PARALLELISM", "HF_HUB_VERBOSITY", "PYTHONWARNINGS")
+                 "TOKENIZERS_PARALLELISM", "HF_HUB_VERBOSITY", "PYTHONWARNINGS", "_RJEM_MALLOC_CONF")
 POLL_S = 1.0  # the longest the driver blocks at once: every wait is re-checked at least this often
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

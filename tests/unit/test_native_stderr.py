@@ -84,3 +84,16 @@ def test_text_logs_leave_native_lines_as_they_are(tmp_path: Path) -> None:
     code, lines, _ = _run(tmp_path)
     assert code == 0, lines
     assert "[W1207 15:45:43.900000 1336 init.cpp:1] a torch C++ warning" in lines
+
+
+def test_the_console_command_tells_polars_allocator_to_return_freed_memory() -> None:
+    """Without it a long run's memory grows with its input (jemalloc keeps freed pages)."""
+    code = ("import os, sys\nsys.argv = ['summarize', '--version']\nfrom summarize.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint(os.environ.get('_RJEM_MALLOC_CONF'))")
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    got = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=60)
+    assert got.stdout.splitlines()[-1] == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    mine = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**env, "PYTHONPATH": str(ROOT), "_RJEM_MALLOC_CONF": "narenas:2"})
+    assert mine.stdout.splitlines()[-1] == "narenas:2"  # a user's own setting stays
