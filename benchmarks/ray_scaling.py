@@ -56,6 +56,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from summarize.cli.app import JEMALLOC_CONF, JEMALLOC_ENV  # noqa: E402
+
+# What the console command does before Polars loads (see summarize.cli.app.main), so the driver's
+# memory here is the command's.
+os.environ.setdefault(JEMALLOC_ENV, JEMALLOC_CONF)
+
 from summarize import api  # noqa: E402
 from summarize.options import GenerationOptions, RunOptions  # noqa: E402
 
