@@ -181,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1),
         translation=GenerationOptions(max_new_tokens=args.summary_tokens, num_beams=1, no_repeat_ngram_size=0),
         shard_size=args.shard_size, device="cpu",
+        reuse=False,  # the sample texts repeat: with the reuse memory most shards would cost nothing
     )
     ok_exit = 0
     if args.driver_only:
