@@ -6,7 +6,8 @@ objects, which made the driver's memory grow with the input. Here each id is a 1
 digest, and the ids live in sorted numpy runs of (digest high, digest low, position): the newest
 few thousand in a small dict, the rest in runs merged as a log-structured merge does (a run is
 merged into the one before it while that one is not larger), so a lookup searches O(log n) sorted
-runs, each behind a Bloom filter of one to two bytes an id that answers most lookups of a new id. Two different ids share a 128-bit digest with a chance of about n^2 / 2^129, nil for any batch.
+runs, each behind a Bloom filter of one to two bytes an id that answers most lookups of a new id.
+Two different ids share a 128-bit digest with a chance of about n^2 / 2^129, nil for any batch.
 """
 
 from __future__ import annotations
