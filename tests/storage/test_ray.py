@@ -295,7 +295,7 @@ def test_a_new_local_instance_logs_json_only_and_quiet_silences_it(tmp_path: Pat
         assert isinstance(doc, dict)
         docs.append(doc)
     if quiet:
-        assert docs == []
+        assert not [d for d in docs if d["level"] not in ("error", "critical")], docs
     else:
         assert any(d["logger"] == "summarize.engines.ray_pool" for d in docs)  # the worker started
-        assert docs[-1]["message"].startswith("this batch: 2 ok")
+        assert any(d["message"].startswith("this batch: 2 ok") for d in docs), docs
