@@ -86,10 +86,9 @@ def route_native_stderr(least: int) -> bool:
     os.close(read)
     os.dup2(write, 2)
     os.close(write)
-    os.set_inheritable(real, False)
     # Python's writes (logging, `say`, a traceback) go to the real stderr as before.
     sys.stderr = open(real, "w", encoding="utf-8", errors="backslashreplace", buffering=1)  # noqa: SIM115
-    _STATE.update(helper=helper, real=real)
+    _STATE["helper"] = helper
     atexit.register(_drain)
     return True
 

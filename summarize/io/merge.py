@@ -78,15 +78,18 @@ def _merge_folder(out: AnyPath, table: str, parts: list[dict[str, Any]], tag: st
     new: list[dict[str, Any]] = []
     for n, group in enumerate(_files(parts, target_bytes, rows_per_file)):
         path = folder / f"part-{tag}-{n:05d}.parquet"
-        rows, pending = 0, []
+        rows = buffered = 0
+        pending = []
         with files.atomic_writer(staged(path)) as fh:
             writer = pq.ParquetWriter(fh, schema, compression="zstd")
             for p in group:
                 pending.append(_conform(pq.read_table(_source(out / p["path"])), schema))
                 rows += pending[-1].num_rows
-                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                buffered += pending[-1].num_rows
+                if buffered >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending))
                     pending.clear()
+                    buffered = 0
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table())
             writer.close()

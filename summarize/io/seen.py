@@ -48,19 +48,14 @@ class SeenIds:
 
     def first(self, rid: str) -> tuple[str, int] | None:
         """Where `rid` was first seen, or None if it was not."""
-        key = _digest(rid)
-        pos = self._recent.get(key)
-        if pos is None:
-            pos = self._in_runs(*key)
+        pos = self._find(_digest(rid))
         return None if pos is None else self._where(pos)
 
     def add(self, rid: str, source: str, line: int) -> tuple[str, int] | None:
         """Record `rid` at (source, line) and return None; if it was seen before, record nothing
         and return where it was first seen (one digest and one lookup either way)."""
         key = _digest(rid)
-        pos = self._recent.get(key)
-        if pos is None:
-            pos = self._in_runs(*key)
+        pos = self._find(key)
         if pos is not None:
             return self._where(pos)
         index = self._source_index.get(source)
@@ -72,6 +67,10 @@ class SeenIds:
         if len(self._recent) >= self.buffer:
             self._flush()
         return None
+
+    def _find(self, key: tuple[int, int]) -> int | None:
+        pos = self._recent.get(key)
+        return self._in_runs(*key) if pos is None else pos
 
     def _where(self, pos: int) -> tuple[str, int]:
         return self._sources[pos >> _LINE_BITS], pos & ((1 << _LINE_BITS) - 1)

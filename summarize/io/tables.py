@@ -337,12 +337,10 @@ def check_shard_keys(rows: Mapping[str, Sequence[Mapping[str, Any]]], seen: Seen
                 raise OutputError(f"{table}: key ({', '.join(keys)}) = {key!r} twice in one shard; nothing of it was committed")
             found.add(key)
     if seen is not None:
-        ids = [r["id"] for r in rows.get("articles", ())]
-        twice = sorted(i for i in ids if i in seen)
+        # One lookup an id: `add` answers whether an earlier shard had it (a failed shard stops the run).
+        twice = sorted(r["id"] for r in rows.get("articles", ()) if seen.add(r["id"], "shard", 0) is not None)
         if twice:
             raise OutputError(f"articles: id {twice[0]!r} in two shards of one run; nothing of the second was committed")
-        for rid in ids:
-            seen.add(rid, "shard", 0)
 
 
 def input_hash(source: str, hashes: Mapping[str, str]) -> str:
