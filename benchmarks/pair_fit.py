@@ -58,6 +58,7 @@ class Case:
     paragraph: bool
     engine: float  # the ensemble's Malay score minus its Indonesian one
     cues: int  # distinct Malay cue words minus distinct Indonesian ones
+    words: float  # `pairs.word_log_odds`
     pair: float  # the detector's probability of Indonesian or Malay (against the other candidates)
     ceiling: float  # the most the text's length lets the detector's score be
     before: str  # the detector's answer without the decision (`und` under its minimum score)
@@ -91,6 +92,7 @@ def collect() -> list[Case]:
         id_cues, ms_cues = pairs.cue_counts(text)
         cases.append(Case(
             gold, len(text) >= pairs.PARAGRAPH_CHARS, scores["ms"] - scores["id"], ms_cues - id_cues,
+            pairs.word_log_odds(text),
             posterior["id"] + posterior["ms"], detect._length_ceiling(evidence.weight, evidence.words),
             detector._judge(evidence)[0],
         ))  # fmt: skip
@@ -100,11 +102,11 @@ def collect() -> list[Case]:
 
 def fit(cases: list[Case]) -> np.ndarray:
     """Logistic regression of Malay on (engine, cues), classes weighted equally, by Newton steps."""
-    x = np.array([[c.engine, c.cues, 1.0] for c in cases])
+    x = features(cases)
     y = np.array([c.gold == "ms" for c in cases], dtype=float)
     weight = np.where(y == 1, 1.0, y.sum() / (len(y) - y.sum()))
-    ridge = L2 * np.diag([1.0, 1.0, 0.0])
-    w = np.zeros(3)
+    ridge = L2 * np.diag([1.0] * (x.shape[1] - 1) + [0.0])
+    w = np.zeros(x.shape[1])
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
         grad = x.T @ ((p - y) * weight) / weight.sum() + ridge @ w
@@ -116,8 +118,12 @@ def fit(cases: list[Case]) -> np.ndarray:
     return w
 
 
+def features(cases: list[Case]) -> np.ndarray:
+    return np.array([[c.engine, c.cues, c.words, 1.0] for c in cases])
+
+
 def odds(w: np.ndarray, cases: list[Case]) -> np.ndarray:
-    return np.array([w[0] * c.engine + w[1] * c.cues + w[2] for c in cases])
+    return features(cases) @ w
 
 
 def answers(z: np.ndarray, cases: list[Case], shift: float) -> list[str]:
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         w = fit(part)
         z = odds(w, part)
         shift = choose_shift(z, part, paragraph)
-        constants[name] = (round(float(w[0]), 3), round(float(w[1]), 3), round(float(w[2] - shift), 3))
+        constants[name] = (*(round(float(v), 3) for v in w[:-1]), round(float(w[-1] - shift), 3))
         before = (
             np.mean([c.before == "ms" for c in part if c.gold == "id"]),
             np.mean([c.before != "ms" for c in part if c.gold == "ms"]),
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Malay not read as Malay {before[1]:.1%} -> {after[1]:.1%}"
         )
     for name, values in constants.items():
-        print(f"{name} = {values}  # ENGINE, CUE, BIAS")
+        print(f"{name} = {values}  # ENGINE, CUE, WORDS, BIAS")
     print(f"MIN_WORDS = {min_words(constants)}")
     print("sentences, 5-fold cross-validation on tuning: bias shift -> Indonesian read as Malay, Malay not read as Malay")
     for shift, id_ms, ms_id in trade_off([c for c in cases if not c.paragraph], (-1.0, 0.0, 0.5, 1.0, 2.0, 3.0)):

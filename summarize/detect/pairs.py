@@ -2,18 +2,21 @@
 
 The two are one language written to two standards (Indonesia's and Malaysia's), so most sentences
 could be either. What tells them apart is (1) the engines' n-gram evidence, which on a sentence is
-weak and, left alone, leans Malay on Indonesian text, and (2) words that one standard writes and the
+weak and, left alone, leans Malay on Indonesian text; (2) words that one standard writes and the
 other does not: a spelling of its own (bahwa/bahawa, karena/kerana, persen/peratus, sadar/sedar) or
-a word of its own (kantor, narkoba / syarikat, rasuah). A word that both standards write, even with
-another meaning or much more often in one (boleh, kerajaan, beliau, sudah, polisi, pejabat,
-selepas, dilantik), is no cue here: Indonesian news uses every one of them.
+a word of its own (kantor, narkoba / syarikat, rasuah); and (3) how often each standard writes the
+words both write (beliau, kerajaan, telah, sudah, bilang): no one of them is a cue, as Indonesian
+news uses every one, but together their frequencies in each standard's text are strong evidence.
+The frequencies are wordfreq's word lists for `id` and `ms`, built from Wikipedia, subtitles, web
+and news text of each standard; nothing in them comes from this project's test or benchmark text.
 
 Where Indonesian and Malay are the detector's two best candidates, `decide_id_ms` replaces their
 odds (engine, priors and cue words as the other languages get them) by one score fitted on tuning
 text only (`benchmarks/pair_fit.py`, which prints the constants below):
 
     log-odds of Malay = ENGINE * (the ensemble's Malay score - its Indonesian score)
-                        + CUE * (distinct Malay cue words - distinct Indonesian cue words) + BIAS
+                        + CUE * (distinct Malay cue words - distinct Indonesian cue words)
+                        + WORDS * word_log_odds(text) + BIAS
 
 with one set of constants for sentences (under `PARAGRAPH_CHARS`) and one for paragraphs, as the
 ensemble reads them differently (fastText first, then lingua, on paragraphs). Texts under
@@ -22,6 +25,7 @@ ensemble reads them differently (fastText first, then lingua, on paragraphs). Te
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -95,18 +99,48 @@ MS_CUES = _words(
 _WORD = re.compile(r"\w+")
 
 # Fitted by benchmarks/pair_fit.py on tuning text only (id-lingua.txt lines 150-487, eld's Malay
-# lines 1-500, alone and in runs of 2, 3 and 5 sentences): (ENGINE, CUE, BIAS). On paragraphs the
-# bias is moved until at most 1% of the tuning Indonesian comes out Malay (15.4% -> 0.6%; Malay not
-# read as Malay 1.7% -> 0.7%); on sentences only as far as Malay loses nothing (Indonesian read as
-# Malay 10.3% -> 8.8%, Malay not read as Malay 3.7% both ways): there, each point Indonesian gains
-# costs Malay several (docs/detection.md).
+# lines 1-500, alone and in runs of 2, 3 and 5 sentences): (ENGINE, CUE, WORDS, BIAS). On
+# paragraphs the bias would move until at most 1% of the tuning Indonesian comes out Malay; the fit
+# meets that as it is (Indonesian read as Malay 15.4% -> 0.0%; Malay not read as Malay 1.7% -> 0.0%).
+# On sentences it moves only as far as Malay loses nothing (Indonesian read as Malay 10.3% -> 3.8%,
+# Malay not read as Malay 3.7% both ways): there, each point Indonesian gains costs Malay several
+# (docs/detection.md).
 PARAGRAPH_CHARS = 250
-SENTENCE_FIT = (0.325, 3.354, -0.304)
-PARAGRAPH_FIT = (0.274, 3.991, -4.15)
-# Texts of fewer words keep the evidence every language gets: on the first 2 to 10 words of the
+SENTENCE_FIT = (0.231, 1.633, 0.465, 0.046)
+PARAGRAPH_FIT = (0.301, 0.019, 0.817, -0.516)
+# Texts of fewer words keep the evidence every language gets: on the first 2 to 4 words of the
 # tuning sentences the decision, whose odds are honest about how little a few words say, answers
-# `und` or Indonesian more often than it gains for the pair; from 12 words on it does better.
-MIN_WORDS = 12
+# `und` or Indonesian more often than it gains for the pair; from 5 words on it does better.
+MIN_WORDS = 5
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+# wordfreq's lists stop near a frequency of 1e-6; a word one list lacks counts as that rare there.
+WORD_FLOOR = 1e-6
+WORD_CAP = 4.0  # the most one word may move the odds (one foreign name must not decide)
+
+
+@functools.cache
+def _frequencies() -> tuple[dict[str, float], dict[str, float]]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("id", wordlist="small"), get_frequency_dict("ms", wordlist="small")
+
+
+def word_log_odds(text: str) -> float:
+    """How much more Malay than Indonesian the text's words are, by their frequencies.
+
+    The sum over the text's words of log(frequency in Malay / frequency in Indonesian), each term
+    clipped to +-`WORD_CAP`, from wordfreq's word lists (Wikipedia, subtitles, web and news text of
+    each standard); words neither list has add nothing.
+    """
+    ind, may = _frequencies()
+    total = 0.0
+    for word in _LETTERS.findall(text.lower()):
+        a, b = ind.get(word, 0.0), may.get(word, 0.0)
+        if a or b:
+            total += max(-WORD_CAP, min(WORD_CAP, math.log(b + WORD_FLOOR) - math.log(a + WORD_FLOOR)))
+    return total
 
 
 def cue_counts(text: str) -> tuple[int, int]:
@@ -121,9 +155,9 @@ def malay_log_odds(engine_odds: float, text: str) -> float:
     `engine_odds` is the ensemble's Malay score minus its Indonesian one, before priors and letter
     evidence; `text` is the text the detector read (cue words are counted in all of it).
     """
-    engine, cue, bias = PARAGRAPH_FIT if len(text) >= PARAGRAPH_CHARS else SENTENCE_FIT
+    engine, cue, words, bias = PARAGRAPH_FIT if len(text) >= PARAGRAPH_CHARS else SENTENCE_FIT
     id_cues, ms_cues = cue_counts(text)
-    return engine * engine_odds + cue * (ms_cues - id_cues) + bias
+    return engine * engine_odds + cue * (ms_cues - id_cues) + words * word_log_odds(text) + bias
 
 
 def id_ms_lead(logits: dict[str, float]) -> bool:

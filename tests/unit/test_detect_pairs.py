@@ -113,3 +113,30 @@ def test_the_decision_stays_out_where_another_language_leads() -> None:
 def test_a_few_words_keep_the_evidence_every_language_gets() -> None:
     logits = {"id": -1.0, "ms": -0.5}
     assert pairs.decide_id_ms(logits, logits, "Pemerintah mengatakan bahwa", pairs.MIN_WORDS - 1) is logits
+
+
+# Sentences written for this test with no cue word of either standard: only how often each standard
+# writes their words (wordfreq's lists) tells them apart.
+_NO_CUE = [
+    ("id", "Warga desa itu masih menunggu bantuan setelah rumah mereka terendam banjir."),
+    ("id", "Dia bilang kalau mereka sudah pergi ke sana kemarin sore bersama teman-teman kantornya."),
+    ("ms", "Saya rasa harga cili akan turun lagi minggu hadapan jika cuaca semakin baik."),
+    ("ms", "Ramai orang beratur panjang di luar kedai itu sejak awal pagi tadi."),
+]
+
+
+@pytest.mark.parametrize(("lang", "text"), _NO_CUE)
+def test_word_frequencies_tell_the_standards_apart_without_cue_words(det: Detector, lang: str, text: str) -> None:
+    assert pairs.cue_counts(text) == (0, 0)
+    assert (pairs.word_log_odds(text) > 0) == (lang == "ms")
+    found = det.detect(text)
+    assert found.lang == lang and found.score >= 0.9, found
+
+
+def test_word_log_odds_counts_known_words_and_caps_each_one() -> None:
+    assert pairs.word_log_odds("") == 0.0
+    assert pairs.word_log_odds("Xqzvw Blorptik 2025") == 0.0  # in neither list, and a number
+    assert pairs.word_log_odds("bahawa") == pairs.WORD_CAP  # far more Malay than the cap lets one word say
+    assert -pairs.WORD_CAP <= pairs.word_log_odds("bahwa") < -3.0  # Malay's lists hold some Indonesian text
+    assert pairs.word_log_odds("Bahawa bahawa") == 2 * pairs.WORD_CAP  # every word counts, case folded
+    assert abs(pairs.word_log_odds("yang")) < 0.5  # both standards write it about as often
