@@ -6,9 +6,9 @@ parts are staged under hidden names; the switch is one create-only commit marker
 `_summarize/commits/compact-<id>.json`, that lists the new parts and names the markers it
 `supersedes`; then the new parts are renamed into place, and the superseded markers and their
 parts are deleted. Readers that list files through the markers (`committed_files`) see either the
-old parts or the new ones, never both. A reader that globs the folder could, for the moment
-between the new parts' renames and the old parts' deletion, see both: globbing readers must not
-run during a compaction (it holds the dataset's lock, like a run). A compaction killed before its
+old parts or the new ones, never both; so does a reader that globs a local folder, which changes in
+one step (`merge.py`). On an object store a glob could, for the moment between the new parts'
+renames and the old parts' deletion, see both. A compaction killed before its
 marker leaves staged parts that the next `--resume` or `compact` deletes; one killed after it
 leaves parts to rename and superseded files to delete, which `outdir.settle` finishes. Every run
 ends with the same merge over its own batch's parts (`merge_parts`), so a batch writes few files

@@ -213,6 +213,29 @@ def rename(src: AnyPath, dst: AnyPath) -> None:
     fsync_dir(dst.parent)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two local paths (folders) in one atomic step, renameat2(RENAME_EXCHANGE): a reader
+    sees one or the other at each path, never neither. False where the C library or the file
+    system cannot (not Linux, an old glibc, a file system without it); nothing changed then."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        return False
+    fsync_dir(a.parent)
+    if b.parent != a.parent:
+        fsync_dir(b.parent)
+    return True
+
+
 def fsync_dir(folder: AnyPath) -> None:
     """Make a rename or create in `folder` durable (the directory entry must reach the disk)."""
     if is_remote(folder):

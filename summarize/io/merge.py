@@ -6,20 +6,37 @@ so a batch writes few files however small its shards. It streams: parts are read
 row groups of at most `ROW_GROUP_ROWS` rows, so its memory is one file's compressed bytes and one row
 group, whatever the batch's size. The merge is one compaction commit: the new
 parts are staged under hidden names, one create-only marker lists them and names the markers it
-supersedes, then the new parts are renamed into place and the superseded parts deleted. A kill
+supersedes, then the new parts are put in place and the superseded parts deleted. A kill
 before the marker leaves the shard parts, as valid as before.
+
+On a local disk each merged folder then changes in one step, so a reader that globs the table never
+sees a folder's rows twice (the merged file beside the parts it replaces) or not at all: the folder's
+next contents (hard links to the files that stay and to the new parts, under their final names) are
+built in `OUT/_summarize/swap/`, and the two folders are exchanged by one renameat2(RENAME_EXCHANGE);
+the old contents, now under `swap/`, are deleted. Where the platform or file system cannot exchange
+(and on object stores, which have no folders), the new parts are renamed into place one by one before
+the old ones are deleted, and a glob in that moment can see both. A kill in the middle leaves either
+the old folder (the staged parts are still there for `outdir.settle` to publish) or the new one,
+and `settle` deletes what is left under `swap/`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import stat
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
 from . import files
 from .files import AnyPath
-from .outdir import drop_superseded, live_markers
+from .outdir import SWAP, book, drop_superseded, live_markers
 from .write import commit_parts, file_metadata, publish, staged
+
+log = logging.getLogger(__name__)
 
 TARGET_BYTES = 128 * 2**20
 ROWS_PER_FILE = 100_000
@@ -59,6 +76,8 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
     new_parts += [p for m in chosen for p in m.get("parts", []) if p["path"] not in merged]
     if not commit_parts(out, name, run_id, new_parts, supersedes=[m["_name"] for m in chosen]):
         raise OutputError(f"compact: marker {name} exists already")
+    if not files.is_remote(out):
+        _switch_folders(out, tag, new_parts, merged)
     publish(out, new_parts)
     drop_superseded(out)
     return True
@@ -96,6 +115,48 @@ def _merge_folder(out: AnyPath, table: str, parts: list[dict[str, Any]], tag: st
             size = fh.tell()
         new.append({"path": path.relative_to(out).as_posix(), "table": table, "rows": rows, "bytes": size})
     return new
+
+
+def _switch_folders(out: Path, tag: str, new_parts: list[dict[str, Any]], merged: set[str]) -> None:
+    """Give each folder with merged parts its new contents in one step (see the module's docstring);
+    a folder that cannot be switched is left for `publish` and `drop_superseded`."""
+    by_folder: dict[Path, set[str]] = {}
+    for p in new_parts:
+        by_folder.setdefault((out / p["path"]).parent, set()).add(p["path"].rsplit("/", 1)[-1])
+    gone: dict[Path, set[str]] = {}
+    for path in merged:
+        gone.setdefault((out / path).parent, set()).add(path.rsplit("/", 1)[-1])
+    for n, folder in enumerate(sorted(gone)):
+        spare = book(out) / SWAP / f"{tag}-{n:05d}"
+        try:
+            switched = _switch(folder, spare, by_folder.get(folder, set()), gone[folder])
+        except OSError as e:
+            log.debug("merge: %s switched by renames instead (%s)", folder, e)
+            switched = False
+        files.remove_tree(spare)
+        if not switched:
+            log.debug("merge: %s cannot be exchanged in one step; renaming its parts in place", folder)
+    with contextlib.suppress(OSError):
+        (book(out) / SWAP).rmdir()  # left only while a switch is under way
+
+
+def _switch(folder: Path, spare: Path, new: set[str], gone: set[str]) -> bool:
+    """Build `folder`'s next contents in `spare` (every file but the `gone` parts, and the staged
+    `new` parts under their final names, all hard links) and exchange the two folders."""
+    entries = list(os.scandir(folder))
+    if any(e.is_dir(follow_symlinks=False) for e in entries):
+        return False  # a folder with folders inside: partitions below it, never one of ours
+    hidden = {staged(folder / name).name for name in new}
+    spare.mkdir(parents=True)
+    spare.chmod(stat.S_IMODE(folder.stat().st_mode))
+    for e in entries:
+        if e.name not in gone and e.name not in hidden:
+            os.link(e.path, spare / e.name, follow_symlinks=False)
+    for name in new:
+        if not (spare / name).exists():
+            os.link(staged(folder / name), spare / name)
+    files.fsync_dir(spare)
+    return files.exchange(folder, spare)
 
 
 def _files(parts: list[dict[str, Any]], target_bytes: int, rows_per_file: int) -> list[list[dict[str, Any]]]:

@@ -1,12 +1,14 @@
 """The output folder as a dataset: what it holds, who may write it, and its bookkeeping.
 
-Bookkeeping lives in `OUT/_summarize/` (no file there is named `*.parquet`):
+Bookkeeping lives in `OUT/_summarize/` (no file there is named `*.parquet` but for `swap/`):
 
     lock                 the writer's pid, host, start time and run id (see `lock.py`)
     dataset.json         tool, schema version, the declared schema (kept columns with their
                          types), partition_by, the first run and the run identity
     runs/<run_id>.json   each run's manifest (`OUT/run.json` is a copy of the latest)
     commits/<name>.json  one marker per committed shard, listing its part files
+    swap/                for the moment of a merge's folder switch only (see `merge.py`): a table
+                         folder's next or previous contents, the one place Parquet files appear here
 
 `check_out` decides, reading only, whether a command may use the folder (so a refused command
 changes nothing); `Dataset.open` then takes the lock, re-checks under it, and prepares the folder
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DATASET = "dataset.json"
 RUNS = "runs"
+SWAP = "swap"
 LEGACY_COMMITS = "_commits"  # the layout before schema 2.0: recognised for --overwrite only
 
 
@@ -321,6 +324,8 @@ def settle(out: Path) -> list[str]:
     """Finish what an interrupted writer left in a Parquet dataset (under the lock): superseded
     markers and their parts go, committed parts still under their staging names are renamed
     into place, and every uncommitted file is deleted; the deleted files' paths."""
+    if not files.is_remote(out):
+        files.remove_tree(book(out) / SWAP)  # a merge killed mid-switch: its spare folder
     drop_superseded(out)
     for m in live_markers(out):
         publish(out, m.get("parts", []))
