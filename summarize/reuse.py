@@ -149,6 +149,13 @@ class Memory:
             self.entries[key] = blob
             self.new.append((key, str(kind), blob))
 
+    def learn(self, entries: Mapping[str, str]) -> int:
+        """Take entries another writer of this run stored meanwhile (another Ray actor's shards):
+        reused from now on, never stored again by this memory; how many it did not hold."""
+        fresh = {k: v for k, v in entries.items() if k not in self.entries}
+        self.entries.update(fresh)
+        return len(fresh)
+
     def drain(self) -> list[Entry]:
         """The entries added since the last call (what the next memory file holds)."""
         out, self.new = self.new, []

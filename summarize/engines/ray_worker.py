@@ -71,6 +71,7 @@ class ShardActor:
         io.configure_storage(storage)  # the driver's --storage-option, for the shared --out
         self.pipeline: Pipeline | None = None
         self.memory_at, self.run_id, self.reuse = memory
+        self._read: set[str] = set()  # this run's memory files the actor has read or written
         self.node = ray.get_runtime_context().get_node_id()
 
     def ready(self) -> dict[str, Any]:
@@ -83,11 +84,17 @@ class ShardActor:
         try:
             if self.pipeline is None:
                 self.pipeline = Pipeline(self.options)
-                # Each actor reads the store once, read-only, and adds its own files: the memory as
-                # the run started plus what this actor made (not what other actors make meanwhile).
+                # Each actor reads the store once, read-only, and adds its own files; before each
+                # later shard it reads the files other actors added to this run (below).
                 where = io.as_path(self.memory_at) if self.memory_at else None
+                if where is not None and self.reuse:
+                    self._read = {f.name for f in io.memory.memory_files(where) if f.name.startswith(f"{self.run_id}-")}
                 self.pipeline.use_memory(io.memory.load(where) if where is not None and self.reuse else {},
                                          enabled=self.reuse)
+            elif self.memory_at and self.reuse and self.pipeline.memory is not None:
+                # What the other actors stored since this one last looked: a text another actor
+                # summarized earlier in the run is reused here too (one listing of the folder).
+                self.pipeline.memory.learn(io.memory.news(io.as_path(self.memory_at), self.run_id, self._read))
             results: list[ArticleResult] = []
             # A block is one shard; should it ever hold several, each is processed on its own.
             for _, group in groupby(zip(block.column("shard").to_pylist(), articles, strict=True), key=lambda p: p[0]):
@@ -99,7 +106,9 @@ class ShardActor:
         reuse = reuse_counts(results)
         memory = self.pipeline.memory
         if self.memory_at and memory is not None:  # before the driver commits: see io/memory.py
-            io.memory.append(io.as_path(self.memory_at), f"{self.run_id}-{shard + 1:06d}", memory.drain(), self.run_id)
+            name = f"{self.run_id}-{shard + 1:06d}"
+            io.memory.append(io.as_path(self.memory_at), name, memory.drain(), self.run_id)
+            self._read.add(f"{name}{io.memory.SUFFIX}")
         if self.writer is None:
             return ShardDone(shard, statuses, langs, models, results=results, node=self.node)  # the driver counts them
         rejects = [Reject(**r) for r in block.column("rejects")[0].as_py() or []]

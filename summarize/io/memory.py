@@ -92,6 +92,19 @@ def load(out: AnyPath, limit: int | None = None) -> dict[str, str]:
     return found
 
 
+def news(out: AnyPath, run_id: str, seen: set[str]) -> dict[str, str]:
+    """The entries of run `run_id`'s files whose names are not in `seen` (which then holds them):
+    what the run's other writers (Ray actors) stored since the caller last looked."""
+    found: dict[str, str] = {}
+    for path in memory_files(out):
+        if not path.name.startswith(f"{run_id}-") or path.name in seen:
+            continue
+        seen.add(path.name)
+        for batch in _batches(path):
+            found.update(zip(batch.column("key").to_pylist(), batch.column("value").to_pylist(), strict=True))
+    return found
+
+
 def append(out: AnyPath, name: str, entries: Sequence[tuple[str, str, str]], run_id: str) -> int:
     """Store `entries` ((key, kind, value)) as the file `<name>.memory`; its size (0 when nothing to store)."""
     if not entries:
@@ -158,4 +171,4 @@ def compact_memory(out: AnyPath, name: str, *, limit: int | None = None,
 
 
 __all__ = ["DEFAULT_MAX_ROWS", "MemoryCompaction", "append", "compact_memory", "folder", "load", "max_rows",
-           "memory_files"]
+           "memory_files", "news"]

@@ -25,7 +25,8 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.ray
 
-IGNORED = ("run_id", "duration_ms", "processed_at", "reused")  # `reused`: each Ray actor has its own memory
+# `reused`: which actor meets a repeated text first depends on timing
+IGNORED = ("run_id", "duration_ms", "processed_at", "reused")
 SORT = {"articles": ["id"], "translations": ["id", "field", "target_lang"],
         "segments": ["id", "field", "target_lang", "seg_index"], "rejects": ["source", "line"]}
 
@@ -299,3 +300,28 @@ def test_a_new_local_instance_logs_json_only_and_quiet_silences_it(tmp_path: Pat
     else:
         assert any(d["logger"] == "summarize.engines.ray_pool" for d in docs)  # the worker started
         assert any(d["message"].startswith("this batch: 2 ok") for d in docs), docs
+
+
+def test_an_actor_reuses_what_another_actor_made_earlier_in_the_run(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    """Two shard actors of one run (the class Ray runs, built here in the driver so that their
+    order is fixed): a text actor `a` summarized is reused by actor `b`, which had started before."""
+    from summarize import io
+    from summarize.engines.ray_worker import ShardActor, block
+    from summarize.reuse import counts
+    from summarize.schema import Article
+
+    opts = options(tiny, to=("en",), translate=("summary",))
+    texts = [a["text"] for a in sample_articles()[:2]]
+    make = lambda i, text: Article(f"x{i}", i, "in.jsonl", i + 1, text, None, None, {})  # noqa: E731
+    memory = (io.files.uri(tmp_path), "run-20261207-aaaaaaaa", True)
+    a, b = (ShardActor(opts, None, {}, memory) for _ in range(2))
+
+    first_b = b.process(block(0, [make(0, texts[0])], []))  # b starts: the store is empty
+    made = a.process(block(1, [make(1, texts[1])], []))  # a makes the summary of texts[1]
+    again = b.process(block(2, [make(2, texts[1])], []))  # b meets the same text under another id
+    assert first_b.error is made.error is again.error is None
+    assert counts(made.results)["articles"] == {"generated": 1, "reused": 0}
+    assert counts(again.results)["articles"] == {"generated": 0, "reused": 1}
+    assert again.results[0].summary == made.results[0].summary
+    # The two shards that made something stored it; b's reuse stored nothing again.
+    assert [f.name for f in io.memory.memory_files(tmp_path)] == [f"{memory[1]}-00000{n}.memory" for n in (1, 2)]
