@@ -12,6 +12,10 @@ Three ways of reading a page are compared:
 * trafilatura called directly (`trafilatura.extract`, its defaults);
 * today's strip (`summarize extract --extract all`: every visible text, as `--strip-html` did).
 
+Two faster extractors are scored and timed beside them, as the alternatives to weigh: trafilatura's
+own `fast=True` (no fallback extractors) and, when it is installed (`pip install resiliparse`; not a
+dependency of the project), Resiliparse's `extract_plain_text(main_content=True)`, a C++ extractor.
+
 Speed: pages per second of one core's CPU time, for the extraction stage alone (`io.extract.
 extract_text`, the function every reader calls) and for the language detection that follows it
 on the extracted text (the target: extraction is never slower than detection). Run from the
@@ -79,6 +83,22 @@ def trafilatura_direct(pages: dict[str, str]) -> dict[str, str]:
     return {name: trafilatura.extract(html) or "" for name, html in pages.items()}
 
 
+def trafilatura_fast(html: str) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html, fast=True, include_comments=False) or ""
+
+
+def resiliparse_main(html: str) -> str | None:
+    """Resiliparse's main-content text, or None when it is not installed."""
+    try:
+        from resiliparse.extract.html2text import extract_plain_text
+        from resiliparse.parse.html import HTMLTree
+    except ImportError:
+        return None
+    return str(extract_plain_text(HTMLTree.parse(html), main_content=True))
+
+
 def per_core_rate(fn: Callable[[str], Any], items: list[str], repeat: int) -> float:
     """Items per second of this process's CPU time (one core: the work is single-threaded)."""
     for item in items[:2]:
@@ -98,7 +118,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "summarize extract (main)": score(via_cli(folder, "main"), expected),
         "trafilatura.extract": score(trafilatura_direct(pages), expected),
         "today's strip (--extract all)": score(via_cli(folder, "all"), expected),
+        "trafilatura.extract, fast=True": score({n: trafilatura_fast(h) for n, h in pages.items()}, expected),
     }
+    fast = {n: resiliparse_main(h) for n, h in pages.items()}
+    if all(t is not None for t in fast.values()):
+        results["resiliparse, main_content=True"] = score({n: t or "" for n, t in fast.items()}, expected)
     htmls = list(pages.values())
     texts = [extract_text(h, Extract.main, page=True).text for h in htmls]
     detector = make_detector(DetectOptions())
@@ -106,7 +130,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "extract main, pages/s per core": per_core_rate(lambda h: extract_text(h, Extract.main, page=True), htmls, args.repeat),
         "extract all, pages/s per core": per_core_rate(lambda h: extract_text(h, Extract.all, page=True), htmls, args.repeat),
         "detection of the extracted text, pages/s per core": per_core_rate(detector.detect, texts, args.repeat),
+        "trafilatura fast=True, pages/s per core": per_core_rate(trafilatura_fast, htmls, args.repeat),
     }
+    if "resiliparse, main_content=True" in results:
+        speed["resiliparse main_content, pages/s per core"] = per_core_rate(resiliparse_main, htmls, args.repeat)
     return {"pages": len(pages), "chars_per_page": round(sum(map(len, htmls)) / len(htmls)),
             "with_strings": sum(len(e["with"]) for e in expected.values()),
             "without_strings": sum(len(e.get("without", ())) for e in expected.values()),
