@@ -129,13 +129,12 @@ def _switch_folders(out: Path, tag: str, new_parts: list[dict[str, Any]], merged
     for n, folder in enumerate(sorted(gone)):
         spare = book(out) / SWAP / f"{tag}-{n:05d}"
         try:
-            switched = _switch(folder, spare, by_folder.get(folder, set()), gone[folder])
-        except OSError as e:
-            log.debug("merge: %s switched by renames instead (%s)", folder, e)
-            switched = False
+            why = "" if _switch(folder, spare, by_folder.get(folder, set()), gone[folder]) else "no exchange here"
+        except OSError as e:  # e.g. a file system without hard links
+            why = str(e)
         files.remove_tree(spare)
-        if not switched:
-            log.debug("merge: %s cannot be exchanged in one step; renaming its parts in place", folder)
+        if why:
+            log.debug("merge: %s not exchanged in one step (%s); its parts are renamed in place", folder, why)
     with contextlib.suppress(OSError):
         (book(out) / SWAP).rmdir()  # left only while a switch is under way
 
