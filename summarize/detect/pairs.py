@@ -7,8 +7,9 @@ other does not: a spelling of its own (bahwa/bahawa, karena/kerana, persen/perat
 a word of its own (kantor, narkoba / syarikat, rasuah); and (3) how often each standard writes the
 words both write (beliau, kerajaan, telah, sudah, bilang): no one of them is a cue, as Indonesian
 news uses every one, but together their frequencies in each standard's text are strong evidence.
-The frequencies are wordfreq's word lists for `id` and `ms`, built from Wikipedia, subtitles, web
-and news text of each standard; nothing in them comes from this project's test or benchmark text.
+The frequencies are wordfreq's word lists for `id` and `ms`, which its authors built from
+Wikipedia, subtitles, web and news text of each standard, not from this project's test or benchmark
+files.
 
 Where Indonesian and Malay are the detector's two best candidates, `decide_id_ms` replaces their
 odds (engine, priors and cue words as the other languages get them) by one score fitted on tuning
