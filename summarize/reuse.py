@@ -149,12 +149,11 @@ class Memory:
             self.entries[key] = blob
             self.new.append((key, str(kind), blob))
 
-    def learn(self, entries: Mapping[str, str]) -> int:
+    def learn(self, entries: Mapping[str, str]) -> None:
         """Take entries another writer of this run stored meanwhile (another Ray actor's shards):
-        reused from now on, never stored again by this memory; how many it did not hold."""
-        fresh = {k: v for k, v in entries.items() if k not in self.entries}
-        self.entries.update(fresh)
-        return len(fresh)
+        reused from now on (a key this memory holds keeps its value), never stored again by it."""
+        for key, value in entries.items():
+            self.entries.setdefault(key, value)
 
     def drain(self) -> list[Entry]:
         """The entries added since the last call (what the next memory file holds)."""

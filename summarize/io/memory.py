@@ -78,13 +78,18 @@ def _batches(path: AnyPath) -> Iterator[Any]:
         log.warning("reuse memory: skipping unreadable %s: %s", path, exc)
 
 
+def _key_values(path: AnyPath) -> Iterator[tuple[list[str], list[str]]]:
+    """A file's keys and values, batch by batch, in file order (oldest rows first)."""
+    for batch in _batches(path):
+        yield batch.column("key").to_pylist(), batch.column("value").to_pylist()
+
+
 def load(out: AnyPath, limit: int | None = None) -> dict[str, str]:
     """The stored entries (key -> JSON value), newest first up to `limit` keys (default `max_rows()`)."""
     limit = max_rows() if limit is None else limit
     found: dict[str, str] = {}
     for path in reversed(memory_files(out)):
-        for batch in _batches(path):
-            keys, values = batch.column("key").to_pylist(), batch.column("value").to_pylist()
+        for keys, values in _key_values(path):
             for k, v in zip(reversed(keys), reversed(values), strict=True):  # newest rows last in a file
                 if len(found) >= limit:
                     return found
@@ -100,8 +105,8 @@ def news(out: AnyPath, run_id: str, seen: set[str]) -> dict[str, str]:
         if not path.name.startswith(f"{run_id}-") or path.name in seen:
             continue
         seen.add(path.name)
-        for batch in _batches(path):
-            found.update(zip(batch.column("key").to_pylist(), batch.column("value").to_pylist(), strict=True))
+        for keys, values in _key_values(path):
+            found.update(zip(keys, values, strict=True))
     return found
 
 

@@ -152,8 +152,7 @@ def _switch(folder: Path, spare: Path, new: set[str], gone: set[str]) -> bool:
         if e.name not in gone and e.name not in hidden:
             os.link(e.path, spare / e.name, follow_symlinks=False)
     for name in new:
-        if not (spare / name).exists():
-            os.link(staged(folder / name), spare / name)
+        os.link(staged(folder / name), spare / name)
     files.fsync_dir(spare)
     return files.exchange(folder, spare)
 
