@@ -405,6 +405,8 @@ def run(
                     writer.finish()
                     if write.table_format == TableFormat.parquet:  # few files per batch, whatever the shard size
                         io.merge_batch(out_dir, run_id, io.batch_runs(out_dir, ident) | {run_id}, meta)
+                elif dataset is not None and write.table_format == TableFormat.parquet and writer.commits:
+                    io.show_held(out_dir, run_id, ident, meta)  # an interrupted run on an object store
                 state = "failed" if failed else "interrupted" if info.interrupted else "stopped" if info.stopped_early else "done"
                 manifest(state, latest=True)
             finally:

@@ -15,7 +15,7 @@ from .files import configure as configure_storage
 from .folder import escape_name
 from .identity import identity
 from .keys import IdScan, check_new_ids, kept_types, prepare
-from .merge import merge_batch
+from .merge import merge_batch, show_held
 from .outdir import (
     Dataset,
     Existing,
@@ -104,6 +104,7 @@ __all__ = [
     "read_manifest",
     "read_records",
     "read_table",
+    "show_held",
     "totals",
     "write_detections",
     "write_json",

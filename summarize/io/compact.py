@@ -8,7 +8,7 @@ parts are staged under hidden names; the switch is one create-only commit marker
 parts are deleted. Readers that list files through the markers (`committed_files`) see either the
 old parts or the new ones, never both; so does a reader that globs a local folder, which changes in
 one step (`merge.py`). On an object store a glob could, for the moment between the new parts'
-renames and the old parts' deletion, see both. A compaction killed before its
+renames and the old parts' deletion, see both (runs there never replace a visible file: `merge.py`). A compaction killed before its
 marker leaves staged parts that the next `--resume` or `compact` deletes; one killed after it
 leaves parts to rename and superseded files to delete, which `outdir.settle` finishes. Every run
 ends with the same merge over its own batch's parts (`merge_parts`), so a batch writes few files
@@ -38,9 +38,12 @@ from .files import AnyPath, is_delta
 from .lock import Lock
 from .memory import MemoryCompaction, compact_memory
 from .merge import TARGET_BYTES, merge_parts
-from .outdir import _ours, book, drop_superseded, live_markers
+from .outdir import _ours, book, drop_superseded
+from .parts import committed_files
 
 VACUUM_HOURS = 168
+
+__all__ = ["Compaction", "committed_files", "compact", "on_disk"]  # committed_files: for readers (docs/datasets.md)
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,6 @@ class Compaction:
     bytes_after: dict[str, int] = field(default_factory=dict)
     vacuumed: dict[str, int] = field(default_factory=dict)
     memory: MemoryCompaction | None = None  # the reuse memory's entries and files (`memory.py`)
-
-
-def committed_files(out: AnyPath, table: str) -> list[AnyPath]:
-    """The part files of `table` that the dataset holds now (through the live commit markers)."""
-    return sorted(out / p["path"] for m in live_markers(out) for p in m.get("parts", [])
-                  if p.get("table") == table and p.get("path"))
 
 
 def on_disk(out: AnyPath) -> tuple[dict[str, int], dict[str, int]]:

@@ -13,11 +13,16 @@ On a local disk each merged folder then changes in one step, so a reader that gl
 sees a folder's rows twice (the merged file beside the parts it replaces) or not at all: the folder's
 next contents (hard links to the files that stay and to the new parts, under their final names) are
 built in `OUT/_summarize/swap/`, and the two folders are exchanged by one renameat2(RENAME_EXCHANGE);
-the old contents, now under `swap/`, are deleted. Where the platform or file system cannot exchange
-(and on object stores, which have no folders), the new parts are renamed into place one by one before
-the old ones are deleted, and a glob in that moment can see both. A kill in the middle leaves either
-the old folder (the staged parts are still there for `outdir.settle` to publish) or the new one,
-and `settle` deletes what is left under `swap/`.
+the old contents, now under `swap/`, are deleted. Where the platform or file system cannot exchange,
+the new parts are renamed into place one by one before the old ones are deleted, and a glob in that
+moment can see both. A kill in the middle leaves either the old folder (the staged parts are still
+there for `outdir.settle` to publish) or the new one, and `settle` deletes what is left under `swap/`.
+
+Object stores have no folders to exchange, so there a run holds its committed parts back under their
+staging names (`parts.holds_parts`), and its end-of-run merge takes only the parts still held (its own,
+and those of a run killed before its end), whatever their run: the merged files it renames into place,
+articles last, replace only files no reader has seen. `summarize compact`, which merges visible files,
+is the one place a glob on an object store can see a folder's rows twice.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from typing import Any
 from ..errors import OutputError
 from . import files
 from .files import AnyPath
-from .outdir import SWAP, book, drop_superseded, live_markers
-from .write import commit_parts, file_metadata, publish, staged
+from .outdir import SWAP, batch_runs, book, drop_superseded
+from .parts import commit_parts, holds_parts, live_markers, part_files, publish, staged
+from .write import file_metadata
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,20 @@ def merge_batch(out: AnyPath, run_id: str, runs: Iterable[str], metadata: dict[s
     return merge_parts(out, f"{run_id}-final", run_id, tag=f"{run_id[-8:]}-final", runs=runs, metadata=metadata)
 
 
+def show_held(out: AnyPath, run_id: str, ident: dict[str, Any], metadata: dict[str, str]) -> None:
+    """End an interrupted or failed run on an object store, which holds a run's committed parts
+    back until its end (`holds_parts`): its batch's held parts are merged and shown, so every
+    reader sees the same rows. A failure here (the store itself, likely the run's own failure)
+    leaves them held, for `--resume` or `summarize compact`, with a warning."""
+    if not holds_parts(out):
+        return
+    try:
+        merge_batch(out, run_id, batch_runs(out, ident) | {run_id}, metadata)
+    except Exception as exc:  # the run's own outcome is what the user must see
+        log.warning("the committed shards stay held back under their staging names until `--resume` or "
+                    "`summarize compact`: %s", exc)
+
+
 def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterable[str] | None = None,
                 metadata: dict[str, str] | None = None, target_bytes: int = TARGET_BYTES,
                 rows_per_file: int = ROWS_PER_FILE) -> bool:
@@ -55,12 +75,21 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
     compaction commit named `name` (new parts `part-<tag>-<n>.parquet`, with `metadata`);
     False when no folder had two parts to merge."""
     wanted = None if runs is None else set(runs)
-    chosen = sorted((m for m in live_markers(out) if wanted is None or m.get("run_id") in wanted),
-                    key=lambda m: m["_name"])
+    live = live_markers(out)
+    chosen = sorted((m for m in live if wanted is None or m.get("run_id") in wanted), key=lambda m: m["_name"])
+    held: set[str] | None = None
+    if holds_parts(out) and runs is not None:
+        # A run's end on an object store: merge only the parts still held back (this batch's and
+        # those of a run killed before its end), never a file a reader may already see, so a glob
+        # never finds a folder's rows twice.
+        every = [p for m in live for p in m.get("parts", [])]
+        held = {p["path"] for p, path in part_files(out, every) if path != out / p["path"]}
+        chosen = sorted((m for m in live if any(p["path"] in held for p in m.get("parts", []))), key=lambda m: m["_name"])
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for m in chosen:
         for p in m.get("parts", []):
-            groups.setdefault((p["table"], p["path"].rsplit("/", 1)[0]), []).append(p)
+            if held is None or p["path"] in held:
+                groups.setdefault((p["table"], p["path"].rsplit("/", 1)[0]), []).append(p)
     new_parts: list[dict[str, Any]] = []
     merged: set[str] = set()
     for (table, _), parts in sorted(groups.items()):
@@ -70,6 +99,8 @@ def merge_parts(out: AnyPath, name: str, run_id: str, *, tag: str, runs: Iterabl
         new_parts += _merge_folder(out, table, parts, tag, meta, target_bytes, rows_per_file)
         merged.update(p["path"] for p in parts)
     if not new_parts:
+        if runs is not None or holds_parts(out):  # parts held back, each alone in its folder: shown as they are
+            publish(out, [p for m in chosen for p in m.get("parts", [])])
         return False
     # The marker lists the new parts plus the chosen markers' parts left as they were (a folder
     # with one part), so it alone stands for the markers it supersedes.

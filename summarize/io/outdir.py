@@ -31,7 +31,17 @@ from .identity import identity_diff
 from .lock import LOCK, Lock, holder_of, is_stale, lock_age, refusal
 from .memory import folder as memory_folder
 from .memory import memory_files
-from .write import COMMITS, PART_PREFIX, STAGED, publish
+from .parts import (
+    COMMITS,
+    PART_PREFIX,
+    STAGED,
+    holds_parts,
+    live_markers,
+    markers,
+    part_files,
+    publish,
+    staged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +97,6 @@ def _ours(out: Path) -> dict[str, Any] | None:
     if legacy is not None and legacy.get("tool") == "summarize":
         return {"tool": "summarize", "schema_version": legacy.get("schema_version"), "legacy": True}
     return None
-
-
-def markers(out: Path) -> list[dict[str, Any]]:
-    """Every commit marker of the folder (`_name`: its file name without `.json`)."""
-    return [{**m, "_name": f.stem} for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]
-
-
-def live_markers(out: Path) -> list[dict[str, Any]]:
-    """The markers that define the dataset: all but those a compaction marker supersedes."""
-    every = markers(out)
-    gone = {n for m in every for n in m.get("supersedes", [])}
-    return [m for m in every if m["_name"] not in gone]
 
 
 def _only_lock(out: Path) -> bool:
@@ -246,13 +244,16 @@ def _replace(out: Path) -> None:
 
 
 def _remove_part(out: Path, rel: str) -> None:
+    """Delete a listed part, under its final name and its staging name (a part held back)."""
     if files.is_remote(out):  # no symlinks on an object store; a marker never names ../
         if rel and ".." not in rel.split("/"):
             files.remove(out / rel)
+            files.remove(staged(out / rel))
         return
     p = (out / rel).resolve()
     if out.resolve() in p.parents:  # a marker never names a file outside the folder
         files.remove(p)
+        files.remove(staged(p))
 
 
 def batch_runs(out: Path, ident: dict[str, Any]) -> set[str]:
@@ -272,9 +273,8 @@ def committed_state(out: Path, runs: set[str] | None = None) -> Existing:
 
     removed = settle(out)
     committed: dict[str, list[Path]] = {t: [] for t in TABLES}
-    for m in live_markers(out):
-        for part in m.get("parts", []):
-            committed.setdefault(part.get("table", ""), []).append(out / part["path"])
+    for part, path in part_files(out, (p for m in live_markers(out) for p in m.get("parts", []))):
+        committed.setdefault(part.get("table", ""), []).append(path)
     articles: dict[tuple[str, str], int] = {}
     hashes: set[str] = set()
     for f in sorted(committed["articles"]):
@@ -309,8 +309,10 @@ def drop_superseded(out: Path) -> None:
 
 def uncommitted(out: Path) -> list[Path]:
     """Files in a Parquet dataset's table folders that no live marker accounts for: parts no
-    marker lists, staged parts (hidden), and temporary files of an interrupted write."""
+    marker lists, staged parts (hidden) of no committed part, and temporary files of an
+    interrupted write."""
     listed = {out / p["path"] for m in live_markers(out) for p in m.get("parts", [])}
+    listed |= {staged(f) for f in listed}
     found = []
     for t in TABLES:
         for f in files.files_under(out / t):
@@ -323,12 +325,14 @@ def uncommitted(out: Path) -> list[Path]:
 def settle(out: Path) -> list[str]:
     """Finish what an interrupted writer left in a Parquet dataset (under the lock): superseded
     markers and their parts go, committed parts still under their staging names are renamed
-    into place, and every uncommitted file is deleted; the deleted files' paths."""
+    into place (on a local disk; an object store holds them back for the next end-of-run merge,
+    see `parts.holds_parts`), and every uncommitted file is deleted; the deleted files' paths."""
     if not files.is_remote(out):
         files.remove_tree(book(out) / SWAP)  # a merge killed mid-switch: its spare folder
     drop_superseded(out)
-    for m in live_markers(out):
-        publish(out, m.get("parts", []))
+    if not holds_parts(out):
+        for m in live_markers(out):
+            publish(out, m.get("parts", []))
     removed = []
     for f in uncommitted(out):
         files.remove(f)

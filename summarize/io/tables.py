@@ -25,6 +25,7 @@ from .dates import parse_date, parse_timestamp
 from .files import as_path, files_under, is_delta, is_remote, object_store_options
 from .files import storage_options as storage_options_in_effect
 from .jsonl import parse, read_lines
+from .parts import committed_files
 from .read import JSONL_SUFFIXES, STDIN
 from .seen import SeenIds
 
@@ -376,15 +377,17 @@ def read_table(out_dir: Any, name: str) -> Any:
 
     if is_delta(out_dir / name):  # --table-format delta
         return read_delta(out_dir / name)
-    if not any(files_under(out_dir / name, ".parquet")):
-        return pl.from_arrow(arrow_table(name, []))
     if is_remote(out_dir):
         # Read through fsspec (the same options and credentials as the writes), Hive folders
         # parsed by pyarrow; Polars' own object_store client would need its own options.
         import pyarrow.dataset as pads
 
         base = out_dir / name
-        found = [f.path for f in files_under(base, ".parquet")]
+        # Through the commit markers: a run holds its parts back under staging names until it
+        # ends (`parts.holds_parts`), and this reader sees what is committed, as `check` does.
+        found = [f.path for f in committed_files(out_dir, name) or files_under(base, ".parquet")]
+        if not found:
+            return pl.from_arrow(arrow_table(name, []))
         data = pads.dataset(found, filesystem=base.fs, format="parquet",
                             partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
         # Appended runs may add kept columns: the union of the parts' schemas, as below.
@@ -394,6 +397,8 @@ def read_table(out_dir: Any, name: str) -> Any:
         unified = pads.dataset(found, filesystem=base.fs, format="parquet", schema=union,
                                partitioning=pads.HivePartitioning.discover(), partition_base_dir=base.path.rstrip("/"))
         return pl.from_arrow(unified.to_table())
+    if not any(files_under(out_dir / name, ".parquet")):
+        return pl.from_arrow(arrow_table(name, []))
     # Appended runs may add kept columns: read with the union of the files' schemas (Polars
     # would otherwise take the first file's schema and refuse the others' extra columns).
     schema: dict[str, Any] = {}

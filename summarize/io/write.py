@@ -5,9 +5,11 @@ first written under a hidden staging name (`.part-....parquet.staged`: a leading
 `.parquet` ending, so neither a `**/*.parquet` glob nor pyarrow, Polars or DuckDB reading the
 folder sees it). Once every part of a shard is staged, a commit marker
 `OUT/_summarize/commits/<run>-<shard>.json` lists them (path, table, rows, bytes); it is created
-only if absent, and is the commit. Then the staged parts are renamed to their listed names. A
-staged part that no marker lists is not part of the dataset, and one that a marker lists is
-renamed into place by whoever finds it (`outdir.settle`, on `--resume`, `compact`). The marker is
+only if absent, and is the commit. Then the staged parts are renamed to their listed names (on an
+object store only at the run's end, by its merge: `holds_parts`). A staged part that no marker lists
+is not part of the dataset, and one that a marker lists is part of it: renamed into place by whoever
+finds it on a local disk (`outdir.settle`, on `--resume`, `compact`), read under its staging name
+meanwhile by summarize's readers (`part_files`). The marker is
 written by whoever commits (the driver), so parts may also be staged by other processes (Ray
 workers) and committed by listing them with `commit_parts`.
 """
@@ -23,10 +25,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OutputError, UsageError
-from ..schema import BOOKKEEPING, PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
+from ..schema import PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
 from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
+from .parts import COMMITS, PART_PREFIX, STAGED, commit_parts, holds_parts, part_files, publish, staged
 from .read import STDIN
 from .tables import (
     Kept,
@@ -38,24 +41,6 @@ from .tables import (
     read_table,
     reject_rows,
 )
-
-COMMITS = f"{BOOKKEEPING}/commits"
-PART_PREFIX = "part-"
-STAGED = ".staged"
-
-
-def staged(path: AnyPath) -> AnyPath:
-    """The hidden name a part is written under until its commit marker exists."""
-    return path.with_name(f".{path.name}{STAGED}")
-
-
-def publish(out_dir: AnyPath, parts: Sequence[dict[str, Any]]) -> None:
-    """Rename the committed parts from their staging names to the names their marker lists."""
-    for p in parts:
-        final = out_dir / p["path"]
-        src = staged(final)
-        if files.exists(src):
-            files.rename(src, final)
 
 
 def file_metadata(run_id: str, table: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -76,16 +61,6 @@ def write_parquet(table: Any, path: Path, metadata: dict[str, str]) -> int:
     data = sink.getvalue().to_pybytes()
     atomic_write_bytes(path, data)
     return len(data)
-
-
-def commit_parts(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str, Any]],
-                 supersedes: Sequence[str] = ()) -> bool:
-    """Record parts (dicts with `path` relative to `out_dir`, `table`, `rows`, `bytes`) as
-    committed under the marker `name`; False when a marker of that name already exists (a replayed
-    commit changes nothing). `supersedes` names markers this one replaces (`summarize compact`)."""
-    doc = {"run_id": run_id, "committed_at": dt.datetime.now(dt.UTC).isoformat(), "parts": list(parts),
-           **({"supersedes": list(supersedes)} if supersedes else {})}
-    return files.create_exclusive(out_dir / COMMITS / f"{name}.json", files.json_bytes(doc))
 
 
 @dataclass
@@ -188,7 +163,8 @@ class RunWriter(TableWriter):
         them into place."""
         try:
             commit_parts(self.out_dir, f"{self.run_id}-{shard:05d}", self.run_id, parts)
-            publish(self.out_dir, parts)
+            if not holds_parts(self.out_dir):  # held back: the end-of-run merge publishes them
+                publish(self.out_dir, parts)
         except OSError as exc:
             raise OutputError(
                 f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already written are valid, "
@@ -231,7 +207,7 @@ class RunWriter(TableWriter):
         """Give every table folder at least one (empty, committed) part, so it reads with its schema."""
         parts = []
         for t in TABLES:
-            if not any(files.files_under(self.out_dir / t, ".parquet")):
+            if not any(f.name.endswith((".parquet", f".parquet{STAGED}")) for f in files.files_under(self.out_dir / t)):
                 drop = partition_columns(t, self.partition_by) if t != "rejects" else []
                 data = arrow_table(t, [], self.kept if t == "articles" else (), drop=drop)
                 path = self.out_dir / t / self.part_name("empty")
@@ -239,7 +215,8 @@ class RunWriter(TableWriter):
                 parts.append({"path": path.relative_to(self.out_dir).as_posix(), "table": t, "rows": 0, "bytes": size})
         if parts:
             commit_parts(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
-            publish(self.out_dir, parts)
+            if not holds_parts(self.out_dir):
+                publish(self.out_dir, parts)
 
 
 def _iso(value: Any) -> str:
@@ -340,4 +317,4 @@ def totals(out_dir: Path, runs: set[str] | None = None) -> tuple[dict[str, int],
 
 
 __all__ = ["COMMITS", "JsonlWriter", "RunWriter", "atomic_write_bytes", "commit_parts", "file_metadata",
-           "totals", "write_detections", "write_json", "write_parquet", "write_wide"]
+           "holds_parts", "part_files", "totals", "write_detections", "write_json", "write_parquet", "write_wide"]

@@ -248,9 +248,11 @@ def test_a_sigkill_between_two_table_commits_is_seen_by_check_hidden_from_a_cons
 
 
 def test_a_sigkill_between_publishing_a_parquet_shards_tables_never_shows_a_glob_an_article_without_translations(
-        tmp_path: Path, tiny: dict[str, Path], where: tuple[str, list[str], dict[str, str] | None]) -> None:
-    out, flags, opts = where
-    env = {"SUMMARIZE_LOCK_LEASE_S": "2"} if flags else {}
+        tmp_path: Path, tiny: dict[str, Path]) -> None:
+    """On local disk, where each shard is published as it commits. (An object store publishes
+    nothing until the run ends: tests/storage/test_s3.py reads a glob after its every step.)"""
+    out, flags, opts = str(tmp_path / "out"), [], None
+    env: dict[str, str] = {}
     recs = many_articles(4)
     args = cli_args(write_jsonl(tmp_path / "in.jsonl", recs), out, tiny, *flags)
     kill_paused(args, "translations", 2, tmp_path / "paused", env)

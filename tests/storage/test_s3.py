@@ -142,8 +142,9 @@ api.run([sys.argv[1]], sys.argv[2], opts, progress=slow)
 """
 
 
+@pytest.mark.parametrize("compact", [False, True], ids=["resume", "compact-then-resume"])
 def test_kill_then_resume_on_s3_writes_every_article_once(tmp_path: Path, tiny: dict[str, Path],
-                                                          s3_server: S3Server, s3_prefix: str) -> None:
+                                                          s3_server: S3Server, s3_prefix: str, compact: bool) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", articles(6))
     env = {**os.environ, **s3_server.env(), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
            "SUMMARIZE_LOCK_LEASE_S": "2"}  # the lease the killed run's lock records
@@ -162,9 +163,33 @@ def test_kill_then_resume_on_s3_writes_every_article_once(tmp_path: Path, tiny: 
     io.configure_storage(s3_server.object_store_options())
     with pytest.raises(OutputError, match="in use"):
         api.run([inp], s3_prefix, opts, resume=True)
-    time.sleep(2.5)
+    stale = time.monotonic() + 2.5
+    # The store holds a run's parts back until its end: a glob sees nothing of the killed run,
+    # and summarize's own readers and `check` see its committed shard through the marker.
+    assert not [k for k in found if k.endswith(".parquet")]
+    assert [k for k in found if k.startswith("articles/") and k.endswith(".staged")]
+    held = io.read_table(io.as_path(s3_prefix, s3_server.object_store_options()), "articles")
+    assert held.height == 2
+    flags = [x for k, v in s3_server.object_store_options().items() for x in ("--storage-option", f"{k}={v}")]
+    res = invoke(["check", s3_prefix, *flags])
+    assert "commit" not in res.output and "missing" not in res.output, res.output
+    time.sleep(max(0.0, stale - time.monotonic()))
+    shown: set[str] = set()
+    if compact:  # `compact` shows a killed run's held shard too
+        assert invoke(["compact", s3_prefix, *flags]).exit_code == 0
+        found = keys(s3_server, s3_prefix)
+        shown = {k for k in found if k.endswith(".parquet")}
+        assert shown and not [k for k in found if k.endswith(".staged")]
+        assert pl.read_parquet(f"{s3_prefix}/articles/**/*.parquet",
+                               storage_options=s3_server.object_store_options()).height == 2
     second = api.run([inp], s3_prefix, opts, resume=True)
     assert second.exit_code == 0 and second.resumed == 2 and second.counts == {"ok": 6}
+    # The resume merges what is still held (with no compact: the killed run's shard too) into one
+    # file per folder, and leaves a file a reader could see (the compacted one) as it is.
+    found = keys(s3_server, s3_prefix)
+    parts = [k for k in found if k.endswith(".parquet")]
+    assert shown <= set(parts) and not [k for k in found if k.endswith(".staged")]
+    assert len(parts) == len({k.rsplit("/", 1)[0] for k in parts}) + len({k.rsplit("/", 1)[0] for k in shown})
     api.run([inp], tmp_path / "local", opts)
     assert_same_tables(tmp_path / "local", s3_prefix)  # every article exactly once
 
@@ -236,3 +261,85 @@ def test_file_operations_on_an_fsspec_memory_store() -> None:
     files.remove(root / "a" / "m.json")
     files.remove(root / "a" / "m.json")  # absent: no error
     assert [f.name for f in files.files_under(root)] == ["b.json"]
+
+
+class _Glob:
+    """What a glob reader (`TABLE/**/*.parquet`, read by Polars) sees on the store after each
+    rename and delete the tool makes there; `touched` lists the paths those calls named."""
+
+    def __init__(self, server: S3Server, prefix: str) -> None:
+        import s3fs
+
+        self.fs = s3fs.S3FileSystem(**server.s3fs_options())
+        self.root = prefix.removeprefix("s3://")
+        self.seen: list[dict[str, pl.DataFrame]] = []
+        self.touched: list[str] = []
+
+    def files(self) -> set[str]:
+        self.fs.invalidate_cache()
+        return {k for k in self.fs.find(self.root) if k.endswith(".parquet") and "/_summarize/" not in k}
+
+    def look(self) -> None:
+        self.fs.invalidate_cache()
+        found: dict[str, pl.DataFrame] = {}
+        for t, cols in (("articles", ["id"]), ("translations", ["id", "field", "target_lang"])):
+            paths = sorted(k for k in self.fs.find(f"{self.root}/{t}") if k.endswith(".parquet"))
+            frames = [pl.read_parquet(self.fs.cat_file(k), columns=cols) for k in paths]
+            found[t] = pl.concat(frames) if frames else pl.DataFrame(schema={c: pl.String for c in cols})
+        self.seen.append(found)
+
+    def wrap(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("rename", "remove"):
+            real = getattr(io.files, name)
+
+            def call(*args: Any, _real: Any = real) -> Any:
+                done = _real(*args)
+                self.touched += [str(a) for a in args]
+                self.look()
+                return done
+
+            monkeypatch.setattr(io.files, name, call)
+
+
+def test_on_s3_a_glob_never_sees_a_folder_twice_nor_an_article_before_its_translations(
+        tmp_path: Path, tiny: dict[str, Path], s3_server: S3Server, s3_prefix: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An object store has no folder switch: runs there hold their parts back until they end, and
+    the end-of-run merge shows only files no reader has seen, translations before articles. A
+    glob is read after every rename and delete of an interrupted run, its resume and an append."""
+    opts = options(tiny)
+    io.configure_storage(s3_server.object_store_options())
+    glob = _Glob(s3_server, s3_prefix)
+    glob.wrap(monkeypatch)
+    day1 = write_jsonl(tmp_path / "day1.jsonl", articles(6))
+    calls = 0
+
+    def stop_after_two(_n: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # as a second Ctrl-C does
+
+    first = api.run([day1], s3_prefix, opts, progress=stop_after_two)
+    assert first.interrupted == "SIGINT"
+    shown = glob.seen[-1]  # an interrupted run shows what it committed, merged
+    assert shown["articles"].height == 4 and shown["translations"].height == 16
+    assert len({k.rsplit("/", 1)[0] for k in glob.files()}) == len(glob.files())  # one file per folder
+    api.run([day1], s3_prefix, opts, resume=True)
+    before = glob.files()
+    day2 = write_jsonl(tmp_path / "day2.jsonl", [{**a, "id": f"b{i}"} for i, a in enumerate(articles(3))])
+    glob.touched.clear()
+    api.run([day2], s3_prefix, opts, append=True)
+    # the append never renamed or deleted a file a reader could already see
+    assert not {t.removeprefix("s3://") for t in glob.touched} & before
+    final = glob.seen[-1]
+    assert sorted(final["articles"]["id"].to_list()) == [*(f"a{i:03d}" for i in range(6)), "b0", "b1", "b2"]
+    want = final["translations"].group_by("id").len()
+    want = dict(zip(want["id"].to_list(), want["len"].to_list(), strict=True))
+    assert len(glob.seen) > 10
+    for seen in glob.seen:
+        arts, tr = seen["articles"], seen["translations"]
+        assert arts["id"].is_unique().all() and not tr.is_duplicated().any()  # no folder twice
+        have = tr.group_by("id").len()
+        have = dict(zip(have["id"].to_list(), have["len"].to_list(), strict=True))
+        assert all(have.get(i) == want[i] for i in arts["id"].to_list())  # every article with all of its own
