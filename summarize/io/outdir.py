@@ -312,13 +312,15 @@ def uncommitted(out: Path) -> list[Path]:
     marker lists, staged parts (hidden) of no committed part, and temporary files of an
     interrupted write."""
     listed = {out / p["path"] for m in live_markers(out) for p in m.get("parts", [])}
-    listed |= {staged(f) for f in listed}
+    present = [f for t in TABLES for f in files.files_under(out / t)]
+    # A committed part held under its staging name counts; a staging copy left beside its
+    # published file (an object store's rename is a copy, then a delete) does not.
+    listed |= {staged(f) for f in listed - set(present)}
     found = []
-    for t in TABLES:
-        for f in files.files_under(out / t):
-            ours = (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or f.name.endswith(STAGED)
-            if (ours and f not in listed) or ".tmp-" in f.name:
-                found.append(f)
+    for f in present:
+        ours = (f.name.startswith(PART_PREFIX) and f.suffix == ".parquet") or f.name.endswith(STAGED)
+        if (ours and f not in listed) or ".tmp-" in f.name:
+            found.append(f)
     return found
 
 

@@ -343,3 +343,47 @@ def test_on_s3_a_glob_never_sees_a_folder_twice_nor_an_article_before_its_transl
         have = tr.group_by("id").len()
         have = dict(zip(have["id"].to_list(), have["len"].to_list(), strict=True))
         assert all(have.get(i) == want[i] for i in arts["id"].to_list())  # every article with all of its own
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["before-a-rename", "between-copy-and-delete"])
+def test_on_s3_a_run_killed_in_its_end_of_run_merge_is_finished_by_the_resume(
+        tmp_path: Path, tiny: dict[str, Path], s3_server: S3Server, s3_prefix: str,
+        monkeypatch: pytest.MonkeyPatch, copied: bool) -> None:
+    """The end-of-run merge dies after renaming two merged files into place (with `copied`, in the
+    middle of the third: an object store's rename is a copy, then a delete). The resume shows the
+    rest; the merged files already shown stay as they are, and no staging copy is left behind."""
+    opts = options(tiny)
+    io.configure_storage(s3_server.object_store_options())
+    inp = write_jsonl(tmp_path / "in.jsonl", articles(8))
+    real = io.files.rename
+    done: list[str] = []
+
+    class Died(BaseException):
+        pass
+
+    def rename(src: Any, dst: Any) -> None:
+        if "-final-" in dst.name:
+            if len(done) == 2:
+                if copied:
+                    src.fs.copy(src.path, dst.path)
+                raise Died
+            done.append(dst.name)
+        real(src, dst)
+
+    monkeypatch.setattr(io.files, "rename", rename)
+    with pytest.raises(Died):
+        api.run([inp], s3_prefix, opts)
+    monkeypatch.setattr(io.files, "rename", real)
+    shown = {k for k in keys(s3_server, s3_prefix) if k.endswith(".parquet")}
+    assert len([k for k in shown if "-final-" in k]) == 2 + copied
+    again = api.run([inp], s3_prefix, opts, resume=True)
+    assert again.exit_code == 0 and again.resumed == 8 and again.counts == {"ok": 8}
+    found = keys(s3_server, s3_prefix)
+    parts = {k for k in found if k.endswith(".parquet")}
+    assert shown <= parts and not [k for k in found if k.endswith(".staged")]
+    assert len(parts) == len({k.rsplit("/", 1)[0] for k in parts})  # one merged file per folder
+    arts = pl.read_parquet(f"{s3_prefix}/articles/**/*.parquet", storage_options=s3_server.object_store_options())
+    assert arts.height == 8 and arts["id"].n_unique() == 8
+    flags = [x for k, v in s3_server.object_store_options().items() for x in ("--storage-option", f"{k}={v}")]
+    res = invoke(["check", s3_prefix, *flags])
+    assert res.exit_code == 0, res.output
