@@ -26,7 +26,7 @@ from . import files
 from .files import AnyPath
 from .keys import duplicate_keys
 from .outdir import RUNS, _ours, _runs, batch_runs, book, live_markers, markers, read_manifest, uncommitted
-from .parts import COMMITS, holds_parts, staged
+from .parts import COMMITS, holds_parts, part_files
 
 
 @dataclass(frozen=True)
@@ -73,18 +73,17 @@ def _parquet(out: AnyPath, ds: dict[str, Any], found: list[Violation]) -> dict[s
         found.append(Violation("commit", rel.split("/")[0], f"{rel} is {what} no commit marker lists"))
     declared = ds.get("tables", {})
     frames: dict[str, list[Any]] = {t: [] for t in TABLES}
+    # Where each listed part is now, from one listing per table folder.
+    now = {id(p): path for p, path in part_files(out, (p for m in live for p in m.get("parts", [])))}
     for m in live:
         for p in m.get("parts", []):
             table, rel = p.get("table", ""), p.get("path", "")
-            path = out / rel
-            if not files.exists(path):
-                hidden = files.exists(staged(path))
-                if hidden and holds_parts(out):  # held back until its run's end: committed, and read
-                    path = staged(path)
-                else:
-                    note = " (committed, still under its staging name)" if hidden else ""
-                    found.append(Violation("commit", table, f"{rel}: listed by marker {m['_name']} but missing{note}"))
-                    continue
+            path = now.get(id(p))
+            hidden = path is not None and path != out / rel
+            if path is None or (hidden and not holds_parts(out)):  # held back until its run's end: read
+                note = " (committed, still under its staging name)" if hidden else ""
+                found.append(Violation("commit", table, f"{rel}: listed by marker {m['_name']} but missing{note}"))
+                continue
             data = pq.read_table(pa.BufferReader(path.read_bytes()) if files.is_remote(path) else path)
             if data.num_rows != p.get("rows", data.num_rows):
                 found.append(Violation("commit", table, f"{rel}: {data.num_rows} rows, marker {m['_name']} says {p['rows']}"))

@@ -8,8 +8,8 @@ parts are staged under hidden names; the switch is one create-only commit marker
 parts are deleted. Readers that list files through the markers (`committed_files`) see either the
 old parts or the new ones, never both; so does a reader that globs a local folder, which changes in
 one step (`merge.py`). On an object store a glob could, for the moment between the new parts'
-renames and the old parts' deletion, see both (runs there never replace a visible file: `merge.py`). A compaction killed before its
-marker leaves staged parts that the next `--resume` or `compact` deletes; one killed after it
+renames and the old parts' deletion, see both (runs there never replace a visible file: `merge.py`).
+A compaction killed before its marker leaves staged parts that the next `--resume` or `compact` deletes; one killed after it
 leaves parts to rename and superseded files to delete, which `outdir.settle` finishes. Every run
 ends with the same merge over its own batch's parts (`merge_parts`), so a batch writes few files
 whatever its shard size.
