@@ -143,6 +143,11 @@ def setup_logging(verbose: bool, quiet: bool, log_format: LogFormat = LogFormat.
     logging.captureWarnings(True)
     for noisy in ("transformers", "huggingface_hub", "urllib3", "httpx", "httpx2", "filelock", "ray", "ray.data"):
         logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
+    # The page extractors log an ERROR for every page in which they find no tree or no article
+    # ("empty HTML tree"): the row already says so (`extract_fallback`, `bad_published`), so their
+    # lines show only under --verbose, where they help to see why.
+    for per_page in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+        logging.getLogger(per_page).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def split_list(value: str | None) -> tuple[str, ...]:

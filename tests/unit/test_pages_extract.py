@@ -109,3 +109,16 @@ def test_extract_command_writes_what_the_models_read(tmp_path: Path) -> None:
     assert got[0]["text"].startswith("<!DOCTYPE html>") and got[0]["flags"] == ["html"]
     assert got[1]["removed"] == [] and got[1]["published_at"] is None
     assert table.column("published_at").type.tz == "UTC"
+
+
+def test_a_page_with_no_tree_is_said_by_its_flags_not_by_the_extractors_error_lines(tmp_path: Path) -> None:
+    # A redirect stub as crawlers save them: scripts and a <noscript> refresh, no document at all.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "redirect.html").write_text('<script>var go = 1;</script>\n<noscript><META http-equiv="refresh" '
+                                          'content="0;URL=\'https://example.com\'"></noscript>\n', encoding="utf-8")
+    res = invoke(["extract", str(folder), "--out", "-"])
+    assert res.exit_code == 0, res.output
+    (row,) = (json.loads(line) for line in res.stdout.splitlines())
+    assert "extract_fallback" in row["flags"]
+    assert "trafilatura" not in res.stderr and "ERROR" not in res.stderr, res.stderr
