@@ -20,6 +20,10 @@ unit, the share detected correctly and the share given to each close neighbour. 
 repository root, pinned to one core as the other benchmarks are:
 
     taskset -c 1 .venv/bin/python benchmarks/close_pairs.py [--per-lang 500] [--json FILE]
+
+`--set NAME=LANG:FILE` (repeatable) reads another held-out set, one sentence a line, such as the
+Indonesian and Malay news sentences described in `benchmarks/data/README.md` (not stored here);
+`--only-sets` reads those alone.
 """
 
 from __future__ import annotations
@@ -72,11 +76,21 @@ def eld_part(langs: set[str], part: str, per_lang: int) -> dict[str, list[str]]:
     return dict(out)
 
 
-def sentences(per_lang: int) -> dict[str, tuple[str, list[str]]]:
-    """Each held-out set by name: its gold language and its sentences."""
+def sentences(per_lang: int, extra: list[str] = ()) -> dict[str, tuple[str, list[str]]]:
+    """Each held-out set by name: its gold language and its sentences.
+
+    `extra`: more sets as `NAME=LANG:FILE`, a file of one sentence a line (blank lines skipped).
+    """
     out = {name: ("id", id_lines(*lines)) for name, lines in ID_HELDOUT.items()}
     for lang, texts in eld_part(set(GROUPS) - {"id"}, "heldout", per_lang).items():
         out[lang] = (lang, texts)
+    for spec in extra:
+        name, _, rest = spec.partition("=")
+        lang, _, file = rest.partition(":")
+        if not (name and lang in GROUPS and file):
+            raise SystemExit(f"--set {spec!r}: expected NAME=LANG:FILE with LANG one of {' '.join(GROUPS)}")
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+        out[name] = (lang, [line.strip() for line in lines if line.strip()])
     return out
 
 
@@ -113,8 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-lang", type=int, default=500, help="eld held-out sentences per language (at most 500)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=LANG:FILE",
+                        help="another held-out set: a file of one sentence a line in LANG (repeatable)")
+    parser.add_argument("--only-sets", action="store_true", help="read only the --set files")
     args = parser.parse_args(argv)
-    jobs = [(name, gold, unit, text) for name, (gold, sents) in sentences(args.per_lang).items()
+    sets = sentences(args.per_lang, args.set)
+    if args.only_sets:
+        sets = {name: sets[name] for name in (spec.partition("=")[0] for spec in args.set)}
+    jobs = [(name, gold, unit, text) for name, (gold, sents) in sets.items()
             for unit, size in UNITS.items() for text in texts_of(sents, size)]
     answers = detect_all([text for *_, text in jobs])
     got: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
