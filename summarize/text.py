@@ -12,7 +12,8 @@ import hashlib
 import re
 
 __all__ = [
-    "content_hash", "content_id", "looks_like_html", "paragraph_spans", "paragraphs", "remove_invisible", "strip_html",
+    "content_hash", "content_id", "looks_like_html", "paragraph_spans", "paragraphs", "remove_invisible",
+    "strip_document", "strip_html",
 ]  # fmt: skip
 
 # Markup that marks a text as HTML: a tag of an element news pages actually use, a comment, or
@@ -28,7 +29,8 @@ _HTML = re.compile(
 )
 # Elements a reader sees as separate blocks: their end (or a double <br>) is a paragraph break.
 _BLOCKS = ("p", "div", "li", "tr", "blockquote", "section", "article", "header", "footer", "figure", "h1", "h2", "h3",
-           "h4", "h5", "h6")  # fmt: skip
+           "h4", "h5", "h6", "nav", "main", "aside", "ul", "ol", "dl", "dt", "dd", "table", "td", "th", "pre",
+           "figcaption", "address", "form", "details", "summary")  # fmt: skip
 _BLOCK_END = re.compile(
     r"(?i)<\s*(?:/\s*(?:" + "|".join(_BLOCKS) + r")|br\s*/?\s*>\s*<\s*br)\b[^<>]*>"
 )
@@ -49,18 +51,107 @@ def strip_html(text: str) -> str:
     block elements and line breaks kept as blank-line paragraph breaks.
 
     A real HTML parser (lexbor, through selectolax) does the work, so unclosed tags and odd
-    nesting come out as a browser would show them, in linear time however hostile the input.
+    nesting come out as a browser would show them. Markup nested deeper than any page nests
+    (`MAX_DEPTH`), on which the parser's time grows with the square of the depth (200,000 unclosed
+    `<div>`s: two minutes), is read by a linear scan of its tags instead.
     """
+    return strip_document(text, whole=False)[0]
+
+
+def strip_document(html: str, *, whole: bool = True) -> tuple[str, str | None]:
+    """Visible text of a web page without its `<head>`, and its `<title>`.
+
+    `whole=False` reads `html` as a fragment of a body (`strip_html`), whose `<title>` is text.
+    """
+    if _too_deep(html):
+        return _flat_text(html, whole)
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(f"<body>{text}</body>")
-    for node in tree.css("script, style"):
+    tree = LexborHTMLParser(html if whole else f"<body>{html}</body>")
+    title = None
+    if whole:
+        node = tree.css_first("head title") or tree.css_first("title")
+        title = " ".join(node.text(separator=" ").split()) or None if node is not None else None
+        head = tree.head
+        if head is not None:
+            head.decompose()
+    for node in tree.css("script, style, template" if whole else "script, style"):
         node.decompose()
     for node in tree.css("br, " + ", ".join(_BLOCKS)):
         node.insert_after("\n\n")
     body = tree.body
-    out = body.text(separator="") if body is not None else text
-    return re.sub(r"\n\s*\n+", "\n\n", out).strip()
+    out = body.text(separator="") if body is not None else ""
+    return re.sub(r"\n\s*\n+", "\n\n", out).strip(), title
+
+
+# Far deeper than pages nest (a few dozen; this count, which also sees tags inside scripts and
+# unclosed inline elements, reaches 700 on real news pages) and than browsers build (Blink stops
+# nesting at 512). Up to here the parser takes milliseconds. Elements whose end tag may be left out
+# (p, li, td ...) and void ones do not nest.
+MAX_DEPTH = 4096
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
+_FLAT = frozenset((
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p", "li",
+    "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "caption", "rb", "rt",
+    "rp",
+))  # fmt: skip
+
+
+def _too_deep(html: str) -> bool:
+    """Whether the markup's open elements ever nest deeper than `MAX_DEPTH` (a count of its
+    start and end tags, linear; only done when the text has that many tags at all)."""
+    if html.count("<") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for m in _TAG.finditer(html):
+        if m.group(2).lower() in _FLAT:
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+_HIDDEN_START = re.compile(r"<(script|style|template)\b|<!--", re.IGNORECASE)
+_HIDDEN_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE), "style": re.compile(r"</style\s*>", re.IGNORECASE),
+               "template": re.compile(r"</template\s*>", re.IGNORECASE)}
+_ANY_TAG = re.compile(r"<[^<>]*>")
+_BR = re.compile(r"<br\b[^<>]*>", re.IGNORECASE)
+_TITLE_START = re.compile(r"<title\b[^<>]*>", re.IGNORECASE)
+_TITLE_END = re.compile(r"</title\s*>", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>|<body\b", re.IGNORECASE)
+
+
+def _flat_text(html: str, whole: bool) -> tuple[str, str | None]:
+    """`strip_document` by scanning tags left to right, never building the tree: every search
+    starts where the last one ended, so the time is linear in the markup's length."""
+    import html as html_lib
+
+    title = None
+    if whole:
+        m = _TITLE_START.search(html)
+        end = _TITLE_END.search(html, m.end()) if m else None
+        if m and end:
+            title = " ".join(html_lib.unescape(_ANY_TAG.sub(" ", html[m.end() : end.start()])).split()) or None
+        head = _HEAD_END.search(html)
+        if head:
+            html = html[head.start() :]
+    kept, pos = [], 0
+    while (m := _HIDDEN_START.search(html, pos)) is not None:
+        kept.append(html[pos : m.start()])
+        if m.group(1):
+            end = _HIDDEN_END[m.group(1).lower()].search(html, m.end())
+            pos = end.end() if end else -1
+        else:
+            close = html.find("-->", m.end())
+            pos = close + 3 if close >= 0 else -1
+        if pos < 0:  # unclosed: hides the rest, as in a browser
+            pos = len(html)
+            break
+    kept.append(html[pos:])
+    text = _BLOCK_END.sub("\n\n", _BR.sub("\n\n", "".join(kept)))
+    text = html_lib.unescape(_ANY_TAG.sub("", text))
+    return re.sub(r"\n\s*\n+", "\n\n", text).strip(), title
 
 
 def remove_invisible(text: str, replacement: str = "") -> tuple[str, bool]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..options import Extract
-from ..text import strip_html
+from ..text import strip_document, strip_html
 
 __all__ = ["Extract", "Page", "extract_page", "looks_like_page", "strip_page"]
 
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 # A page, as opposed to a fragment with a few tags: document-level or layout markup. A fragment
 # ("<p>One</p><p>Two</p>") has no boilerplate to remove and is only stripped.
 _PAGE = re.compile(r"<(?:!doctype\s+html|html|head|body|article|main|nav|header|footer)\b", re.IGNORECASE)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HEAD = re.compile(r"<head[\s>].*?</head>", re.IGNORECASE | re.DOTALL)
 # htmldate refuses dates after `max_date` (by default today, so an answer would depend on the day
 # of the run); a fixed far bound keeps it deterministic.
 _DATE_PARAMS = {"extensive_search": False, "original_date": True, "max_date": "2099-12-31", "outputformat": "%Y-%m-%d"}
@@ -69,9 +67,8 @@ def looks_like_page(text: str) -> bool:
 
 def strip_page(html: str) -> Page:
     """Every visible text of the page (`--extract all`), its `<title>` as title."""
-    m = _TITLE.search(html)
-    title = strip_html(m.group(1)) or None if m else None
-    return Page(strip_html(_HEAD.sub(" ", html)), title=title, flags=("html_stripped",))
+    text, title = strip_document(html)
+    return Page(text, title=title, flags=("html_stripped",))
 
 
 def extract_page(html: str, *, fast: bool = False) -> Page:

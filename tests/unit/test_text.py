@@ -41,6 +41,42 @@ def test_strip_html_keeps_blocks_as_paragraphs_and_drops_hidden_content() -> Non
     assert text.strip_html("<p>1 < 2</p>") == "1 < 2"
 
 
+PAGE = ("<!DOCTYPE html><html><head><title>Floods &amp; rain | The Post</title><style>p {color: red}</style>"
+        "<script>var t = '<div>';</script></head><body><nav><a href='/'>Home</a></nav><article><h1>Floods</h1>"
+        "<p>Heavy rain <b>forced</b> thousands<br>from their homes.</p><!-- ad --><ul><li>One</li><li>Two</li></ul>"
+        "</article><footer>&copy; 2025</footer></body></html>")
+
+
+def test_a_page_reads_the_same_whether_parsed_or_scanned() -> None:
+    # strip_document reads pages with lexbor; markup too deep for it goes through a linear scan of
+    # the tags instead, which must give the reader the same text and title.
+    parsed = text.strip_document(PAGE)
+    assert parsed == ("Home\n\nFloods\n\nHeavy rain forced thousands\n\nfrom their homes.\n\nOne\n\nTwo\n\n© 2025",
+                      "Floods & rain | The Post")
+    assert text._flat_text(PAGE, True) == parsed
+    fragment = "<div><p>One &amp; two</p><script>no</script><p>Line<br>break</p></div>"
+    assert text._flat_text(fragment, False) == (text.strip_html(fragment), None)
+
+
+@pytest.mark.parametrize("deep", [
+    "<div>" * 200_000 + "<p>Deep text.</p>" + "</div>" * 200_000,  # nested: the parser's time grows with its square
+    "<span>" * 100_000 + "Deep text.",  # never closed
+    "<head>" * 50_000 + "<title>" * 50_000 + "<p>Deep text.</p>",  # what lazy patterns scanned again and again
+])
+def test_markup_nested_beyond_any_page_is_read_without_the_parser(deep: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import selectolax.lexbor
+
+    def refuse(html: str) -> None:
+        raise AssertionError(f"{len(html):,} characters of hostile nesting were handed to the parser")
+
+    monkeypatch.setattr(selectolax.lexbor, "LexborHTMLParser", refuse)
+    assert text.strip_html(deep) == "Deep text."
+    assert text.strip_document(deep)[0] == "Deep text."
+    # A page nested as deep as real pages are is still parsed (the guard would refuse it here).
+    with pytest.raises(AssertionError, match="hostile nesting"):
+        text.strip_html("<div>" * 3000 + "<p>Text.</p>")
+
+
 def test_remove_invisible_keeps_line_breaks_tabs_and_joiners() -> None:
     raw = "a\x00b\u200bc\u202ed\ufeff\x85e\tf\r\ng"
     assert text.remove_invisible(raw) == ("abcde\tf\r\ng", True)
