@@ -66,6 +66,7 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"\d{4}")
+_MAX_LINE = 200  # characters: a date line's lead words and the date itself
 # What may follow a date on its line: a separator and a time or a zone ("| 10:32 GMT").
 _TAIL = re.compile(r"\s*[|•·,–—-]\s*$")
 
@@ -136,7 +137,12 @@ def parse_date(value: Any, lang: str | None = None) -> dt.datetime | None:
     ts = parse_timestamp(value)
     if ts is not None or not isinstance(value, str):
         return ts
-    text = _TAIL.sub("", _LEAD.sub("", value.strip(), count=1)).strip()
+    text = value.strip()
+    # A date with its lead words fits in `_MAX_LINE`; a longer value is not one, and never reaches
+    # the patterns below (`_TAIL` backtracks over a long run of spaces: 46 s for 100,000).
+    if len(text) > _MAX_LINE:
+        return None
+    text = _TAIL.sub("", _LEAD.sub("", text, count=1)).strip()
     # Every date form read here has a four-digit year; a line without one costs no parser call
     # (a parser call that fails tries every language: some 20 ms).
     if not text or len(text) > 80 or _YEAR.search(text) is None:

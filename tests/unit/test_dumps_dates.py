@@ -40,6 +40,24 @@ def test_relative_partial_and_unparseable_dates_are_none(value: str) -> None:
     assert parse_date(value) is None
 
 
+@pytest.mark.parametrize("value", ["2025-12-06" + " " * 100_000 + "x", "Published " + "6 December 2025 " * 5_000,
+                                   " -" * 50_000])
+def test_a_value_longer_than_any_date_line_is_none_without_reaching_the_patterns(
+        value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tail pattern backtracks over a long run of spaces (100,000 of them took 46 s), so a value
+    # longer than a date line is answered before any pattern or parser sees it.
+    from summarize.io import dates
+
+    class Refuse:
+        def sub(self, *args: object, **kwargs: object) -> str:
+            raise AssertionError("a value longer than a date line reached the date patterns")
+
+    monkeypatch.setattr(dates, "_TAIL", Refuse())
+    monkeypatch.setattr(dates, "_LEAD", Refuse())
+    assert parse_date(value) is None
+    assert parse_date(value, "fr") is None
+
+
 def test_the_texts_language_decides_the_day_month_order() -> None:
     assert parse_date("06/12/2025", "fr") == DEC6
     assert parse_date("06/12/2025", "de") == DEC6
