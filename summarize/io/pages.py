@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..options import Extract
-from ..text import strip_document, strip_html
+from ..text import shorten_tags, strip_document, strip_html
 
 __all__ = ["Extract", "Page", "extract_page", "looks_like_page", "strip_page"]
 
@@ -77,7 +77,7 @@ def extract_page(html: str, *, fast: bool = False) -> Page:
     When trafilatura finds no article (a page of links, a fragment too short to judge), every
     visible text is kept instead, flagged `extract_fallback`, so nothing silently vanishes.
     """
-    doc = _bare_extraction(html, fast)
+    doc = _bare_extraction(shorten_tags(html), fast)
     text = _paragraphs(getattr(doc, "text", None) or "") if doc is not None else ""
     if not text:
         page = strip_page(html) if looks_like_page(html) else Page(strip_html(html), flags=("html_stripped",))

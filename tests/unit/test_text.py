@@ -77,6 +77,30 @@ def test_markup_nested_beyond_any_page_is_read_without_the_parser(deep: str, mon
         text.strip_html("<div>" * 3000 + "<p>Text.</p>")
 
 
+def test_a_tag_of_50000_attributes_reaches_no_parser_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsers take time growing with the square of one tag's attributes (lxml 1.7 s, lexbor 4 s for
+    # these, three parses a page): a tag over MAX_TAG characters is cut to its name first.
+    import selectolax.lexbor
+    import trafilatura
+
+    from summarize.io.pages import extract_page
+
+    body = "".join(f"<p>Paragraph {i} of the storm report, long enough for an extractor to keep it.</p>" for i in range(8))
+    storm = "<html><body><article " + " ".join(f'data-a{i}="{i}"' for i in range(50_000)) + f">{body}</article></body></html>"
+    image = f'<html><body><img src="data:image/png;base64,{"A" * 200_000}" alt="x"><article>{body}</article></body></html>'
+    assert text.shorten_tags(storm) == f"<html><body><article>{body}</article></body></html>"
+    assert text.shorten_tags(image) == f"<html><body><img><article>{body}</article></body></html>"
+    assert text.shorten_tags(PAGE) == PAGE  # a page's ordinary tags are left alone
+    seen: list[int] = []
+    lexbor, bare = selectolax.lexbor.LexborHTMLParser, trafilatura.bare_extraction
+    monkeypatch.setattr(selectolax.lexbor, "LexborHTMLParser", lambda html: seen.append(len(html)) or lexbor(html))
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda html, **kw: seen.append(len(html)) or bare(html, **kw))
+    for page in (storm, image):
+        assert text.strip_document(page)[0].startswith("Paragraph 0 of the storm report")
+        assert extract_page(page).text.startswith("Paragraph 0 of the storm report")
+    assert seen and max(seen) < 2_000
+
+
 def test_remove_invisible_keeps_line_breaks_tabs_and_joiners() -> None:
     raw = "a\x00b\u200bc\u202ed\ufeff\x85e\tf\r\ng"
     assert text.remove_invisible(raw) == ("abcde\tf\r\ng", True)
