@@ -187,20 +187,27 @@ def speeds(htmls: list[str], repeat: int, resiliparse: bool) -> dict[str, float]
     return speed
 
 
+def score_all(folder: Path, pages: dict[str, str],
+              scorer: Callable[[dict[str, str]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each way of reading the pages of `folder` (`pages`: their decoded HTML), scored by `scorer`."""
+    results = {
+        "summarize extract (main)": scorer(via_cli(folder, "main")),
+        "trafilatura.extract": scorer(trafilatura_direct(pages)),
+        "today's strip (--extract all)": scorer(via_cli(folder, "all")),
+        "trafilatura.extract, fast=True": scorer({n: trafilatura_fast(h) for n, h in pages.items()}),
+        "--extract main, fast=True (no fallback comparison)": scorer({n: without_fallbacks(h) for n, h in pages.items()}),
+    }
+    fast = {n: resiliparse_main(h) for n, h in pages.items()}
+    if all(t is not None for t in fast.values()):
+        results["resiliparse, main_content=True"] = scorer({n: t or "" for n, t in fast.items()})
+    return results
+
+
 def run_newspaper(path: Path, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         folder, gold = newspaper_set(path, Path(work))
         pages = {name: decode((folder / name).read_bytes(), name)[0] for name in gold}
-        results = {
-            "summarize extract (main)": word_score(via_cli(folder, "main"), gold),
-            "trafilatura.extract": word_score(trafilatura_direct(pages), gold),
-            "today's strip (--extract all)": word_score(via_cli(folder, "all"), gold),
-            "trafilatura.extract, fast=True": word_score({n: trafilatura_fast(h) for n, h in pages.items()}, gold),
-            "--extract main, fast=True (no fallback comparison)": word_score({n: without_fallbacks(h) for n, h in pages.items()}, gold),
-        }
-        fast = {n: resiliparse_main(h) for n, h in pages.items()}
-        if all(t is not None for t in fast.values()):
-            results["resiliparse, main_content=True"] = word_score({n: t or "" for n, t in fast.items()}, gold)
+        results = score_all(folder, pages, lambda texts: word_score(texts, gold))
         htmls = list(pages.values())
         return {"pages": len(pages), "chars_per_page": round(sum(map(len, htmls)) / len(htmls)),
                 "quality": results, "speed": speeds(htmls, repeat, "resiliparse, main_content=True" in results)}
@@ -210,16 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder: Path = args.pages
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))["pages"]
     pages = {name: decode((folder / name).read_bytes(), name)[0] for name in expected}
-    results = {
-        "summarize extract (main)": score(via_cli(folder, "main"), expected),
-        "trafilatura.extract": score(trafilatura_direct(pages), expected),
-        "today's strip (--extract all)": score(via_cli(folder, "all"), expected),
-        "trafilatura.extract, fast=True": score({n: trafilatura_fast(h) for n, h in pages.items()}, expected),
-        "--extract main, fast=True (no fallback comparison)": score({n: without_fallbacks(h) for n, h in pages.items()}, expected),
-    }
-    fast = {n: resiliparse_main(h) for n, h in pages.items()}
-    if all(t is not None for t in fast.values()):
-        results["resiliparse, main_content=True"] = score({n: t or "" for n, t in fast.items()}, expected)
+    results = score_all(folder, pages, lambda texts: score(texts, expected))
     htmls = list(pages.values())
     result = {"pages": len(pages), "chars_per_page": round(sum(map(len, htmls)) / len(htmls)),
               "with_strings": sum(len(e["with"]) for e in expected.values()),
