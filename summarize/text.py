@@ -76,7 +76,7 @@ def strip_document(html: str, *, whole: bool = True) -> tuple[str, str | None]:
         head = tree.head
         if head is not None:
             head.decompose()
-    for node in tree.css("script, style, template" if whole else "script, style"):
+    for node in tree.css("script, style, template"):
         node.decompose()
     for node in tree.css("br, " + ", ".join(_BLOCKS)):
         node.insert_after("\n\n")

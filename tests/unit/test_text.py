@@ -54,7 +54,8 @@ def test_a_page_reads_the_same_whether_parsed_or_scanned() -> None:
     assert parsed == ("Home\n\nFloods\n\nHeavy rain forced thousands\n\nfrom their homes.\n\nOne\n\nTwo\n\n© 2025",
                       "Floods & rain | The Post")
     assert text._flat_text(PAGE, True) == parsed
-    fragment = "<div><p>One &amp; two</p><script>no</script><p>Line<br>break</p></div>"
+    fragment = "<div><p>One &amp; two</p><script>no</script><template><p>inert</p></template><p>Line<br>break</p></div>"
+    assert text.strip_html(fragment) == "One & two\n\nLine\n\nbreak"  # a template's content is inert
     assert text._flat_text(fragment, False) == (text.strip_html(fragment), None)
 
 
