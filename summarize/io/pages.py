@@ -8,7 +8,7 @@ half of the job: readability finds the block but keeps its chrome, jusText class
 but knows no metadata). It also reads the title, author, site name, canonical URL and (through
 htmldate) the publication date from `og:`/JSON-LD/meta tags, so the article row can carry them.
 
-`--extract all` keeps today's behaviour (every visible text, `text.strip_html`); `none` leaves
+`--extract all` keeps the old behaviour (every visible text, `text.strip_document`); `none` leaves
 the markup alone.
 """
 
