@@ -88,7 +88,7 @@ def strip_document(html: str, *, whole: bool = True) -> tuple[str, str | None]:
 # No tag of a page is this long but one that inlines a file (a `data:` image); parsers take time
 # that grows with the square of a tag's attributes (50,000 of them: 1.7 s for lxml, 4 s for lexbor).
 MAX_TAG = 65536
-_TAG_START = re.compile(r"</?[A-Za-z][A-Za-z0-9]*+")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")  # a start or end tag's name
 
 
 def shorten_tags(html: str) -> str:
@@ -104,7 +104,7 @@ def shorten_tags(html: str) -> str:
     if max(map(len, parts)) <= MAX_TAG:
         return html
     for i, part in enumerate(parts):
-        if len(part) > MAX_TAG and (m := _TAG_START.search(part)) is not None and len(part) - m.start() > MAX_TAG:
+        if len(part) > MAX_TAG and (m := _TAG.search(part)) is not None and len(part) - m.start() > MAX_TAG:
             parts[i] = part[: m.end()]
     return ">".join(parts)
 
@@ -114,7 +114,6 @@ def shorten_tags(html: str) -> str:
 # nesting at 512). Up to here the parser takes milliseconds. Elements whose end tag may be left out
 # (p, li, td ...) and void ones do not nest.
 MAX_DEPTH = 4096
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 _FLAT = frozenset((
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p", "li",
     "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "caption", "rb", "rt",

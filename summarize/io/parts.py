@@ -76,6 +76,14 @@ def commit_parts(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str
     return files.create_exclusive(out_dir / COMMITS / f"{name}.json", files.json_bytes(doc))
 
 
+def commit_and_show(out_dir: Path, name: str, run_id: str, parts: Sequence[dict[str, Any]]) -> None:
+    """Commit a writer's parts under the marker `name` and rename them into place, unless this
+    store holds them back until the run's end (`holds_parts`), whose merge then shows them."""
+    commit_parts(out_dir, name, run_id, parts)
+    if not holds_parts(out_dir):
+        publish(out_dir, parts)
+
+
 def markers(out: AnyPath) -> list[dict[str, Any]]:
     """Every commit marker of the folder (`_name`: its file name without `.json`)."""
     return [{**m, "_name": f.stem} for f in files.files_under(out / COMMITS, ".json") if (m := files.read_json(f)) is not None]

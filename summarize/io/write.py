@@ -29,7 +29,7 @@ from ..schema import PARTITIONS, SCHEMA_VERSION, TABLES, ArticleResult, Reject
 from ..version import __version__
 from . import files
 from .files import AnyPath, atomic_write_bytes, write_json
-from .parts import COMMITS, PART_PREFIX, STAGED, commit_parts, holds_parts, part_files, publish, staged
+from .parts import COMMITS, PART_PREFIX, STAGED, commit_and_show, commit_parts, staged
 from .read import STDIN
 from .tables import (
     Kept,
@@ -162,9 +162,7 @@ class RunWriter(TableWriter):
         """Commit the parts of shard `shard` (staged by this process or by a worker), then move
         them into place."""
         try:
-            commit_parts(self.out_dir, f"{self.run_id}-{shard:05d}", self.run_id, parts)
-            if not holds_parts(self.out_dir):  # held back: the end-of-run merge publishes them
-                publish(self.out_dir, parts)
+            commit_and_show(self.out_dir, f"{self.run_id}-{shard:05d}", self.run_id, parts)
         except OSError as exc:
             raise OutputError(
                 f"cannot write {self.out_dir}: {exc.strerror or exc}; the parts already written are valid, "
@@ -214,9 +212,7 @@ class RunWriter(TableWriter):
                 size = write_parquet(data, staged(path), {**self.metadata, "table": t})
                 parts.append({"path": path.relative_to(self.out_dir).as_posix(), "table": t, "rows": 0, "bytes": size})
         if parts:
-            commit_parts(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
-            if not holds_parts(self.out_dir):
-                publish(self.out_dir, parts)
+            commit_and_show(self.out_dir, f"{self.run_id}-empty", self.run_id, parts)
 
 
 def _iso(value: Any) -> str:
@@ -317,4 +313,4 @@ def totals(out_dir: Path, runs: set[str] | None = None) -> tuple[dict[str, int],
 
 
 __all__ = ["COMMITS", "JsonlWriter", "RunWriter", "atomic_write_bytes", "commit_parts", "file_metadata",
-           "holds_parts", "part_files", "totals", "write_detections", "write_json", "write_parquet", "write_wide"]
+           "totals", "write_detections", "write_json", "write_parquet", "write_wide"]
