@@ -54,7 +54,7 @@ PAUSE_BOOTSTRAP = """
 import os, runpy, time
 from pathlib import Path
 
-from summarize.io import delta, write
+from summarize.io import delta, parts
 
 TABLE, VERSION, FLAG = os.environ["PAUSE_TABLE"], int(os.environ["PAUSE_VERSION"]), os.environ["PAUSE_FLAG"]
 
@@ -74,7 +74,7 @@ def _commit(self, table, data, version, ids):
     return done
 
 
-real_publish = write.publish
+real_publish = parts.publish  # what a writer's commit calls (parts.commit_and_show)
 
 
 def publish(out_dir, parts):
@@ -87,7 +87,7 @@ def publish(out_dir, parts):
 
 
 delta.DeltaWriter._commit = _commit
-write.publish = publish
+parts.publish = publish
 runpy.run_module("summarize.cli", run_name="__main__", alter_sys=True)
 """
 
