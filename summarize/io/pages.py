@@ -18,11 +18,12 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..options import Extract
 from ..text import shorten_tags, strip_document, strip_html
 
-__all__ = ["Extract", "Page", "extract_page", "looks_like_page", "strip_page"]
+__all__ = ["Extract", "Page", "extract_page", "looks_like_page", "site_free_title", "strip_page"]
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,111 @@ def extract_page(html: str, *, fast: bool = False) -> Page:
     if not text:
         page = strip_page(html) if looks_like_page(html) else Page(strip_html(html), flags=("html_stripped",))
         return Page(page.text, page.title or _clean(getattr(doc, "title", None)), flags=(*page.flags, "extract_fallback"))
-    title = _clean(doc.title)
+    site_name, url = _clean(doc.sitename), _clean(doc.url)
+    title, site_name = site_free_title(_clean(doc.title), site_name, url)
     first, _, rest = text.partition("\n\n")
     if title and rest and first.casefold() == title.casefold():
         text = rest  # the headline is the title: the models read it once, not twice
     return Page(
         text=text, title=title, published=_clean(doc.date), author=_clean(doc.author),
-        site_name=_clean(doc.sitename), url=_clean(doc.url), flags=("html_extracted",),
+        site_name=site_name, url=url, flags=("html_extracted",),
     )
+
+
+# A separator between a headline and the site's name in a page's title ("Headline | CNN Politics",
+# "Headline -- Sott.net", "LinkNaija | ...: Headline"): a dash, bar, colon, bullet or guillemet with
+# space around it, or a full-width one, which CJK titles write without spaces.
+_SEPARATOR = re.compile(r"\s+(?:--|::|[-|–—•·:»›~/])\s+|\s*[｜：]\s*")
+# Between the site's own name and the headline, any of them does, spaced or not ("Site: Headline",
+# "标题-新华网").
+_EDGE = r"\s*(?:--|::|[-|–—•·:»›~/｜：_])\s*"
+# Separators of a breadcrumb ("Headline » Local » News » Site"): the trail before the site goes too.
+_TRAIL = frozenset("»›/")
+# Second-level labels under a country code (bbc.co.uk, yna.co.kr): the site's own label is before them.
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go", "gob"})
+_LONGEST = 500  # characters; longer titles and site names are not looked into
+_SITE_WORDS = 4  # the most words a part of a title may have and still be the site's name
+
+
+def site_free_title(title: str | None, site_name: str | None, url: str | None) -> tuple[str | None, str | None]:
+    """`title` without the site's name that pages append or prepend to it, and the site's name.
+
+    trafilatura takes a page's title from its `og:`/JSON-LD/`<title>` tags, which many outlets
+    write as "Headline | Outlet" or "Outlet: Headline"; the models should read the headline only.
+    A leading or trailing part of the title goes when it names the site: it is the site name, or
+    it is short and begins with the site name or the name in the page's host ("CNN Politics" on
+    cnn.com, "Ultima Hora Mallorca" on ultimahora.es). Nothing goes when no site is known, and a
+    title that is only the site's name stays. The site name is dropped when it is the headline
+    itself (trafilatura reads one from a title whose headline has a dot, "... อ.สุรชัย | Prachatai.com"),
+    and then the part of the title that names the host stands in for it.
+    """
+    if not title or len(title) > _LONGEST or (site_name and len(site_name) > _LONGEST):
+        return title, site_name  # no real title or site name is this long: left as it is
+    parts = _SEPARATOR.split(title)
+    host = _host_key(url)
+    if site_name and (_key(site_name) == _key(title) or (
+            host and _key(site_name) == _key(parts[0]) and _names_site(parts[-1], (host,)))):  # fmt: skip
+        site_name = None
+    keys = tuple(k for k in (_key(site_name) if site_name else "", host) if len(k) >= 2)
+    if not keys:
+        return title, site_name
+    if site_name and (whole := _without_edge(title, site_name)):
+        return whole, site_name
+    seps = _SEPARATOR.findall(title)
+    if len(parts) < 2:
+        return title, site_name
+    if _names_site(parts[-1], keys):
+        dropped, sep = parts[-1], seps[-1].strip()
+        parts, seps = parts[:-1], seps[:-1]
+        if sep in _TRAIL and all(s.strip() == sep for s in seps):
+            parts, seps = parts[:1], []
+    elif _names_site(parts[0], keys):
+        dropped, parts, seps = parts[0], parts[1:], seps[1:]
+    else:
+        return title, site_name
+    rest = "".join(part + sep for part, sep in zip(parts, [*seps, ""], strict=True)).strip()
+    if not _key(rest):
+        return title, site_name
+    return rest, site_name or dropped.strip()
+
+
+def _without_edge(title: str, site_name: str) -> str | None:
+    """`title` without a leading or trailing `site_name` and its separator, if it has one there
+    (a site name may itself hold a separator: "LinkNaija | Nigeria's popular news platform")."""
+    name, sep = re.escape(site_name), _EDGE
+    if m := re.match(f"{name}(?:{sep})", title, re.IGNORECASE):
+        rest = title[m.end() :]
+    elif m := re.search(f"(?:{sep}){name}$", title, re.IGNORECASE):
+        rest = title[: m.start()]
+    else:
+        return None
+    return rest.strip() if _key(rest) else None
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _host_key(url: str | None) -> str:
+    """The site's name in the host of `url` (`cnn` of www.cnn.com, `yna` of en.yna.co.kr), as `_key`
+    writes it; empty when there is none."""
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:  # "http://[not-an-address": no host to read
+        host = None
+    labels = (host or "").split(".")[:-1]  # no top-level domain
+    if len(labels) >= 2 and labels[-1] in _SECOND_LEVEL:
+        labels = labels[:-1]
+    return _key(labels[-1]) if labels and len(labels[-1]) >= 3 and labels[-1] != "www" else ""
+
+
+def _names_site(part: str, keys: tuple[str, ...]) -> bool:
+    key = _key(part)
+    if not key:
+        return False
+    if key in keys:
+        return True
+    return len(part.split()) <= _SITE_WORDS and any(key.startswith(k) or (len(k) >= 5 and k in key) for k in keys)
 
 
 def _bare_extraction(html: str, fast: bool) -> Any:

@@ -122,3 +122,58 @@ def test_a_page_with_no_tree_is_said_by_its_flags_not_by_the_extractors_error_li
     (row,) = (json.loads(line) for line in res.stdout.splitlines())
     assert "extract_fallback" in row["flags"]
     assert "trafilatura" not in res.stderr and "ERROR" not in res.stderr, res.stderr
+
+
+def test_the_site_name_pages_add_to_their_title_is_not_part_of_the_headline() -> None:
+    from summarize.io.pages import site_free_title
+
+    headline = "Takeaways from the civil fraud trial"
+    cases = [
+        # (title, site name, url) -> (title, site name)
+        ((f"{headline} | CNN Politics", "CNN", "https://www.cnn.com/x"), (headline, "CNN")),
+        ((f"{headline} -- Sott.net", "Sott.net", None), (headline, "Sott.net")),
+        ((f"{headline} | Yonhap News Agency", "Yonhap News Agency", "https://en.yna.co.kr/v"), (headline, "Yonhap News Agency")),
+        # a site name that holds a separator itself, before the headline
+        ((f"LinkNaija | Nigeria's news platform: {headline}", "LinkNaija | Nigeria's news platform", None),
+         (headline, "LinkNaija | Nigeria's news platform")),
+        # a breadcrumb: the trail before the site's name goes with it; the site is named by the host alone
+        ((f"{headline} » Local » Noticias » Ultima Hora Mallorca", None, "http://ultimahora.es/a.html"),
+         (headline, "Ultima Hora Mallorca")),
+        # CJK titles write the separator without spaces
+        (("短缺药品保供稳价-新华网", "新华网", None), ("短缺药品保供稳价", "新华网")),
+        # a site name that is the headline (trafilatura's reading of "... อ.สุรชัย | Prachatai.com") is dropped,
+        # and the part of the title that names the host stands in for it
+        (("ผล DNA ยืนยัน อ.สุรชัย | ประชาไท Prachatai.com", "ผล DNA ยืนยัน อ.สุรชัย", "https://prachatai.com/j/1"),
+         ("ผล DNA ยืนยัน อ.สุรชัย", "ประชาไท Prachatai.com")),
+        (("ผล DNA ยืนยัน อ.สุรชัย", "ผล DNA ยืนยัน อ.สุรชัย", "https://prachatai.com/j/1"), ("ผล DNA ยืนยัน อ.สุรชัย", None)),
+    ]
+    for given, expected in cases:
+        assert site_free_title(*given) == expected, given
+    kept = [
+        # no site known: nothing to tell a site's name from a part of the headline
+        (f"Guerre en Ukraine : {headline}", None, None),
+        # parts that do not name the site stay: a topic before a colon, a dash inside the headline
+        (f"Analysis: {headline}", "CNN", "https://www.cnn.com/x"),
+        ("Brexit - the long goodbye", "The Harrowfield Post", "https://post.example/a"),
+        # a title that is only the site's name stays
+        ("CNN", "CNN", "https://www.cnn.com/"),
+        # a huge title is not looked into
+        ("x | " * 10_000, "x", None),
+    ]
+    for title, site, url in kept:
+        assert site_free_title(title, site, url)[0] == title, title
+    # a URL with no host to read: the site name alone still tells
+    assert site_free_title(f"{headline} | Post", "Post", "http://[not-a-host") == (headline, "Post")
+
+
+def test_a_page_whose_og_title_carries_the_site_name_gives_the_headline(tmp_path: Path) -> None:
+    page = PAGE.replace(
+        '<meta property="og:title" content="Council closes Mill Road to through traffic">',
+        '<meta property="og:title" content="Council closes Mill Road to through traffic | The Harrowfield Post">',
+    ).replace('"headline": "Council closes Mill Road to through traffic", ', "")
+    assert "| The Harrowfield Post\">" in page
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "page.html").write_text(page, encoding="utf-8")
+    (art,) = io.read_records([str(tmp_path / "pages")], ReadOptions())
+    assert isinstance(art, Article) and art.title == "Council closes Mill Road to through traffic"
+    assert art.site_name == "The Harrowfield Post"
