@@ -39,7 +39,10 @@ share of the output's words that are in the expected text (precision) and of the
 words that are in the output (recall), as multisets, averaged over pages (a character of a script
 written without spaces, Chinese, Japanese, Thai, Burmese, counts as a word). The expected texts are
 newspaper4k's own notion of the article (it leaves out captions and bylines), so they favour it a
-little over the others; they are read by no code of this project's.
+little over the others; they are read by no code of this project's. For 20 of them the tests also
+expect metadata (`tests/data/metadata/`); the title, date, site name, URL and authors that
+`summarize extract` gives are counted against it. That is newspaper4k's own reading of the page,
+not a person's: where the two differ, either may be right.
 """
 
 from __future__ import annotations
@@ -91,10 +94,58 @@ def score(texts: dict[str, str], expected: dict[str, dict[str, list[str]]]) -> d
 
 def via_cli(folder: Path, mode: str) -> dict[str, str]:
     """Each page's text as the real `summarize extract` command writes it (JSONL on stdout)."""
+    return {name: row["text"] or "" for name, row in cli_rows(folder, mode).items()}
+
+
+def cli_rows(folder: Path, mode: str = "main") -> dict[str, dict[str, Any]]:
+    """Each page's row as the real `summarize extract` command writes it (JSONL on stdout)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "summarize.cli", "extract", str(folder), "--out", "-", "-q",
                           "--extract", mode], capture_output=True, text=True, env=env, check=True).stdout
-    return {row["id"]: row["text"] or "" for row in map(json.loads, out.splitlines())}
+    return {row["id"]: row for row in map(json.loads, out.splitlines())}
+
+
+def _key(text: Any) -> str:
+    """Letters and digits only, case-folded: two titles agree whatever their quotes and spacing."""
+    return "".join(ch for ch in str(text or "").casefold() if ch.isalnum())
+
+
+def _bare_url(url: Any) -> str:
+    return re.sub(r"^https?://", "", str(url or "")).rstrip("/")
+
+
+def metadata_agreement(rows: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How often a page's title, date, site name, URL and authors agree with what newspaper4k's
+    tests expect of it (`tests/data/metadata/`: newspaper4k's own reading, not a person's).
+
+    Each field counts the pages where newspaper4k gives a value: `same`, `other` (a different
+    value) and `none` (we give none); `extra` counts the pages where only we give one. Titles
+    and site names agree when their letters and digits do; dates on the day; URLs without their
+    scheme; authors when one name is in both lists.
+    """
+    def field(ours: Callable[[dict[str, Any]], Any], theirs: Callable[[dict[str, Any]], Any],
+              same: Callable[[Any, Any], bool]) -> dict[str, int]:
+        counts = Counter({"same": 0, "other": 0, "none": 0, "extra": 0})
+        for name, gold in expected.items():
+            a, b = ours(rows[name]), theirs(gold)
+            counts["extra" if not b and a else "none" if b and not a else "same" if a and same(a, b) else
+                   "other" if a else "neither"] += 1
+        counts.pop("neither", None)
+        return dict(counts)
+
+    def authors(value: Any) -> set[str]:
+        names = value if isinstance(value, list) else str(value or "").split(";")
+        return {_key(n) for n in names if _key(n)}
+
+    return {
+        "pages": len(expected),
+        "title": field(lambda r: r["title"], lambda g: g.get("title"), lambda a, b: _key(a) == _key(b)),
+        "published": field(lambda r: (r["published_at"] or "")[:10], lambda g: (g.get("publish_date") or "")[:10],
+                           lambda a, b: a == b),
+        "site_name": field(lambda r: r["site_name"], lambda g: g.get("meta_site_name"), lambda a, b: _key(a) == _key(b)),
+        "url": field(lambda r: r["url"], lambda g: g.get("canonical_link"), lambda a, b: _bare_url(a) == _bare_url(b)),
+        "author": field(lambda r: authors(r["author"]), lambda g: authors(g.get("authors")), lambda a, b: bool(a & b)),
+    }
 
 
 def trafilatura_direct(pages: dict[str, str]) -> dict[str, str]:
@@ -211,8 +262,12 @@ def run_newspaper(path: Path, repeat: int) -> dict[str, Any]:
         pages = {name: decode((folder / name).read_bytes(), name)[0] for name in gold}
         results = score_all(folder, pages, lambda texts: word_score(texts, gold))
         htmls = list(pages.values())
+        meta = folder.parent / "metadata"
+        expected = {f"{m.stem}.html": json.loads(m.read_text(encoding="utf-8")) for m in sorted(meta.glob("*.json"))
+                    if (folder / f"{m.stem}.html").exists()}
         return {"pages": len(pages), "chars_per_page": round(sum(map(len, htmls)) / len(htmls)),
-                "quality": results, "speed": speeds(htmls, repeat, "resiliparse, main_content=True" in results)}
+                "quality": results, "metadata": metadata_agreement(cli_rows(folder), expected),
+                "speed": speeds(htmls, repeat, "resiliparse, main_content=True" in results)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -243,6 +298,11 @@ def report(result: dict[str, Any]) -> str:
         lines += ["", f"newspaper4k's test pages: {news['pages']} pages ({news['chars_per_page']:,} characters each "
                   "on average), scored by their words", "", "| method | precision | recall | F1 |", "|---|---:|---:|---:|"]
         lines += [f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |" for name, s in news["quality"].items()]
+        meta = news["metadata"]
+        lines += ["", f"Metadata of `summarize extract` against newspaper4k's expected metadata ({meta['pages']} pages)",
+                  "", "| field | same | other | only newspaper4k | only summarize |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {c['same']} | {c['other']} | {c['none']} | {c['extra']} |"
+                  for name, c in meta.items() if name != "pages"]
         lines += ["", "| stage | pages/s per core |", "|---|---:|"]
         lines += [f"| {name} | {rate:,.1f} |" for name, rate in news["speed"].items()]
     return "\n".join(lines)
