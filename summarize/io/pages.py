@@ -98,9 +98,11 @@ def extract_page(html: str, *, fast: bool = False) -> Page:
 # "Headline -- Sott.net", "LinkNaija | ...: Headline"): a dash, bar, colon, bullet or guillemet with
 # space around it, or a full-width one, which CJK titles write without spaces.
 _SEPARATOR = re.compile(r"\s+(?:--|::|[-|–—•·:»›~/])\s+|\s*[｜：]\s*")
-# Between the site's own name and the headline, any of them does, spaced or not ("Site: Headline",
-# "标题-新华网").
-_EDGE = r"\s*(?:--|::|[-|–—•·:»›~/｜：_])\s*"
+# Between the site's own name and the headline a bar or colon needs no space before it ("Site: Headline",
+# "Site | Motto: Headline"), and next to a name without Latin letters no dash needs a space ("标题-新华网");
+# a Latin name and a dash without spaces are one word ("ADAC-Test", "BBC-Chef").
+_EDGE = r"\s*[|:]\s+|\s+(?:--|::|[-–—•·»›~/])\s+|\s*[｜：]\s*"
+_EDGE_CJK = r"\s*(?:--|::|[-|–—•·:»›~/｜：_])\s*"
 # Separators of a breadcrumb ("Headline » Local » News » Site"): the trail before the site goes too.
 _TRAIL = frozenset("»›/")
 # Second-level labels under a country code (bbc.co.uk, yna.co.kr): the site's own label is before them.
@@ -117,17 +119,13 @@ def site_free_title(title: str | None, site_name: str | None, url: str | None) -
     A leading or trailing part of the title goes when it names the site: it is the site name, or
     it is short and begins with the site name or the name in the page's host ("CNN Politics" on
     cnn.com, "Ultima Hora Mallorca" on ultimahora.es). Nothing goes when no site is known, and a
-    title that is only the site's name stays. The site name is dropped when it is the headline
-    itself (trafilatura reads one from a title whose headline has a dot, "... อ.สุรชัย | Prachatai.com"),
-    and then the part of the title that names the host stands in for it.
+    title that is only the site's name stays. Where the page names no site, the part that names
+    its host becomes the site name.
     """
     if not title or len(title) > _LONGEST or (site_name and len(site_name) > _LONGEST):
         return title, site_name  # no real title or site name is this long: left as it is
     parts = _SEPARATOR.split(title)
     host = _host_key(url)
-    if site_name and (_key(site_name) == _key(title) or (
-            host and _key(site_name) == _key(parts[0]) and _names_site(parts[-1], (host,)))):  # fmt: skip
-        site_name = None
     keys = tuple(k for k in (_key(site_name) if site_name else "", host) if len(k) >= 2)
     if not keys:
         return title, site_name
@@ -154,7 +152,8 @@ def site_free_title(title: str | None, site_name: str | None, url: str | None) -
 def _without_edge(title: str, site_name: str) -> str | None:
     """`title` without a leading or trailing `site_name` and its separator, if it has one there
     (a site name may itself hold a separator: "LinkNaija | Nigeria's popular news platform")."""
-    name, sep = re.escape(site_name), _EDGE
+    name = re.escape(site_name)
+    sep = _EDGE if re.search("[a-zA-Z]", site_name) else _EDGE_CJK
     if m := re.match(f"{name}(?:{sep})", title, re.IGNORECASE):
         rest = title[m.end() :]
     elif m := re.search(f"(?:{sep}){name}$", title, re.IGNORECASE):

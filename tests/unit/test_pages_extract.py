@@ -141,11 +141,11 @@ def test_the_site_name_pages_add_to_their_title_is_not_part_of_the_headline() ->
          (headline, "Ultima Hora Mallorca")),
         # CJK titles write the separator without spaces
         (("短缺药品保供稳价-新华网", "新华网", None), ("短缺药品保供稳价", "新华网")),
-        # a site name that is the headline (trafilatura's reading of "... อ.สุรชัย | Prachatai.com") is dropped,
-        # and the part of the title that names the host stands in for it
-        (("ผล DNA ยืนยัน อ.สุรชัย | ประชาไท Prachatai.com", "ผล DNA ยืนยัน อ.สุรชัย", "https://prachatai.com/j/1"),
+        # no site name: the part of the title that names the host is the site's name
+        (("ผล DNA ยืนยัน อ.สุรชัย | ประชาไท Prachatai.com", None, "https://prachatai.com/j/1"),
          ("ผล DNA ยืนยัน อ.สุรชัย", "ประชาไท Prachatai.com")),
-        (("ผล DNA ยืนยัน อ.สุรชัย", "ผล DNA ยืนยัน อ.สุรชัย", "https://prachatai.com/j/1"), ("ผล DNA ยืนยัน อ.สุรชัย", None)),
+        # a site name and a headline in the title of a page that is the site's (a home page)
+        (("SimplyScience - Wie entsteht Erdöl?", "SimplyScience", None), ("Wie entsteht Erdöl?", "SimplyScience")),
     ]
     for given, expected in cases:
         assert site_free_title(*given) == expected, given
@@ -155,13 +155,16 @@ def test_the_site_name_pages_add_to_their_title_is_not_part_of_the_headline() ->
         # parts that do not name the site stay: a topic before a colon, a dash inside the headline
         (f"Analysis: {headline}", "CNN", "https://www.cnn.com/x"),
         ("Brexit - the long goodbye", "The Harrowfield Post", "https://post.example/a"),
-        # a title that is only the site's name stays
-        ("CNN", "CNN", "https://www.cnn.com/"),
+        # a Latin name and a dash without spaces are one word
+        ("BBC-Chef tritt zurück", "BBC", "https://www.bbc.co.uk/a"),
+        ("ADAC-Test: Kindersitze im Herbst", "ADAC", None),
+        # a title that is only the site's name stays, and so does the site name
+        ("BMJV", "BMJV", "https://www.bmjv.de/"),
         # a huge title is not looked into
         ("x | " * 10_000, "x", None),
     ]
     for title, site, url in kept:
-        assert site_free_title(title, site, url)[0] == title, title
+        assert site_free_title(title, site, url) == (title, site), title
     # a URL with no host to read: the site name alone still tells
     assert site_free_title(f"{headline} | Post", "Post", "http://[not-a-host") == (headline, "Post")
 
