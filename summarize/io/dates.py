@@ -65,6 +65,14 @@ _LEAD = re.compile(
     r"نشر(?:\s+في)?|تاريخ\s+النشر)\s*[:：]?\s*",
     re.IGNORECASE,
 )
+# An RFC 2822 date as mail and RSS write it. `email.utils` parses far more than this, wrongly: it
+# drops "PM" ("5:50 PM" is 05:50) and zone names it does not know ("JST", "CEST": read as UTC), so
+# anything else goes to dateparser, which reads both.
+_RFC2822 = re.compile(
+    r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?"
+    r"(?:\s*(?:[+-]\d{4}|ut|gmt|z|[ecmp][sd]t))?$",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"\d{4}")
 _MAX_LINE = 200  # characters: a date line's lead words and the date itself
 # What may follow a date on its line: a separator and a time or a zone ("| 10:32 GMT").
@@ -96,7 +104,7 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
                     except ValueError:
                         return None
                     break
-            if ts is None:
+            if ts is None and _RFC2822.match(text):
                 try:
                     ts = email.utils.parsedate_to_datetime(text)
                 except (TypeError, ValueError, IndexError):

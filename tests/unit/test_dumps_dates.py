@@ -33,6 +33,18 @@ def test_dates_keep_their_time_and_zone() -> None:
     assert parse_date("Aktualisiert am 6. Dezember 2025, 10:32 Uhr") == dt.datetime(2025, 12, 6, 10, 32, tzinfo=dt.UTC)
 
 
+@pytest.mark.parametrize(("value", "hour", "day"), [
+    # The mail parser reads these without a word of complaint: 05:50 for "5:50 PM", and UTC for a zone
+    # name it does not know. 12 and 9 hours off, and the day before in UTC.
+    ("June 19, 2018 5:50 PM", 17, 19), ("June 19, 2018 5:50 PM EST", 22, 19), ("19 Jun 2018 05:50 JST", 20, 18),
+    ("Tue, 19 Jun 2018 17:50:00 CEST", 15, 19),
+    # what it does read right stays with it
+    ("Tue, 19 Jun 2018 17:50:00 EST", 22, 19), ("Tue, 19 Jun 2018 17:50:00 +0200", 15, 19),
+])
+def test_a_time_of_day_and_a_named_zone_are_read_not_dropped(value: str, hour: int, day: int) -> None:
+    assert parse_date(value) == dt.datetime(2018, 6, day, hour, 50, tzinfo=dt.UTC)
+
+
 @pytest.mark.parametrize("value", ["yesterday", "3 hours ago", "vor 2 Tagen", "December 2025", "Page 3", "hello 2025",
                                    "not a date", "", "2025-13-45"])
 def test_relative_partial_and_unparseable_dates_are_none(value: str) -> None:
