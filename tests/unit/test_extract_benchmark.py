@@ -40,3 +40,33 @@ def test_pages_are_scored_by_their_words_with_each_character_of_unspaced_scripts
     # Chrome doubles the words (precision halves); a missing half of the Chinese costs recall.
     got = word_score({"en": "The council met on Tuesday. Home News Sport Login Share", "zh": "港特"}, gold)
     assert got["precision"] == round((5 / 10 + 1.0) / 2, 3) and got["recall"] == round((1.0 + 2 / 5) / 2, 3)
+
+
+DATE_SOURCE = """
+MOCK_PAGES = {'https://a.example/': 'a.html', 'https://b.example/': 'b.html', 'https://c.example/': 'c.html',
+              'https://d.example/': 'd.html'}
+
+def test_exact_date():
+    assert find_date(load_mock_page('https://a.example/')) == '2019-04-03'
+    assert find_date(load_mock_page('https://a.example/'), original_date=True) == '2017-08-21'
+    assert find_date(load_mock_page('https://b.example/'), extensive_search=False) is None
+    assert find_date(load_mock_page('https://b.example/')) == '2016-05-22'
+    assert find_date(load_mock_page('https://c.example/'), outputformat='%d %B %Y') == '06 December 2025'
+    assert search_page(load_mock_page('https://d.example/'), OPTIONS) is None
+"""
+
+
+def test_htmldate_assertions_give_one_expected_date_a_page() -> None:
+    from benchmarks.page_dates import assertions, expected_dates
+
+    pages, found, other = assertions(DATE_SOURCE)
+    chosen, excluded = expected_dates(pages, found, {"a.html", "b.html", "c.html", "d.html"})
+    # The publication date (original_date=True) wins over the updated one; of a strict and a default
+    # search, the default's; a date in another output format is read back as ISO.
+    assert {name: c["expected"] for name, c in chosen.items()} == {
+        "a.html": "2017-08-21", "b.html": "2016-05-22", "c.html": "2025-12-06",
+    }
+    assert chosen["a.html"]["kind"] == "original" and chosen["a.html"]["test_distinguishes"]
+    assert chosen["b.html"]["strict_search_finds_none"] and not excluded
+    # A page used otherwise than by find_date is said, not silently scored.
+    assert [o["url"] for o in other] == ["https://d.example/"]
