@@ -42,7 +42,8 @@ _TRANSLATION = default_translation_generation()
 
 
 # ---- options every command spells the same way, used one by one --------------------------------
-_INPUT_HELP = "Input files: .jsonl/.ndjson, .csv/.tsv, .parquet, a folder of .txt/.md/.html files, or - for JSONL on stdin."
+_INPUT_HELP = ("Input files: .jsonl/.ndjson, .csv/.tsv, .parquet, .txt/.md/.html files (one article each) or a folder of "
+               "them, or - for JSONL on stdin.")
 Inputs = Annotated[list[str], typer.Argument(help=_INPUT_HELP, metavar="INPUT", show_default=False)]
 OptionalInputs = Annotated[list[str] | None, typer.Argument(help=_INPUT_HELP + " With --resume and none given: the inputs of the run in --out.", metavar="INPUT", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of option values (default: ./summarize.toml if present); SUMMARIZE_* environment variables override it, flags override both.", dir_okay=False)]

@@ -29,7 +29,7 @@ from . import jsonl
 from .decode import DAMAGE, decode, looks_binary
 from .extract import extract_text
 from .files import as_path, is_remote
-from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, escape_name, list_folder
+from .folder import FOLDER_SUFFIXES, HTML_SUFFIXES, TEXT_SUFFIXES, Entry, escape_name, list_folder
 from .seen import SeenIds
 
 log = logging.getLogger(__name__)
@@ -281,9 +281,23 @@ def _read_parquet(path: Path, b: _Builder) -> Iterator[Article | Reject]:
             yield b.build(rec, n, json.dumps(rec, ensure_ascii=False, default=str))
 
 
+def is_document(p: Path) -> bool:
+    """Whether `p` names one text or HTML file (read as a folder's file is: one article)."""
+    return p.suffix.lower() in FOLDER_SUFFIXES and not p.is_dir()
+
+
 def _read_folder(folder: Path, b: _Builder) -> Iterator[Article | Reject]:
-    for entry in list_folder(folder, follow_symlinks=b.options.follow_symlinks):
-        src = f"{b.source.rstrip('/')}/{entry.rel}"
+    entries = list_folder(folder, follow_symlinks=b.options.follow_symlinks)
+    yield from _read_documents([(f"{b.source.rstrip('/')}/{e.rel}", e) for e in entries], b)
+
+
+def _read_document(path: Path, b: _Builder) -> Iterator[Article | Reject]:
+    """One text or HTML file named as an input: its id is its file name, its source the name given."""
+    yield from _read_documents([(b.source, Entry(path, escape_name(path.name)))], b)
+
+
+def _read_documents(entries: list[tuple[str, Entry]], b: _Builder) -> Iterator[Article | Reject]:
+    for src, entry in entries:
         if entry.skipped:
             yield Reject(src, 1, entry.skipped, "")
             continue
@@ -331,8 +345,9 @@ def check_inputs(inputs: Sequence[str]) -> None:
             # the column check would consume it, or the run would hang silently.
             raise UsageError(f"{inp}: not a regular file (a named pipe or a device); pipe it to stdin and give - instead, "
                              f"for example `cat {inp} | summarize run - ...`")
-        if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet"):
-            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, a folder of .txt/.md/.html, or -)")
+        if p.suffix.lower() not in (*JSONL_SUFFIXES, ".csv", ".tsv", ".parquet", *FOLDER_SUFFIXES):
+            raise UsageError(f"{inp}: unknown input type (use .jsonl, .ndjson, .csv, .parquet, .txt/.md/.html files or a "
+                             "folder of them, or -)")
         if not is_remote(p) and not os.access(p, os.R_OK):
             raise UsageError(f"input not readable: {inp}")
 
@@ -345,7 +360,7 @@ def check_columns(inputs: Sequence[str], options: ReadOptions) -> None:
     """
     for inp in inputs:
         p = as_path(inp)
-        if inp == STDIN or p.is_dir():
+        if inp == STDIN or p.is_dir() or is_document(p):
             continue
         b = _Builder(escape_name(inp), options, [0], SeenIds())
         suffix = p.suffix.lower()
@@ -402,6 +417,8 @@ def read_records(inputs: Sequence[str], options: ReadOptions, *, stdin: IO[bytes
         try:
             if p.is_dir():
                 yield from _read_folder(p, b)
+            elif is_document(p):
+                yield from _read_document(p, b)
             elif p.suffix.lower() in JSONL_SUFFIXES:
                 with p.open("rb") as fh:
                     yield from _read_jsonl(fh, b)
@@ -434,6 +451,8 @@ def count_records(inputs: Sequence[str]) -> int | None:
                 return None  # a named pipe: opening it would block until a writer comes
             if p.is_dir():
                 total += len(list_folder(p))
+            elif is_document(p):
+                total += 1
             elif p.suffix.lower() == ".parquet":
                 import pyarrow.parquet as pq
 

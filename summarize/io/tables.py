@@ -26,7 +26,7 @@ from .files import as_path, files_under, is_delta, is_remote, object_store_optio
 from .files import storage_options as storage_options_in_effect
 from .jsonl import parse, read_lines
 from .parts import committed_files
-from .read import JSONL_SUFFIXES, STDIN
+from .read import FOLDER_SUFFIXES, JSONL_SUFFIXES, STDIN
 from .seen import SeenIds
 
 _ARROW: dict[str, Any] = {}
@@ -76,8 +76,8 @@ def kept_columns(inputs: Sequence[str], options: ReadOptions) -> tuple[Kept, ...
         p = as_path(inp)
         if inp == STDIN:
             continue
-        if p.is_dir():
-            raise UsageError(f"{inp}: a folder of text files has no columns to keep (--keep-col {', '.join(options.keep_cols)})")
+        if p.is_dir() or p.suffix.lower() in FOLDER_SUFFIXES:
+            raise UsageError(f"{inp}: a text or HTML file has no columns to keep (--keep-col {', '.join(options.keep_cols)})")
         suffix = p.suffix.lower()
         if suffix == ".parquet":
             schema = pq.ParquetFile(p.open("rb") if is_remote(p) else p).schema_arrow

@@ -110,3 +110,41 @@ def test_an_unlistable_subfolder_is_a_reject(tmp_path: Path) -> None:
     finally:
         (folder / "locked").chmod(0o755)
     assert any(isinstance(r, Reject) and "cannot list folder" in r.error for r in recs)
+
+
+def test_a_text_or_html_file_named_as_an_input_is_one_article(tmp_path: Path) -> None:
+    import json
+
+    from ..conftest import invoke
+
+    page = tmp_path / "mill-road.html"
+    page.write_text("<html><head><title>Mill Road closes | The Post</title><meta property='og:site_name' "
+                    f"content='The Post'></head><body><article><p>{TEXT} {TEXT}</p><p>{TEXT}</p></article>"
+                    "<footer>Contact us</footer></body></html>", encoding="utf-8")
+    dump = tmp_path / "dump.txt"
+    dump.write_text(f"World News\nHarbour reopens\n06 December 2025\n\n{TEXT}\n\nAdvertisement\n\n{TEXT}\n", encoding="utf-8")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    inputs = [str(page), str(dump), str(folder)]
+    assert io.count_records(inputs) == 3
+    arts = list(io.read_records(inputs, ReadOptions()))
+    assert all(isinstance(a, Article) for a in arts)
+    # Its id is its file name, its source the name given: as a folder's file, whose id is its path there.
+    assert [(a.id, a.source) for a in arts] == [("mill-road.html", str(page)), ("dump.txt", str(dump)),
+                                                ("a.txt", f"{folder}/a.txt")]
+    html, txt = arts[0], arts[1]
+    assert isinstance(html, Article) and isinstance(txt, Article)
+    assert "html_extracted" in html.flags and "Contact us" not in html.text and html.title == "Mill Road closes"
+    assert txt.title == "Harbour reopens" and txt.published == "06 December 2025" and "Advertisement" not in txt.text
+    # Through the command; and a file, which has no columns, refuses --keep-col.
+    out = invoke(["extract", str(page), "--out", "-", "-q"])
+    assert out.exit_code == 0 and json.loads(out.stdout)["id"] == "mill-road.html"
+    from summarize.io.tables import kept_columns
+
+    with pytest.raises(UsageError, match="no columns to keep"):
+        kept_columns([str(dump)], ReadOptions(keep_cols=("section",)))
+    # A name of no known kind is still refused, before anything is read.
+    (tmp_path / "notes.rtf").write_text(TEXT, encoding="utf-8")
+    with pytest.raises(UsageError, match="unknown input type"):
+        list(io.read_records([str(tmp_path / "notes.rtf")], ReadOptions()))
