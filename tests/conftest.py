@@ -142,14 +142,14 @@ def one_torch_thread() -> Iterator[None]:
 def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every record the readers build from an input, counted in `[0]`, whoever reads it (the
     pre-flight, an id scan, the run); set it back to 0 between runs."""
-    from summarize.io import read
+    from summarize.io import records
 
     seen = [0]
-    real = read._Builder.build
+    real = records.Builder.build
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
         seen[0] += 1
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(read._Builder, "build", counting)
+    monkeypatch.setattr(records.Builder, "build", counting)
     return seen

@@ -27,7 +27,6 @@ from .outdir import (
 )
 from .read import (
     JSONL_SUFFIXES,
-    RAW_LIMIT,
     STDIN,
     TEXT_SUFFIXES,
     check_columns,
@@ -35,6 +34,7 @@ from .read import (
     count_records,
     read_records,
 )
+from .records import RAW_LIMIT
 from .tables import (
     Kept,
     adopt_kept,

@@ -1,7 +1,7 @@
 """The ids a run has read so far, with where each was first seen, in under 30 bytes an id.
 
 A keyed run rejects a record whose id an earlier record of the batch carried, naming where that
-one was (`read._Builder`). A dict of id -> (source, line) costs some 160 bytes an id in Python
+one was (`records.Builder`). A dict of id -> (source, line) costs some 160 bytes an id in Python
 objects, which made the driver's memory grow with the input. Here each id is a 128-bit BLAKE2b
 digest, and the ids live in sorted numpy runs of (digest high, digest low, position): the newest
 few thousand in a small dict, the rest in runs merged as a log-structured merge does (a run is
