@@ -95,8 +95,8 @@ def extract_page(html: str, *, fast: bool = False) -> Page:
 
 
 # A separator between a headline and the site's name in a page's title ("Headline | CNN Politics",
-# "Headline -- Sott.net", "LinkNaija | ...: Headline"): a dash, bar, colon, bullet or guillemet with
-# space around it, or a full-width one, which CJK titles write without spaces.
+# "Headline -- Sott.net", "Sott.net: Headline"): a dash, bar, colon, bullet or guillemet with space
+# around it, or a full-width one, which CJK titles write without spaces.
 _SEPARATOR = re.compile(r"\s+(?:--|::|[-|–—•·:»›~/])\s+|\s*[｜：]\s*")
 # Between the site's own name and the headline a bar or colon needs no space before it ("Site: Headline",
 # "Site | Motto: Headline"), and next to a name without Latin letters no dash needs a space ("标题-新华网");
@@ -126,20 +126,19 @@ def site_free_title(title: str | None, site_name: str | None, url: str | None) -
         return title, site_name  # no real title or site name is this long: left as it is
     parts = _SEPARATOR.split(title)
     host = _host_key(url)
-    keys = tuple(k for k in (_key(site_name) if site_name else "", host) if len(k) >= 2)
-    if not keys:
+    if not (site_name and _key(site_name)) and not host:
         return title, site_name
     if site_name and (whole := _without_edge(title, site_name)):
         return whole, site_name
     seps = _SEPARATOR.findall(title)
     if len(parts) < 2:
         return title, site_name
-    if _names_site(parts[-1], keys):
+    if _names_site(parts[-1], site_name, host):
         dropped, sep = parts[-1], seps[-1].strip()
         parts, seps = parts[:-1], seps[:-1]
         if sep in _TRAIL and all(s.strip() == sep for s in seps):
             parts, seps = parts[:1], []
-    elif _names_site(parts[0], keys):
+    elif _names_site(parts[0], site_name, host):
         dropped, parts, seps = parts[0], parts[1:], seps[1:]
     else:
         return title, site_name
@@ -180,13 +179,20 @@ def _host_key(url: str | None) -> str:
     return _key(labels[-1]) if labels and len(labels[-1]) >= 3 and labels[-1] != "www" else ""
 
 
-def _names_site(part: str, keys: tuple[str, ...]) -> bool:
+def _names_site(part: str, site_name: str | None, host: str) -> bool:
+    """Whether a part of a title is the site's name: the site name or the host's name itself, or a
+    short part that begins with the site name as a word ("CNN Politics") or holds the host's name
+    ("Ultima Hora Mallorca" on ultimahora.es; a host name under 5 letters is too short to tell)."""
     key = _key(part)
     if not key:
         return False
-    if key in keys:
+    if key in (_key(site_name or ""), host):
         return True
-    return len(part.split()) <= _SITE_WORDS and any(key.startswith(k) or (len(k) >= 5 and k in key) for k in keys)
+    if len(part.split()) > _SITE_WORDS:
+        return False
+    if site_name and re.match(rf"{re.escape(site_name)}(?!\w)", part, re.IGNORECASE):
+        return True
+    return len(host) >= 5 and host in key
 
 
 def _bare_extraction(html: str, fast: bool) -> Any:

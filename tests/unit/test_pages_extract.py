@@ -155,6 +155,10 @@ def test_the_site_name_pages_add_to_their_title_is_not_part_of_the_headline() ->
         # parts that do not name the site stay: a topic before a colon, a dash inside the headline
         (f"Analysis: {headline}", "CNN", "https://www.cnn.com/x"),
         ("Brexit - the long goodbye", "The Harrowfield Post", "https://post.example/a"),
+        # a short site name is matched as a word, not as the start of one ("Apple" is not "AP" ...)
+        ("Apple shares fall - Markets", "AP", "https://apnews.com/a"),
+        # ... and a host's name under 5 letters only as the whole part
+        ("Cnnamon buns sell out | Food", None, "https://www.cnn.com/a"),
         # a Latin name and a dash without spaces are one word
         ("BBC-Chef tritt zurück", "BBC", "https://www.bbc.co.uk/a"),
         ("ADAC-Test: Kindersitze im Herbst", "ADAC", None),
