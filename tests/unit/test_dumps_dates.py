@@ -33,6 +33,18 @@ def test_dates_keep_their_time_and_zone() -> None:
     assert parse_date("Aktualisiert am 6. Dezember 2025, 10:32 Uhr") == dt.datetime(2025, 12, 6, 10, 32, tzinfo=dt.UTC)
 
 
+@pytest.mark.parametrize("value", [1765017000, 1765017000.0, "1765017000", 1765017000000, "1765017000000"])
+def test_unix_times_in_seconds_or_milliseconds_are_dates(value: object) -> None:
+    assert parse_date(value) == dt.datetime(2025, 12, 6, 10, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("value", [12345, -5, 0, 20251206, 10**400, float("nan"), float("inf"), True, "2025", "17650170001"])
+def test_numbers_outside_1990_to_2100_are_not_dates(value: object) -> None:
+    # A count, a year, an 8-digit number (a plain date only as a string) or a number too large for
+    # a float is not taken for a time, and never raises.
+    assert parse_date(value) is None
+
+
 @pytest.mark.parametrize(("value", "hour", "day"), [
     # The mail parser reads these without a word of complaint: 05:50 for "5:50 PM", and UTC for a zone
     # name it does not know. 12 and 9 hours off, and the day before in UTC.
