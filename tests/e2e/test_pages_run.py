@@ -29,11 +29,16 @@ def test_run_writes_what_extract_reads(tmp_path: Path, fast_args: list[str]) -> 
     folder.mkdir()
     (folder / "dump.txt").write_text(DUMP, encoding="utf-8")
     (folder / "page.html").write_text(PAGE, encoding="utf-8")
-    res = invoke(["extract", str(folder), "--out", "-", "-q"])
+    # A page named as an input on its own, whose og:title carries the outlet's name.
+    single = tmp_path / "single.html"
+    single.write_text(PAGE.replace("<title>Mill Road closes | Harrowfield Post</title>",
+                                   '<meta property="og:title" content="Mill Road to close | Harrowfield Post">'),
+                      encoding="utf-8")
+    res = invoke(["extract", str(folder), str(single), "--out", "-", "-q"])
     assert res.exit_code == 0, res.output
     extracted = {r["id"]: r for r in map(json.loads, res.stdout.splitlines())}
     out = tmp_path / "out"
-    res = invoke(["run", str(folder), "--out", str(out), "--to", "en", "--translate", "title", *fast_args])
+    res = invoke(["run", str(folder), str(single), "--out", str(out), "--to", "en", "--translate", "title", *fast_args])
     assert res.exit_code == 0, res.output
     arts = {r["id"]: r for r in read(out, "articles").to_dicts()}
     dump, page = arts["dump.txt"], arts["page.html"]
@@ -44,7 +49,9 @@ def test_run_writes_what_extract_reads(tmp_path: Path, fast_args: list[str]) -> 
     assert {"header_parsed", "chrome_removed"} <= set(dump["flags"]) and dump["lang"] == "de"
     assert page["site_name"] == "Harrowfield Post" and "html_extracted" in page["flags"]
     assert page["title"] == "Council closes Mill Road" and page["lang"] == "en"
-    for name in ("dump.txt", "page.html"):
+    assert arts["single.html"]["source"] == str(single) and arts["single.html"]["site_name"] == "Harrowfield Post"
+    assert arts["single.html"]["title"] == "Mill Road to close"
+    for name in ("dump.txt", "page.html", "single.html"):
         for col in ("title", "author", "site_name", "url", "removed", "lang", "published_at"):
             got = arts[name][col].isoformat() if col == "published_at" and arts[name][col] else arts[name][col]
             assert got == extracted[name][col], (name, col)
