@@ -75,9 +75,10 @@ _RFC2822 = re.compile(
 )
 _YEAR = re.compile(r"\d{4}")
 # Unix times a publication date may be given as (APIs and databases write them): seconds or
-# milliseconds from 1990 to 2100. Any other number is not taken for a date (an 8-digit number such
-# as 20251206 is a plain date, read as such when given as a string).
-_EPOCH_RANGE = (631_152_000, 4_102_444_800)
+# milliseconds from 1990 to 2033-05-18 (2,000,000,000 s). Any other number is not taken for a date:
+# an 8-digit number such as 20251206 is a plain date, read as such when given as a string, and the
+# bound leaves every digit string that begins with "20" to the other forms ("2025120610").
+_EPOCH_RANGE = (631_152_000, 2_000_000_000)
 _EPOCH_DIGITS = re.compile(r"^(?:\d{9,10}(?:\.\d{1,9})?|\d{12,13})$")
 _MAX_LINE = 200  # characters: a date line's lead words and the date itself
 # What may follow a date on its line: a separator and a time or a zone ("| 10:32 GMT").
@@ -99,15 +100,15 @@ def _from_epoch(number: float) -> dt.datetime | None:
 def parse_timestamp(value: Any) -> dt.datetime | None:
     """A UTC datetime from an ISO 8601 string, an RFC 2822 date, a plain date (`2026-10-14`,
     `2026/10/14`, `20261014`), a Unix time (seconds or milliseconds, as a number or a string of
-    digits, from 1990 to 2100), or a datetime/date object; None when it is none of those.
+    digits, from 1990 to 2033), or a datetime/date object; None when it is none of those.
     A value without a zone is taken as UTC."""
     ts: dt.datetime | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value != value or value in (float("inf"), float("-inf")):
             return None
         return _from_epoch(value)
-    if isinstance(value, str) and _EPOCH_DIGITS.match(value.strip()):
-        return _from_epoch(float(value.strip()))
+    if isinstance(value, str) and _EPOCH_DIGITS.match(value.strip()) and (ts := _from_epoch(float(value.strip()))):
+        return ts
     if isinstance(value, dt.datetime):
         ts = value
     elif isinstance(value, dt.date):
