@@ -46,6 +46,14 @@ def test_numbers_outside_1990_to_2033_are_not_dates(value: object) -> None:
     assert parse_date(value) is None
 
 
+def test_digits_past_the_unix_range_are_left_to_the_other_forms() -> None:
+    # "2025120610" would be a Unix time in March 2034; as digits it goes to the other forms, none of
+    # which reads it, and an 8-digit string is a plain date.
+    assert dt.datetime.fromtimestamp(2025120610, dt.UTC).year == 2034
+    assert parse_date(2025120610) is None and parse_date("2025120610") is None
+    assert parse_date("20251206") == DEC6
+
+
 @pytest.mark.parametrize(("value", "hour", "day"), [
     # The mail parser reads these without a word of complaint: 05:50 for "5:50 PM", and UTC for a zone
     # name it does not know. 12 and 9 hours off, and the day before in UTC.
