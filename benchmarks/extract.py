@@ -15,6 +15,8 @@ Three ways of reading a page are compared:
 Two faster extractors are scored and timed beside them, as the alternatives to weigh: trafilatura's
 own `fast=True` (no fallback extractors) and, when it is installed (`pip install resiliparse`; not a
 dependency of the project), Resiliparse's `extract_plain_text(main_content=True)`, a C++ extractor.
+`--extract main` with trafilatura's `favor_precision=True` (its setting for less chrome at the risk
+of less article) is scored too.
 
 Speed: pages per second of one core's CPU time, for the extraction stage alone (`io.extract.
 extract_text`, the function every reader calls) and for the language detection that follows it
@@ -158,6 +160,11 @@ def without_fallbacks(html: str) -> str:
     return extract_page(html, fast=True).text
 
 
+def favoring_precision(html: str) -> str:
+    """The article as `--extract main` would read it with trafilatura's `favor_precision=True`."""
+    return extract_page(html, precise=True).text
+
+
 def trafilatura_default(html: str) -> str:
     import trafilatura
 
@@ -249,6 +256,7 @@ def score_all(folder: Path, pages: dict[str, str],
         "today's strip (--extract all)": scorer(via_cli(folder, "all")),
         "trafilatura.extract, fast=True": scorer({n: trafilatura_fast(h) for n, h in pages.items()}),
         "--extract main, fast=True (no fallback comparison)": scorer({n: without_fallbacks(h) for n, h in pages.items()}),
+        "--extract main, favor_precision=True": scorer({n: favoring_precision(h) for n, h in pages.items()}),
     }
     fast = {n: resiliparse_main(h) for n, h in pages.items()}
     if all(t is not None for t in fast.values()):
