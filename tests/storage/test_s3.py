@@ -387,3 +387,23 @@ def test_on_s3_a_run_killed_in_its_end_of_run_merge_is_finished_by_the_resume(
     flags = [x for k, v in s3_server.object_store_options().items() for x in ("--storage-option", f"{k}={v}")]
     res = invoke(["check", s3_prefix, *flags])
     assert res.exit_code == 0, res.output
+
+
+def test_a_page_on_s3_named_as_an_input_is_one_article(s3_server: S3Server, s3_prefix: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_server.s3fs_options())
+    page = ("<html><head><title>Harbour reopens | The Post</title><meta property='og:site_name' content='The Post'>"
+            "</head><body><nav>Home Sport Login</nav><article><p>The harbour reopened this morning after the storm, "
+            "and the first ferries left on time.</p><p>Repairs to the sea wall will take until spring.</p></article>"
+            "<footer>Contact us</footer></body></html>")
+    fs.pipe_file(f"{s3_prefix.removeprefix('s3://')}/pages/harbour.html", page.encode())
+    for k, v in s3_server.env().items():
+        monkeypatch.setenv(k, v)
+    name = f"{s3_prefix}/pages/harbour.html"
+    res = invoke(["extract", name, "--out", "-", "-q"])
+    assert res.exit_code == 0, res.output
+    (row,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert (row["id"], row["source"], row["title"], row["site_name"]) == ("harbour.html", name, "Harbour reopens", "The Post")
+    assert "first ferries" in row["text"] and "Contact us" not in row["text"] and "html_extracted" in row["flags"]
