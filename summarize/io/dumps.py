@@ -10,7 +10,8 @@ dump no longer has), so the rules are here, kept narrow on purpose:
 
 * a header is recognised only where a date line (any language, `dates.parse_date`) sits among
   the first few short lines, so ordinary articles are left alone; for a `.txt` file without a
-  date line, a short first line followed by a blank line is still its headline;
+  date line, a short first line followed by a blank line and then a sentence is still its headline
+  (a dump of a whole page starts with its menu, one short line after another);
 * a chrome line is removed only when the whole line is a known phrase (one list for every
   language the project reads), never a sentence that contains one;
 * every line removed is kept, in order, in `Dump.removed`, and flagged (`header_parsed`,
@@ -89,6 +90,10 @@ _BYLINE = re.compile(
 _HEADER_LINES = 6  # a header is in the first few lines of a dump
 _HEADLINE_MAX = 200  # characters; a longer first line is a paragraph
 _LABEL_MAX_WORDS = 5  # "World News", "Politik", "Économie": a section label is a few words
+_PROSE_WORDS = 5  # "The council voted on Tuesday.": the fewest words of an article's sentence
+_PROSE_CHARS = 10  # the same for Chinese, Japanese or Thai, written without spaces
+_SENTENCE_ENDS = frozenset(".!?…。！？।۔؟")
+_CLOSERS = "\"'”’»)]）」』"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +136,8 @@ def _is_date_line(line: str, lang: str | None) -> bool:
 def clean_dump(text: str, *, headline: bool = False, lang: str | None = None) -> Dump:
     """The article of a text dump: header lines to metadata, standalone chrome lines removed.
 
-    `headline`: a short first line followed by a blank line is the headline even without a date
-    line (for `.txt` files, whose first line is their title by convention). `lang`: the text's
+    `headline`: a short first line followed by a blank line and a sentence is the headline even
+    without a date line (for `.txt` files, whose first line is their title by convention). `lang`: the text's
     language when known, tried first for the date line.
     """
     lines = text.splitlines()
@@ -202,12 +207,28 @@ def _header(lines: list[str], *, headline: bool, lang: str | None) -> dict:
 
 
 def _headline_alone(lines: list[str], i: int) -> bool:
-    """A short first line, not ending like a sentence, with a blank line and more text after it."""
+    """A short first line, not ending like a sentence, with a blank line and then prose after it.
+
+    A dump of a whole page (every visible text) starts with its menu ("Home", "Toggle navigation",
+    "Instagram"), one short line after another: the line after the blank one must be a sentence
+    for the first line to be a headline.
+    """
     line = lines[i].strip()
     if len(line) > _HEADLINE_MAX or len(line.split()) > 30 or line[-1] in ".,;:":
         return False
     after = lines[i + 1:]
-    return bool(after) and not after[0].strip() and any(x.strip() for x in after)
+    if not after or after[0].strip():
+        return False
+    following = next((x.strip() for x in after if x.strip() and not is_chrome(x) and not _BYLINE.match(x.strip())), "")
+    return _is_prose(following)
+
+
+def _is_prose(line: str) -> bool:
+    """Whether a line reads as a sentence of an article: a few words (or, in a script written
+    without spaces, a few characters) ending as a sentence ends."""
+    end = line.rstrip(_CLOSERS)
+    long_enough = len(line.split()) >= _PROSE_WORDS or (" " not in line and len(line) >= _PROSE_CHARS)
+    return long_enough and end[-1:] in _SENTENCE_ENDS
 
 
 def _chrome(lines: list[str], skip: set[int]) -> list[int]:

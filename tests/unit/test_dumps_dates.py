@@ -166,6 +166,18 @@ def test_chrome_is_a_whole_line_not_a_word_in_a_sentence() -> None:
     assert clean_dump("Share").text == "Share" and clean_dump("Read more\n\nShare").removed == ()
 
 
+def test_a_dump_of_a_whole_page_does_not_make_its_menu_the_title() -> None:
+    # Every visible text of a page, as a scraper saves it: the menu comes first, one short line after
+    # another. A first line is a headline only when a sentence follows it (a byline may come between).
+    body = "The city council voted on Tuesday to close Mill Road to through traffic from next spring."
+    menu = f"Toggle navigation\n\nHome\n\nNews\n\nInstagram\n\n{body}\n"
+    assert clean_dump(menu, headline=True).title is None and "header_parsed" not in clean_dump(menu, headline=True).flags
+    for first_paragraph in (body, f"By Jane Doe\n\n{body}", "“We had no choice,” the mayor said.",
+                            "市议会周二投票决定从明年春天起禁止车辆通行。"):
+        got = clean_dump(f"Council closes Mill Road\n\n{first_paragraph}\n", headline=True)
+        assert got.title == "Council closes Mill Road" and "header_parsed" in got.flags, first_paragraph
+
+
 def test_txt_file_first_line_is_its_title_and_an_input_title_wins(tmp_path: Path) -> None:
     folder = tmp_path / "texts"
     folder.mkdir()
