@@ -90,6 +90,8 @@ _BYLINE = re.compile(
 _HEADER_LINES = 6  # a header is in the first few lines of a dump
 _HEADLINE_MAX = 200  # characters; a longer first line is a paragraph
 _LABEL_MAX_WORDS = 5  # "World News", "Politik", "Économie": a section label is a few words
+_DENSE_HEADLINE_MAX = 64  # characters of a headline in a script written without spaces
+_DENSE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _PROSE_WORDS = 5  # "The council voted on Tuesday.": the fewest words of an article's sentence
 _PROSE_CHARS = 10  # the same for Chinese, Japanese or Thai, written without spaces
 _SENTENCE_ENDS = frozenset(".!?…。！？।۔؟")
@@ -207,15 +209,19 @@ def _header(lines: list[str], *, headline: bool, lang: str | None) -> dict:
 
 
 def _headline_alone(lines: list[str], i: int) -> bool:
-    """A short first line, not ending like a sentence, with a blank line and then prose after it.
+    """A short first line (two words at least; in a script written without spaces, 64 characters at
+    most), not ending like a sentence, with a blank line and then prose after it.
 
     A dump of a whole page (every visible text) starts with its menu ("Home", "Toggle navigation",
     "Instagram"), one short line after another: the line after the blank one must be a sentence
     for the first line to be a headline.
     """
     line = lines[i].strip()
-    if len(line) > _HEADLINE_MAX or len(line.split()) > 30 or line[-1] in ".,;:":
+    if len(line) > _HEADLINE_MAX or len(line.split()) > 30 or line[-1] in ".,;:。．।۔":
         return False
+    dense = len(_DENSE.findall(line)) * 2 > len(line)  # Chinese, Japanese, Thai: written without spaces
+    if (dense and len(line) > _DENSE_HEADLINE_MAX) or (not dense and len(line.split()) < 2):
+        return False  # a paragraph of a dense script, or one token ("google.JPG")
     after = lines[i + 1:]
     if not after or after[0].strip():
         return False

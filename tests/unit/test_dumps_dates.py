@@ -178,6 +178,20 @@ def test_a_dump_of_a_whole_page_does_not_make_its_menu_the_title() -> None:
         assert got.title == "Council closes Mill Road" and "header_parsed" in got.flags, first_paragraph
 
 
+def test_an_ordinary_articles_first_paragraph_is_not_taken_for_its_headline() -> None:
+    # Clean article text saved as .txt, with no headline line: its lead must stay in the text.
+    zh = "市议会周二投票决定，从明年春天起禁止车辆穿行磨坊路。\n\n店主们担心顾客会因此减少，但议会援引的调查显示，多数访客步行或骑车前来。\n"
+    zh_long = ("新华社北京12月6日电 记者6日从市议会获悉，磨坊路将从明年春天起禁止车辆穿行，公交车、自行车和急救车辆仍可通过"
+               "铁路桥附近的新闸门。\n\n店主们担心顾客会因此减少。\n")
+    image = "council.JPG\n\nThe city council voted on Tuesday to close Mill Road to through traffic.\n"
+    for text in (zh, zh_long, image):
+        got = clean_dump(text, headline=True)
+        assert got.title is None and not got.removed and got.text.strip() == text.strip(), text
+    # A headline of a script written without spaces is still one.
+    got = clean_dump("市议会关闭磨坊路\n\n市议会周二投票决定，从明年春天起禁止车辆穿行磨坊路。\n", headline=True)
+    assert got.title == "市议会关闭磨坊路"
+
+
 def test_txt_file_first_line_is_its_title_and_an_input_title_wins(tmp_path: Path) -> None:
     folder = tmp_path / "texts"
     folder.mkdir()
