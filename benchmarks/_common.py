@@ -44,3 +44,14 @@ def quiet_logs(level: int = logging.WARNING) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+
+
+def emit(report: str, result: Any, json_path: Path | None) -> int:
+    """Write a benchmark's figures as JSON when asked (first: a reader that closes stdout early, such
+    as `| head`, must not lose them), then print its report; the exit status."""
+    if json_path:
+        import json
+
+        json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(report)
+    return 0

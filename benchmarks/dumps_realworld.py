@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,21 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.extract import score  # noqa: E402
-
-
-def extract_rows(folder: Path, mode: str) -> dict[str, dict[str, Any]]:
-    """Each file's row as `summarize extract FOLDER --extract MODE --out -` writes it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "summarize.cli", "extract", str(folder.resolve()), "--out", "-", "-q",
-                          "--extract", mode], capture_output=True, text=True, env=env, check=True, cwd=ROOT).stdout
-    return {row["id"]: row for row in map(json.loads, out.splitlines())}
+from benchmarks._common import emit  # noqa: E402
+from benchmarks.extract import cli_rows, score  # noqa: E402
 
 
 def make_dumps(pages: Path, dumps: Path) -> dict[str, dict[str, list[str]]]:
     """Write each page's visible text to `dumps` as NAME.txt; the expected strings, keyed by dump."""
     expected = json.loads((pages / "expected.json").read_text(encoding="utf-8"))["pages"]
-    visible = extract_rows(pages, "all")
+    visible = cli_rows(pages, "all")
     out = {}
     for name, strings in expected.items():
         dump = Path(name).stem + ".txt"
@@ -63,7 +54,7 @@ def run(pages: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         dumps = Path(work)
         expected = make_dumps(pages, dumps)
-        rows = {mode: extract_rows(dumps, mode) for mode in ("main", "none")}
+        rows = {mode: cli_rows(dumps, mode) for mode in ("main", "none")}
     main = rows["main"]
     return {
         "dumps": len(expected),
@@ -94,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     result = run(args.pages)
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return 0
+    return emit(report(result), result, args.json)
 
 
 if __name__ == "__main__":

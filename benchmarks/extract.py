@@ -100,10 +100,11 @@ def via_cli(folder: Path, mode: str) -> dict[str, str]:
 
 
 def cli_rows(folder: Path, mode: str = "main") -> dict[str, dict[str, Any]]:
-    """Each page's row as the real `summarize extract` command writes it (JSONL on stdout)."""
+    """Each file's row as the real `summarize extract FOLDER --extract MODE` writes it (JSONL on stdout),
+    run from this checkout whatever the current folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "summarize.cli", "extract", str(folder), "--out", "-", "-q",
-                          "--extract", mode], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "summarize.cli", "extract", str(folder.resolve()), "--out", "-", "-q",
+                          "--extract", mode], capture_output=True, text=True, env=env, check=True, cwd=ROOT).stdout
     return {row["id"]: row for row in map(json.loads, out.splitlines())}
 
 

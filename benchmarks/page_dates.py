@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
-import json
 import os
 import re
 import subprocess
@@ -73,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import emit  # noqa: E402
 from summarize.io.decode import decode  # noqa: E402
 
 SUMMARIZE_PARAMS = {"extensive_search": False, "original_date": True, "max_date": "2099-12-31",
@@ -425,10 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     result = run(args)
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return 0
+    return emit(report(result), result, args.json)
 
 
 if __name__ == "__main__":
