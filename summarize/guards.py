@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from .models import langcodes
 from .options import DEFAULT_MIN_LOGPROB
+from .text import UNSPACED
 
 REPETITION = "repetition"
 LENGTH_RATIO = "length_ratio"
@@ -43,8 +44,6 @@ TRANSLATION_RATIO = (1 / 3, 3.0)
 # "Organisation des Nations unies".
 MIN_RATIO_SOURCE = 20
 
-# Scripts written without spaces between words: their text is compared letter by letter.
-_NO_SPACE = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
@@ -56,7 +55,7 @@ def units(text: str) -> list[str]:
     with combining marks (Hindi, Thai vowels) stay whole and "1,000,000" stays one word; digits
     and punctuation are left out of letter units, so "……" never looks like a loop.
     """
-    if _NO_SPACE.search(text):
+    if UNSPACED.search(text):
         return [c for c in text if c.isalpha()]
     return [w for w in (_strip_punctuation(t) for t in text.lower().split()) if w]
 
@@ -109,7 +108,7 @@ def has_repetition(
     A phrase that comes back a few times across a long article ("the city council") is none.
     """
     seq = units(text)
-    scale = 2 if seq and _NO_SPACE.search(text) else 1
+    scale = 2 if seq and UNSPACED.search(text) else 1
     for period in range(1, max_period * scale + 1):
         if len(seq) < period * copies:
             break

@@ -12,9 +12,13 @@ import hashlib
 import re
 
 __all__ = [
-    "content_hash", "content_id", "looks_like_html", "paragraph_spans", "paragraphs", "remove_invisible",
+    "UNSPACED", "content_hash", "content_id", "looks_like_html", "paragraph_spans", "paragraphs", "remove_invisible",
     "shorten_tags", "strip_document", "strip_html",
 ]  # fmt: skip
+
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, Kana, Han): their text is
+# measured letter by letter, not word by word (the repetition guards, a dump's headline length).
+UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # Markup that marks a text as HTML: a tag of an element news pages actually use, a comment, or
 # an entity. Only tags with a known name count, so prose such as "a<b" or "<Reuters>" is not

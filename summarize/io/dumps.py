@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..text import UNSPACED
 from .dates import parse_date
 
 # Whole lines that are page chrome, case-folded, in the languages the project reads.
@@ -91,7 +92,6 @@ _HEADER_LINES = 6  # a header is in the first few lines of a dump
 _HEADLINE_MAX = 200  # characters; a longer first line is a paragraph
 _LABEL_MAX_WORDS = 5  # "World News", "Politik", "Économie": a section label is a few words
 _DENSE_HEADLINE_MAX = 64  # characters of a headline in a script written without spaces
-_DENSE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _PROSE_WORDS = 5  # "The council voted on Tuesday.": the fewest words of an article's sentence
 _PROSE_CHARS = 10  # the same for Chinese, Japanese or Thai, written without spaces
 _SENTENCE_ENDS = frozenset(".!?…。！？।۔؟")
@@ -219,7 +219,7 @@ def _headline_alone(lines: list[str], i: int) -> bool:
     line = lines[i].strip()
     if len(line) > _HEADLINE_MAX or len(line.split()) > 30 or line[-1] in ".,;:。．।۔":
         return False
-    dense = len(_DENSE.findall(line)) * 2 > len(line)  # Chinese, Japanese, Thai: written without spaces
+    dense = len(UNSPACED.findall(line)) * 2 > len(line)  # Chinese, Japanese, Thai: written without spaces
     if (dense and len(line) > _DENSE_HEADLINE_MAX) or (not dense and len(line.split()) < 2):
         return False  # a paragraph of a dense script, or one token ("google.JPG")
     after = lines[i + 1:]
